@@ -1,0 +1,39 @@
+#pragma once
+/// \file
+/// Builds the model a run asks for from plain settings (no CLI or HDF5 types).
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "bnlandscape/models/classifier.h"
+#include "bnlandscape/models/conv_mlp.h"
+#include "bnlandscape/models/norm_spec.h"
+
+namespace bnl::models {
+
+/// Everything that decides a model's architecture.
+struct ModelSpec {
+  std::string arch = "mlp";  ///< "mlp" | "cnn"
+  std::int64_t in_channels = 1;
+  std::int64_t input_size = 28;  ///< square images
+  std::int64_t num_classes = 10;
+  std::vector<std::int64_t> hidden_dims{512, 256, 128};
+  std::vector<std::int64_t> conv_channels{32, 64};
+  NormSpec norm;
+  BnPlacement placement = BnPlacement::Head;
+};
+
+/// Builds the model with PyTorch-default initialisation drawn from libtorch's global
+/// generator (seed it first with torch::manual_seed). Throws std::invalid_argument with a
+/// message naming the bad setting.
+std::shared_ptr<Classifier> make_model(const ModelSpec& spec);
+
+/// Calls f on every BatchNorm (ours) in the model.
+void for_each_batch_norm(torch::nn::Module& model, const std::function<void(BatchNormImpl&)>& f);
+
+/// Parses "512,256,128" into {512, 256, 128}; throws std::invalid_argument naming `what`.
+std::vector<std::int64_t> parse_int_list(const std::string& s, const std::string& what);
+
+}  // namespace bnl::models

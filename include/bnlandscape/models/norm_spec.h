@@ -1,0 +1,39 @@
+#pragma once
+/// \file
+/// Which normalisation layer a model puts after its Linear (and optionally Conv) layers.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include <torch/nn/modules/container/any.h>
+
+#include "bnlandscape/models/batch_norm.h"
+
+namespace bnl::models {
+
+/// --bn: none, our own BatchNorm (custom autograd), or libtorch's BatchNorm1d/2d as reference.
+enum class NormKind { None, Custom, Torch };
+
+/// Parses "none" | "custom" | "torch"; throws std::invalid_argument otherwise.
+NormKind parse_norm_kind(const std::string& s);
+/// Parses "exact" | "original".
+BnBackward parse_bn_backward(const std::string& s);
+/// Parses "running" | "batch".
+BnEvalStats parse_bn_eval(const std::string& s);
+
+/// The normalisation layer's settings, shared by every layer of a model.
+struct NormSpec {
+  NormKind kind = NormKind::None;
+  BnBackward backward = BnBackward::Exact;
+  BnEvalStats eval_stats = BnEvalStats::Running;
+  double eps = 1e-5;
+  double momentum = 0.1;
+
+  bool enabled() const { return kind != NormKind::None; }
+  /// A normalisation layer over `features` channels: [N, features] when !spatial,
+  /// [N, features, H, W] when spatial.
+  torch::nn::AnyModule make(std::int64_t features, bool spatial) const;
+};
+
+}  // namespace bnl::models

@@ -1,0 +1,137 @@
+#pragma once
+/// \file
+/// The training engine: mini-batch SGD or Adam on mean cross-entropy, with per-step and
+/// per-epoch metrics handed to an observer (the CLI turns them into HDF5 rows and progress
+/// output; probes measure the landscape from the before_update hook).
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <torch/optim/optimizer.h>
+#include <torch/types.h>
+
+#include "bnlandscape/data/dataset.h"
+#include "bnlandscape/models/classifier.h"
+#include "bnlandscape/train/config.h"
+
+namespace bnl::train {
+
+/// Metrics of one update, measured on its mini-batch before the update.
+struct StepRecord {
+  std::int64_t step = 0;   ///< 0-based index of the update
+  std::int64_t epoch = 0;  ///< 0-based epoch
+  double loss = 0;         ///< mean cross-entropy of the batch
+  double acc = 0;          ///< batch accuracy from the pre-update logits
+  double grad_norm = 0;    ///< global L2 norm of all parameter gradients (after backward, before the step)
+  double lr = 0;
+  double wall_time = 0;    ///< seconds since the run started
+  std::vector<double> layer_grad_norm;  ///< per layer, in Classifier::layer_names() order
+};
+
+/// Metrics of one epoch.
+struct EpochRecord {
+  std::int64_t epoch = 0;
+  std::int64_t step = 0;  ///< updates done at the end of the epoch
+  double train_loss = 0;  ///< mean of the epoch's batch losses
+  double train_acc = 0;   ///< mean of the epoch's batch accuracies
+  double test_loss = 0;   ///< evaluation mode, whole test set
+  double test_acc = 0;
+  double grad_norm_mean = 0;
+  double wall_time = 0;   ///< seconds the epoch took (training and evaluation)
+};
+
+/// A test-set evaluation between epochs (--eval-every).
+struct EvalRecord {
+  std::int64_t step = 0;
+  double test_loss = 0;
+  double test_acc = 0;
+};
+
+/// How a run ended.
+enum class RunStatus { Complete, Diverged, Interrupted };
+
+/// Name of a status as written in run files: "complete", "diverged", "interrupted".
+const char* status_name(RunStatus s);
+
+/// Outcome of Trainer::run.
+struct TrainResult {
+  RunStatus status = RunStatus::Complete;
+  std::int64_t steps = 0;                ///< updates done
+  std::int64_t diverged_at_step = -1;    ///< step whose loss was NaN or Inf
+  double wall_time = 0;
+};
+
+/// Hooks called by the trainer; every default is a no-op.
+class TrainObserver {
+ public:
+  virtual ~TrainObserver() = default;
+  /// Called before the first step.
+  virtual void on_start(std::int64_t total_steps) {}
+  /// After the batch's forward and backward and before its update: x [B, C, H, W], y [B].
+  /// Gradients of the parameters hold the batch gradient; an observer must leave weights,
+  /// buffers and gradients as it found them.
+  virtual void before_update(std::int64_t step, const torch::Tensor& x, const torch::Tensor& y) {}
+  virtual void on_step(const StepRecord& r) {}
+  virtual void on_eval(const EvalRecord& r) {}
+  virtual void on_epoch(const EpochRecord& r) {}
+  /// Every flush_every steps and at each epoch end: a point to persist what was recorded.
+  virtual void on_flush_point(std::int64_t step) {}
+  /// Every checkpoint_every steps and at the end (unless diverged).
+  virtual void on_checkpoint(std::int64_t step) {}
+  /// Whether the run should stop after the current step (signals).
+  virtual bool stop_requested() { return false; }
+};
+
+/// Trains a classifier on a dataset as configured.
+class Trainer {
+ public:
+  Trainer(const TrainConfig& config, std::shared_ptr<models::Classifier> model,
+          const data::Dataset& data);
+
+  /// Runs all epochs; stops early on a non-finite loss (status Diverged) or on request.
+  TrainResult run(TrainObserver& observer);
+
+  /// Mean loss and accuracy on the test set in evaluation mode, batches of batch_size in file
+  /// order; the model is returned to training mode.
+  std::pair<double, double> evaluate();
+
+  /// Every parameter and buffer by dotted PyTorch name (detached, shared storage).
+  std::vector<std::pair<std::string, torch::Tensor>> named_state() const;
+
+  /// State a resume needs besides the weights (optimizer buffers, position, epoch sums).
+  std::vector<std::pair<std::string, torch::Tensor>> resume_state() const;
+
+  std::int64_t steps_per_epoch() const;
+  std::int64_t total_steps() const;
+  const std::vector<std::string>& layer_names() const { return layer_names_; }
+  models::Classifier& model() { return *model_; }
+  const TrainConfig& config() const { return config_; }
+  /// Whether a last batch of one example is dropped (the model normalises over the batch).
+  bool drops_singleton() const { return drop_singleton_; }
+
+ private:
+  void compute_grad_norms(StepRecord& r) const;
+
+  TrainConfig config_;
+  std::shared_ptr<models::Classifier> model_;
+  const data::Dataset& data_;
+  std::unique_ptr<torch::optim::Optimizer> optimizer_;
+  std::vector<std::string> layer_names_;
+  std::vector<std::vector<torch::Tensor>> layer_params_;
+  bool drop_singleton_ = false;
+  std::int64_t step_ = 0;
+  std::int64_t epoch_ = 0;
+};
+
+/// Sets libtorch's intra-op threads and OpenBLAS's own thread count (libtorch does not set
+/// the latter). n <= 0 picks the measured default. Returns {intra_op_threads, blas_threads}.
+std::pair<int, int> configure_threads(std::int64_t n);
+
+/// "OpenBLAS <config>" when OpenBLAS is the loaded BLAS, else "unknown".
+std::string blas_description();
+
+}  // namespace bnl::train

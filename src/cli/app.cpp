@@ -1,0 +1,109 @@
+#include "bnlandscape/cli/app.h"
+
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+#include <c10/util/Exception.h>
+
+#include "bnlandscape/data/image_set.h"
+#include "bnlandscape/io/run_file.h"
+#include "bnlandscape/train/config.h"
+
+namespace bnl::cli {
+
+std::string dashed(const std::string& key) {
+  std::string out = key;
+  for (char& c : out)
+    if (c == '_') c = '-';
+  return out;
+}
+
+void add_config_options(CLI::App& sub, bool& dump_config) {
+  // Registered so that --help documents it and CLI11 accepts it; its contents were already
+  // spliced into the arguments by run_app.
+  sub.add_option("--config", "TOML file of options (keys are the long flag names); flags given on the command line win");
+  sub.add_flag("--dump-config", dump_config, "print the resolved configuration as TOML and exit");
+}
+
+namespace {
+
+/// Replaces "--config FILE" after a subcommand name with the file's entries as arguments.
+std::vector<std::string> expand_config(CLI::App& app, const std::vector<std::string>& args) {
+  std::vector<std::string> out;
+  CLI::App* sub = nullptr;
+  std::size_t sub_pos = 0;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    if (!sub && !args[i].empty() && args[i][0] != '-') {
+      sub = app.get_subcommand_ptr(args[i]).get();
+      sub_pos = i;
+      break;
+    }
+  }
+  if (!sub) return args;
+  std::vector<std::string> rest;
+  std::vector<std::string> from_file;
+  for (std::size_t i = sub_pos + 1; i < args.size(); ++i) {
+    std::string path;
+    if (args[i] == "--config") {
+      if (i + 1 >= args.size()) throw train::ConfigError("--config: expected a file name, got nothing");
+      path = args[++i];
+    } else if (args[i].rfind("--config=", 0) == 0) {
+      path = args[i].substr(9);
+    } else {
+      rest.push_back(args[i]);
+      continue;
+    }
+    for (const auto& e : read_config_file(path)) {
+      const std::string flag = "--" + dashed(e.key);
+      const CLI::Option* opt = sub->get_option_no_throw(flag);
+      if (!opt || flag == "--config" || flag == "--help")
+        throw train::ConfigError(path + ":" + std::to_string(e.line) + ": unknown key '" + e.key +
+                                 "' for 'bnlandscape " + sub->get_name() + "' (see --help for the options)");
+      from_file.push_back(flag + "=" + e.value);
+    }
+  }
+  out.assign(args.begin(), args.begin() + static_cast<std::ptrdiff_t>(sub_pos + 1));
+  out.insert(out.end(), from_file.begin(), from_file.end());
+  out.insert(out.end(), rest.begin(), rest.end());
+  return out;
+}
+
+}  // namespace
+
+int run_app(CLI::App& app, int argc, char** argv, const std::vector<Command>& commands) {
+  const std::string prog = "bnlandscape";
+  try {
+    // A later value replaces an earlier one, which is how the command line overrides a file.
+    for (const auto& c : commands)
+      for (CLI::Option* o : c.app->get_options())
+        if (o->get_expected_max() == 1 || o->get_type_size() == 0)
+          o->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+    std::vector<std::string> args(argv + 1, argv + argc);
+    args = expand_config(app, args);
+    std::reverse(args.begin(), args.end());  // CLI11 consumes a reversed vector
+    app.parse(args);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::cerr << prog << ": error: " << e.what() << "\n";
+    return kExitError;
+  } catch (const std::exception& e) {
+    std::cerr << prog << ": error: " << e.what() << "\n";
+    return kExitError;
+  }
+  try {
+    for (const auto& c : commands)
+      if (c.app->parsed()) return c.run();
+    std::cerr << app.help();
+    return kExitError;
+  } catch (const c10::Error& e) {
+    std::cerr << prog << ": error: " << e.what_without_backtrace() << "\n";
+  } catch (const std::exception& e) {
+    std::cerr << prog << ": error: " << e.what() << "\n";
+  }
+  return kExitError;
+}
+
+}  // namespace bnl::cli

@@ -1,0 +1,126 @@
+#include "bnlandscape/cli/run_recorder.h"
+
+#include <unistd.h>
+
+#include <ctime>
+
+#include <torch/version.h>
+
+#include "bnlandscape/train/config.h"
+
+namespace bnl::cli {
+namespace {
+
+using io::ColumnSpec;
+using io::ColumnType;
+
+std::vector<double> one(double v) { return {v}; }
+
+}  // namespace
+
+std::string iso8601_utc_now() {
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+RunRecorder::RunRecorder(const std::string& path, bool overwrite, const RunProvenance& prov,
+                         train::Trainer& trainer)
+    : file_(io::RunFile::create(path, overwrite)), trainer_(trainer) {
+  auto& f = *file_;
+  f.set_attr("status", std::string("running"));
+  f.set_attr("diverged_at_step", std::int64_t{-1});
+  f.set_attr("config_toml", prov.config_toml);
+  f.set_attr("bnlandscape_version", std::string(BNL_VERSION));
+  f.set_attr("git_revision", std::string(BNL_GIT_REVISION));
+  f.set_attr("torch_version", std::string(TORCH_VERSION));
+  f.set_attr("blas", train::blas_description());
+  f.set_attr("intra_op_threads", std::int64_t{prov.intra_op_threads});
+  f.set_attr("blas_threads", std::int64_t{prov.blas_threads});
+  char host[256] = {0};
+  gethostname(host, sizeof host - 1);
+  f.set_attr("host", std::string(host));
+  f.set_attr("seed", static_cast<std::int64_t>(prov.seed));
+  f.set_attr("start_time", iso8601_utc_now());
+  f.set_attr("end_time", std::string(""));
+  std::string files;
+  for (const auto& d : prov.data_files) files += d.path + " " + d.sha256 + "\n";
+  f.set_attr("data_files", files);
+
+  const auto& layers = trainer.layer_names();
+  steps_ = &f.add_series("/train/steps", {
+      {"step", ColumnType::Int64, {}, "1", "0-based index of the update"},
+      {"epoch", ColumnType::Int64, {}, "1", "0-based epoch of the update"},
+      {"loss", ColumnType::Float64, {}, "nats", "mean cross-entropy of the mini-batch before the update"},
+      {"acc", ColumnType::Float64, {}, "1", "mini-batch accuracy from the pre-update logits"},
+      {"grad_norm", ColumnType::Float64, {}, "1", "global L2 norm of all parameter gradients, after backward, before the update"},
+      {"lr", ColumnType::Float64, {}, "1", "learning rate of the update"},
+      {"wall_time", ColumnType::Float64, {}, "s", "seconds since the run started"},
+      {"layer_grad_norm", ColumnType::Float64, {static_cast<std::int64_t>(layers.size())}, "1",
+       "L2 norm of each layer's parameter gradients (layers in the attribute 'layers')"},
+  });
+  steps_->set_column_attr("layer_grad_norm", "layers", layers);
+  steps_->set_column_attr("layer_grad_norm", "dims", std::string("step,layer"));
+  epochs_ = &f.add_series("/train/epochs", {
+      {"epoch", ColumnType::Int64, {}, "1", "0-based epoch"},
+      {"step", ColumnType::Int64, {}, "1", "updates done at the end of the epoch"},
+      {"train_loss", ColumnType::Float64, {}, "nats", "mean of the epoch's mini-batch losses"},
+      {"train_acc", ColumnType::Float64, {}, "1", "mean of the epoch's mini-batch accuracies"},
+      {"test_loss", ColumnType::Float64, {}, "nats", "mean cross-entropy on the test set, evaluation mode"},
+      {"test_acc", ColumnType::Float64, {}, "1", "accuracy on the test set, evaluation mode"},
+      {"grad_norm_mean", ColumnType::Float64, {}, "1", "mean of the epoch's per-step global gradient norms"},
+      {"wall_time", ColumnType::Float64, {}, "s", "seconds the epoch took, evaluation included"},
+  });
+  if (trainer.config().eval_every > 0) {
+    evals_ = &f.add_series("/train/evals", {
+        {"step", ColumnType::Int64, {}, "1", "updates done before the evaluation"},
+        {"test_loss", ColumnType::Float64, {}, "nats", "mean cross-entropy on the test set, evaluation mode"},
+        {"test_acc", ColumnType::Float64, {}, "1", "accuracy on the test set, evaluation mode"},
+    });
+  }
+  f.flush();
+}
+
+void RunRecorder::on_step(const train::StepRecord& r) {
+  steps_->append({one(double(r.step)), one(double(r.epoch)), one(r.loss), one(r.acc), one(r.grad_norm),
+                  one(r.lr), one(r.wall_time), r.layer_grad_norm});
+}
+
+void RunRecorder::on_eval(const train::EvalRecord& r) {
+  if (evals_) evals_->append({one(double(r.step)), one(r.test_loss), one(r.test_acc)});
+}
+
+void RunRecorder::on_epoch(const train::EpochRecord& r) {
+  epochs_->append({one(double(r.epoch)), one(double(r.step)), one(r.train_loss), one(r.train_acc),
+                   one(r.test_loss), one(r.test_acc), one(r.grad_norm_mean), one(r.wall_time)});
+}
+
+void RunRecorder::on_flush_point(std::int64_t) { file_->flush(); }
+
+void RunRecorder::on_checkpoint(std::int64_t step) {
+  if (step == last_checkpoint_) return;
+  file_->write_checkpoint(step, trainer_.named_state(), trainer_.resume_state());
+  last_checkpoint_ = step;
+}
+
+void RunRecorder::finish(const train::TrainResult& result) {
+  file_->set_attr("status", std::string(train::status_name(result.status)));
+  file_->set_attr("diverged_at_step", result.diverged_at_step);
+  file_->set_attr("end_time", iso8601_utc_now());
+  file_->close();
+}
+
+void RunRecorder::fail() noexcept {
+  try {
+    file_->set_attr("status", std::string("failed"));
+    file_->set_attr("end_time", iso8601_utc_now());
+    file_->close();
+  } catch (...) {
+    // The file may be what failed; the error that got us here is already being reported.
+  }
+}
+
+}  // namespace bnl::cli

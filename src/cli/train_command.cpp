@@ -1,0 +1,109 @@
+#include "bnlandscape/cli/train_command.h"
+
+#include <iostream>
+#include <sstream>
+
+#include <torch/utils.h>
+
+#include "bnlandscape/cli/progress.h"
+#include "bnlandscape/cli/run_recorder.h"
+#include "bnlandscape/data/batches.h"
+#include "bnlandscape/train/trainer.h"
+
+namespace bnl::cli {
+
+std::string train_config_toml(const train::TrainConfig& cfg) {
+  std::ostringstream os;
+  os << "# bnlandscape train configuration\n";
+  train::visit_train_options(cfg, TomlWriter{os});
+  return os.str();
+}
+
+Command setup_train(CLI::App& app) {
+  auto opt = std::make_shared<TrainOptions>();
+  CLI::App* sub = app.add_subcommand("train", "train one model and write one HDF5 run file");
+  train::visit_train_options(opt->cfg, OptionAdder{*sub});
+  add_config_options(*sub, opt->dump_config);
+  return {sub, [opt] { return run_train(*opt); }};
+}
+
+models::ModelSpec model_spec(const train::TrainConfig& cfg, const data::ImageSet& images) {
+  models::ModelSpec s;
+  s.arch = cfg.arch;
+  s.in_channels = images.channels;
+  s.input_size = images.height;
+  s.num_classes = 10;
+  s.hidden_dims = models::parse_int_list(cfg.hidden_dims, "hidden-dims");
+  s.conv_channels = models::parse_int_list(cfg.conv_channels, "conv-channels");
+  s.norm.kind = models::parse_norm_kind(cfg.bn);
+  s.norm.backward = models::parse_bn_backward(cfg.bn_backward);
+  s.norm.eval_stats = models::parse_bn_eval(cfg.bn_eval);
+  s.placement = models::parse_bn_placement(cfg.bn_placement);
+  return s;
+}
+
+PreparedRun prepare_run(const train::TrainConfig& cfg) {
+  train::validate(cfg);
+  PreparedRun run;
+  run.threads = train::configure_threads(cfg.threads);
+  run.data = data::load_dataset(cfg.dataset, cfg.data_dir);
+  run.data.train = data::take_first(run.data.train, cfg.train_subset);
+  run.data.test = data::take_first(run.data.test, cfg.test_subset);
+  if (cfg.batch_size > run.data.train.n)
+    throw train::ConfigError("--batch-size = " + std::to_string(cfg.batch_size) + ": expected at most the " +
+                             std::to_string(run.data.train.n) + " training examples");
+  if (run.data.train.height != run.data.train.width)
+    throw train::ConfigError("--dataset = " + cfg.dataset + ": expected square images, got " +
+                             std::to_string(run.data.train.height) + "x" + std::to_string(run.data.train.width));
+  run.spec = model_spec(cfg, run.data.train);
+  try {
+    torch::manual_seed(cfg.seed);
+    run.model = models::make_model(run.spec);
+  } catch (const std::invalid_argument& e) {
+    throw train::ConfigError(std::string("--") + e.what());
+  }
+  return run;
+}
+
+int run_train(const TrainOptions& opt) {
+  const auto& cfg = opt.cfg;
+  if (opt.dump_config) {
+    std::cout << train_config_toml(cfg);
+    return kExitOk;
+  }
+  PreparedRun run = prepare_run(cfg);
+  train::Trainer trainer(cfg, run.model, run.data);
+  Progress progress(cfg.out, cfg.quiet);
+  if (trainer.drops_singleton() && run.data.train.n % cfg.batch_size == 1)
+    progress.log("note: the last training batch would hold a single example; it is dropped every epoch "
+                 "because batch normalisation needs at least 2");
+
+  RunProvenance prov;
+  prov.config_toml = train_config_toml(cfg);
+  prov.seed = cfg.seed;
+  prov.intra_op_threads = run.threads.first;
+  prov.blas_threads = run.threads.second;
+  prov.data_files = run.data.files;
+  RunRecorder recorder(cfg.out, cfg.overwrite, prov, trainer);
+  ObserverList observers;
+  observers.add(&recorder);
+  observers.add(&progress);
+  train::TrainResult result;
+  try {
+    result = trainer.run(observers);
+  } catch (...) {
+    progress.done();
+    recorder.fail();
+    throw;
+  }
+  progress.done();
+  recorder.finish(result);
+  if (result.status == train::RunStatus::Diverged) {
+    std::cerr << "bnlandscape: training diverged at step " << result.diverged_at_step
+              << " (loss not finite); " << cfg.out << " keeps every step before it, status \"diverged\"\n";
+    return kExitDiverged;
+  }
+  return kExitOk;
+}
+
+}  // namespace bnl::cli

@@ -1,0 +1,96 @@
+#include "bnlandscape/data/batches.h"
+
+#include <random>
+
+#include <c10/util/Exception.h>
+#include <torch/types.h>
+
+namespace bnl::data {
+
+std::vector<std::int64_t> epoch_permutation(std::int64_t n, std::uint64_t seed, std::int64_t epoch) {
+  TORCH_CHECK(n >= 0, "epoch_permutation: expected n >= 0, got ", n);
+  std::vector<std::int64_t> perm(static_cast<std::size_t>(n));
+  for (std::int64_t i = 0; i < n; ++i) perm[i] = i;
+  // Mixing the epoch through a seed sequence gives each epoch an independent, reproducible
+  // stream; a resumed run recomputes the same order from (seed, epoch) alone.
+  std::seed_seq seq{static_cast<std::uint32_t>(seed), static_cast<std::uint32_t>(seed >> 32),
+                    static_cast<std::uint32_t>(epoch), static_cast<std::uint32_t>(epoch >> 32),
+                    0x5eedu};
+  std::mt19937_64 rng(seq);
+  for (std::int64_t i = n - 1; i > 0; --i) {
+    // Rejection sampling keeps the draw unbiased and independent of libstdc++'s
+    // uniform_int_distribution algorithm.
+    const std::uint64_t range = static_cast<std::uint64_t>(i) + 1;
+    const std::uint64_t limit = std::numeric_limits<std::uint64_t>::max() -
+                                std::numeric_limits<std::uint64_t>::max() % range;
+    std::uint64_t r;
+    do {
+      r = rng();
+    } while (r >= limit);
+    std::swap(perm[i], perm[r % range]);
+  }
+  return perm;
+}
+
+std::vector<std::pair<std::int64_t, std::int64_t>> batch_bounds(std::int64_t n,
+                                                                std::int64_t batch_size,
+                                                                bool drop_singleton) {
+  TORCH_CHECK(batch_size > 0, "batch_bounds: expected batch_size > 0, got ", batch_size);
+  std::vector<std::pair<std::int64_t, std::int64_t>> out;
+  for (std::int64_t b = 0; b < n; b += batch_size) out.emplace_back(b, std::min(n, b + batch_size));
+  if (drop_singleton && !out.empty() && out.back().second - out.back().first == 1 && out.size() > 1)
+    out.pop_back();
+  return out;
+}
+
+torch::Tensor gather_images(const ImageSet& set, const Normalization& norm,
+                            const std::int64_t* idx, std::int64_t count, torch::Dtype dtype) {
+  const std::int64_t c = set.channels, hw = set.height * set.width, sz = set.image_size();
+  TORCH_CHECK(static_cast<std::int64_t>(norm.mean.size()) == c &&
+                  static_cast<std::int64_t>(norm.std.size()) == c,
+              "gather_images: expected ", c, " normalisation channels, got ", norm.mean.size());
+  auto out = torch::empty({count, c, set.height, set.width}, torch::kFloat32);
+  float* dst = out.data_ptr<float>();
+  // One scale and shift per channel turns the per-pixel (x/255 - mean)/std into one FMA.
+  std::vector<float> scale(c), shift(c);
+  for (std::int64_t ch = 0; ch < c; ++ch) {
+    scale[ch] = 1.0f / (255.0f * norm.std[ch]);
+    shift[ch] = -norm.mean[ch] / norm.std[ch];
+  }
+  for (std::int64_t b = 0; b < count; ++b) {
+    const std::int64_t i = idx[b];
+    TORCH_CHECK(i >= 0 && i < set.n, "gather_images: expected index in [0, ", set.n, "), got ", i);
+    const std::uint8_t* src = set.pixels.data() + i * sz;
+    float* d = dst + b * sz;
+    for (std::int64_t ch = 0; ch < c; ++ch) {
+      const float s = scale[ch], t = shift[ch];
+      for (std::int64_t p = 0; p < hw; ++p) d[ch * hw + p] = static_cast<float>(src[ch * hw + p]) * s + t;
+    }
+  }
+  return dtype == torch::kFloat32 ? out : out.to(dtype);
+}
+
+torch::Tensor gather_labels(const ImageSet& set, const std::int64_t* idx, std::int64_t count) {
+  auto out = torch::empty({count}, torch::kInt64);
+  auto* dst = out.data_ptr<std::int64_t>();
+  for (std::int64_t b = 0; b < count; ++b) {
+    TORCH_CHECK(idx[b] >= 0 && idx[b] < set.n, "gather_labels: expected index in [0, ", set.n,
+                "), got ", idx[b]);
+    dst[b] = set.labels[idx[b]];
+  }
+  return out;
+}
+
+ImageSet take_first(const ImageSet& set, std::int64_t limit) {
+  if (limit <= 0 || limit >= set.n) return set;
+  ImageSet out;
+  out.n = limit;
+  out.channels = set.channels;
+  out.height = set.height;
+  out.width = set.width;
+  out.pixels.assign(set.pixels.begin(), set.pixels.begin() + limit * set.image_size());
+  out.labels.assign(set.labels.begin(), set.labels.begin() + limit);
+  return out;
+}
+
+}  // namespace bnl::data

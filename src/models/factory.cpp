@@ -1,0 +1,61 @@
+#include "bnlandscape/models/factory.h"
+
+#include <sstream>
+#include <stdexcept>
+
+#include "bnlandscape/models/mlp.h"
+
+namespace bnl::models {
+
+std::shared_ptr<Classifier> make_model(const ModelSpec& spec) {
+  if (spec.arch == "mlp") {
+    return MLP(MLPOptions(spec.in_channels * spec.input_size * spec.input_size)
+                   .hidden_dims(spec.hidden_dims)
+                   .num_classes(spec.num_classes)
+                   .norm(spec.norm))
+        .ptr();
+  }
+  if (spec.arch == "cnn") {
+    return ConvMLP(ConvMLPOptions(spec.in_channels, spec.input_size)
+                       .conv_channels(spec.conv_channels)
+                       .hidden_dims(spec.hidden_dims)
+                       .num_classes(spec.num_classes)
+                       .norm(spec.norm)
+                       .placement(spec.placement))
+        .ptr();
+  }
+  throw std::invalid_argument("arch: expected mlp or cnn, got \"" + spec.arch + "\"");
+}
+
+void for_each_batch_norm(torch::nn::Module& model, const std::function<void(BatchNormImpl&)>& f) {
+  for (const auto& m : model.modules(/*include_self=*/true)) {
+    if (auto* bn = m->as<BatchNormImpl>()) f(*bn);
+  }
+}
+
+std::vector<std::int64_t> parse_int_list(const std::string& s, const std::string& what) {
+  std::vector<std::int64_t> out;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    const auto b = item.find_first_not_of(" \t");
+    const auto e = item.find_last_not_of(" \t");
+    if (b == std::string::npos)
+      throw std::invalid_argument(what + ": expected a comma-separated list of positive integers, got \"" + s + "\"");
+    const std::string tok = item.substr(b, e - b + 1);
+    std::size_t used = 0;
+    long long v = 0;
+    try {
+      v = std::stoll(tok, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != tok.size() || v <= 0)
+      throw std::invalid_argument(what + ": expected a comma-separated list of positive integers, got \"" + s + "\"");
+    out.push_back(v);
+  }
+  if (out.empty()) throw std::invalid_argument(what + ": expected at least one value, got \"" + s + "\"");
+  return out;
+}
+
+}  // namespace bnl::models

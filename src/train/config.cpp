@@ -1,0 +1,66 @@
+#include "bnlandscape/train/config.h"
+
+#include <cmath>
+#include <sstream>
+
+#include "bnlandscape/models/factory.h"
+
+namespace bnl::train {
+namespace {
+
+[[noreturn]] void bad(const std::string& option, const std::string& value, const std::string& allowed) {
+  throw ConfigError("--" + option + " = " + value + ": expected " + allowed);
+}
+
+std::string str(double v) {
+  std::ostringstream os;
+  os << v;
+  return os.str();
+}
+
+void one_of(const std::string& option, const std::string& value, std::initializer_list<const char*> allowed) {
+  std::string list;
+  for (const char* a : allowed) {
+    if (value == a) return;
+    list += (list.empty() ? "" : " | ") + std::string(a);
+  }
+  bad(option, "\"" + value + "\"", list);
+}
+
+}  // namespace
+
+void validate(const TrainConfig& c) {
+  one_of("dataset", c.dataset, {"fashion-mnist", "cifar10"});
+  if (c.train_subset < 0) bad("train-subset", std::to_string(c.train_subset), "N >= 0 (0 = all)");
+  if (c.test_subset < 0) bad("test-subset", std::to_string(c.test_subset), "N >= 0 (0 = all)");
+  one_of("arch", c.arch, {"mlp", "cnn"});
+  try {
+    models::parse_int_list(c.hidden_dims, "hidden-dims");
+    models::parse_int_list(c.conv_channels, "conv-channels");
+  } catch (const std::invalid_argument& e) {
+    throw ConfigError(std::string("--") + e.what());
+  }
+  one_of("bn", c.bn, {"none", "custom", "torch"});
+  one_of("bn-placement", c.bn_placement, {"head", "conv", "all"});
+  one_of("bn-backward", c.bn_backward, {"exact", "original"});
+  one_of("bn-eval", c.bn_eval, {"running", "batch"});
+  if (c.bn_backward == "original" && c.bn != "custom")
+    bad("bn-backward", "original", "exact unless --bn custom (only our BatchNorm has the original's backward)");
+  one_of("optimizer", c.optimizer, {"sgd", "adam"});
+  if (!(c.lr > 0) || !std::isfinite(c.lr)) bad("lr", str(c.lr), "a finite learning rate > 0");
+  if (!(c.momentum >= 0 && c.momentum < 1)) bad("momentum", str(c.momentum), "0 <= momentum < 1");
+  if (!(c.weight_decay >= 0) || !std::isfinite(c.weight_decay))
+    bad("weight-decay", str(c.weight_decay), "a finite value >= 0");
+  if (c.momentum > 0 && c.optimizer != "sgd") bad("momentum", str(c.momentum), "0 with --optimizer adam");
+  if (c.batch_size <= 0) bad("batch-size", std::to_string(c.batch_size), "a batch size >= 1");
+  if (c.bn != "none" && c.batch_size < 2)
+    bad("batch-size", std::to_string(c.batch_size), "at least 2 with batch normalisation");
+  if (c.epochs <= 0) bad("epochs", std::to_string(c.epochs), "at least 1 epoch");
+  if (c.threads < 0) bad("threads", std::to_string(c.threads), "N >= 0 (0 = measured default)");
+  if (c.eval_every < 0) bad("eval-every", std::to_string(c.eval_every), "N >= 0 (0 = off)");
+  if (c.checkpoint_every < 0) bad("checkpoint-every", std::to_string(c.checkpoint_every), "N >= 0 (0 = at the end)");
+  if (c.flush_every < 1 || c.flush_every > 50) bad("flush-every", std::to_string(c.flush_every), "1 <= N <= 50");
+  if (c.out.empty()) bad("out", "\"\"", "a run file path (--out FILE)");
+}
+
+}  // namespace bnl::train

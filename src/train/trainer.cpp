@@ -1,0 +1,252 @@
+#include "bnlandscape/train/trainer.h"
+
+#include <dlfcn.h>
+
+#include <cmath>
+#include <limits>
+#include <thread>
+
+#include <ATen/Parallel.h>
+#include <torch/nn/functional/loss.h>
+#include <torch/optim/adam.h>
+#include <torch/optim/sgd.h>
+
+#include "bnlandscape/data/batches.h"
+
+namespace bnl::train {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+}  // namespace
+
+const char* status_name(RunStatus s) {
+  switch (s) {
+    case RunStatus::Complete: return "complete";
+    case RunStatus::Diverged: return "diverged";
+    case RunStatus::Interrupted: return "interrupted";
+  }
+  return "unknown";
+}
+
+Trainer::Trainer(const TrainConfig& config, std::shared_ptr<models::Classifier> model,
+                 const data::Dataset& data)
+    : config_(config), model_(std::move(model)), data_(data) {
+  if (config_.optimizer == "adam") {
+    optimizer_ = std::make_unique<torch::optim::Adam>(
+        model_->parameters(), torch::optim::AdamOptions(config_.lr).weight_decay(config_.weight_decay));
+  } else {
+    optimizer_ = std::make_unique<torch::optim::SGD>(
+        model_->parameters(), torch::optim::SGDOptions(config_.lr)
+                                  .momentum(config_.momentum)
+                                  .weight_decay(config_.weight_decay));
+  }
+  layer_names_ = model_->layer_names();
+  for (const auto& name : layer_names_) {
+    std::vector<torch::Tensor> ps;
+    for (const auto& item : model_->named_parameters()) {
+      const auto& key = item.key();
+      if (key.size() > name.size() && key.compare(0, name.size(), name) == 0 && key[name.size()] == '.' &&
+          key.find('.', name.size() + 1) == std::string::npos)
+        ps.push_back(item.value());
+    }
+    layer_params_.push_back(std::move(ps));
+  }
+  drop_singleton_ = config_.bn != "none";
+}
+
+std::int64_t Trainer::steps_per_epoch() const {
+  return static_cast<std::int64_t>(data::batch_bounds(data_.train.n, config_.batch_size, drop_singleton_).size());
+}
+
+std::int64_t Trainer::total_steps() const { return steps_per_epoch() * config_.epochs; }
+
+void Trainer::compute_grad_norms(StepRecord& r) const {
+  // One squared norm per layer, reduced in double on the host: the global norm is then exact
+  // in the sum of layers, and only one synchronisation point is needed per layer.
+  r.layer_grad_norm.assign(layer_params_.size(), 0.0);
+  double total = 0;
+  for (std::size_t l = 0; l < layer_params_.size(); ++l) {
+    double sq = 0;
+    for (const auto& p : layer_params_[l]) {
+      const auto& g = p.grad();
+      if (g.defined()) sq += g.pow(2).sum().item<double>();
+    }
+    r.layer_grad_norm[l] = std::sqrt(sq);
+    total += sq;
+  }
+  r.grad_norm = std::sqrt(total);
+}
+
+std::pair<double, double> Trainer::evaluate() {
+  torch::NoGradGuard no_grad;
+  model_->eval();
+  const auto& test = data_.test;
+  auto bounds = data::batch_bounds(test.n, config_.batch_size, false);
+  // Batch statistics of a single example are undefined: fold it into the previous batch.
+  if (config_.bn_eval == "batch" && bounds.size() > 1 && bounds.back().second - bounds.back().first == 1) {
+    bounds[bounds.size() - 2].second = bounds.back().second;
+    bounds.pop_back();
+  }
+  std::vector<std::int64_t> idx(static_cast<std::size_t>(test.n));
+  for (std::int64_t i = 0; i < test.n; ++i) idx[i] = i;
+  double loss_sum = 0;
+  std::int64_t correct = 0;
+  for (const auto& [b, e] : bounds) {
+    auto x = data::gather_images(test, data_.norm, idx.data() + b, e - b);
+    auto y = data::gather_labels(test, idx.data() + b, e - b);
+    auto logits = model_->forward(x);
+    loss_sum += torch::nn::functional::cross_entropy(
+                    logits, y, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
+                    .item<double>();
+    correct += logits.argmax(1).eq(y).sum().item<std::int64_t>();
+  }
+  model_->train();
+  const double n = static_cast<double>(std::max<std::int64_t>(test.n, 1));
+  return {loss_sum / n, static_cast<double>(correct) / n};
+}
+
+TrainResult Trainer::run(TrainObserver& observer) {
+  const auto t_start = Clock::now();
+  TrainResult result;
+  model_->train();
+  const auto& train = data_.train;
+  const auto bounds = data::batch_bounds(train.n, config_.batch_size, drop_singleton_);
+  const std::int64_t total = total_steps();
+  observer.on_start(total);
+
+  for (; epoch_ < config_.epochs; ++epoch_) {
+    const auto t_epoch = Clock::now();
+    const auto perm = data::epoch_permutation(train.n, config_.seed, epoch_);
+    double loss_sum = 0, acc_sum = 0, gnorm_sum = 0;
+    std::int64_t batches = 0;
+    for (const auto& [b, e] : bounds) {
+      auto x = data::gather_images(train, data_.norm, perm.data() + b, e - b);
+      auto y = data::gather_labels(train, perm.data() + b, e - b);
+      optimizer_->zero_grad();
+      auto logits = model_->forward(x);
+      auto loss = torch::nn::functional::cross_entropy(logits, y);
+      loss.backward();
+
+      StepRecord r;
+      r.step = step_;
+      r.epoch = epoch_;
+      r.loss = loss.item<double>();
+      r.acc = logits.detach().argmax(1).eq(y).to(torch::kFloat64).mean().item<double>();
+      r.lr = config_.lr;
+      compute_grad_norms(r);
+      if (!std::isfinite(r.loss)) {
+        r.wall_time = seconds_since(t_start);
+        observer.on_step(r);
+        observer.on_flush_point(step_);
+        result.status = RunStatus::Diverged;
+        result.diverged_at_step = step_;
+        result.steps = step_;
+        result.wall_time = seconds_since(t_start);
+        return result;
+      }
+      observer.before_update(step_, x, y);
+      optimizer_->step();
+      ++step_;
+      r.wall_time = seconds_since(t_start);
+      observer.on_step(r);
+      loss_sum += r.loss;
+      acc_sum += r.acc;
+      gnorm_sum += r.grad_norm;
+      ++batches;
+
+      if (config_.eval_every > 0 && step_ % config_.eval_every == 0) {
+        auto [tl, ta] = evaluate();
+        observer.on_eval({step_, tl, ta});
+      }
+      const bool last = step_ == total;
+      if (config_.checkpoint_every > 0 && step_ % config_.checkpoint_every == 0 && !last)
+        observer.on_checkpoint(step_);
+      if (step_ % config_.flush_every == 0) observer.on_flush_point(step_);
+      if (observer.stop_requested()) {
+        observer.on_checkpoint(step_);
+        observer.on_flush_point(step_);
+        result.status = RunStatus::Interrupted;
+        result.steps = step_;
+        result.wall_time = seconds_since(t_start);
+        return result;
+      }
+    }
+    EpochRecord er;
+    er.epoch = epoch_;
+    er.step = step_;
+    er.train_loss = loss_sum / std::max<std::int64_t>(batches, 1);
+    er.train_acc = acc_sum / std::max<std::int64_t>(batches, 1);
+    er.grad_norm_mean = gnorm_sum / std::max<std::int64_t>(batches, 1);
+    std::tie(er.test_loss, er.test_acc) = evaluate();
+    er.wall_time = seconds_since(t_epoch);
+    observer.on_epoch(er);
+    observer.on_flush_point(step_);
+  }
+  observer.on_checkpoint(step_);
+  observer.on_flush_point(step_);
+  result.steps = step_;
+  result.wall_time = seconds_since(t_start);
+  return result;
+}
+
+std::vector<std::pair<std::string, torch::Tensor>> Trainer::named_state() const {
+  std::vector<std::pair<std::string, torch::Tensor>> out;
+  for (const auto& item : model_->named_parameters()) out.emplace_back(item.key(), item.value().detach());
+  for (const auto& item : model_->named_buffers()) out.emplace_back(item.key(), item.value().detach());
+  return out;
+}
+
+std::vector<std::pair<std::string, torch::Tensor>> Trainer::resume_state() const {
+  std::vector<std::pair<std::string, torch::Tensor>> out;
+  out.emplace_back("step", torch::tensor({step_}, torch::kInt64));
+  out.emplace_back("epoch", torch::tensor({epoch_}, torch::kInt64));
+  out.emplace_back("seed", torch::tensor({static_cast<std::int64_t>(config_.seed)}, torch::kInt64));
+  // Optimizer buffers (momentum, Adam moments) by parameter index, so a resume restores them.
+  std::int64_t i = 0;
+  for (const auto& group : optimizer_->param_groups()) {
+    for (const auto& p : group.params()) {
+      auto it = optimizer_->state().find(c10::guts::to_string(p.unsafeGetTensorImpl()));
+      if (it != optimizer_->state().end()) {
+        if (auto* s = dynamic_cast<torch::optim::SGDParamState*>(it->second.get())) {
+          if (s->momentum_buffer().defined())
+            out.emplace_back("optimizer.momentum_buffer." + std::to_string(i), s->momentum_buffer());
+        } else if (auto* a = dynamic_cast<torch::optim::AdamParamState*>(it->second.get())) {
+          out.emplace_back("optimizer.exp_avg." + std::to_string(i), a->exp_avg());
+          out.emplace_back("optimizer.exp_avg_sq." + std::to_string(i), a->exp_avg_sq());
+          out.emplace_back("optimizer.adam_step." + std::to_string(i), torch::tensor({a->step()}, torch::kInt64));
+        }
+      }
+      ++i;
+    }
+  }
+  return out;
+}
+
+std::pair<int, int> configure_threads(std::int64_t n) {
+  // Measured on 2 cores (README, "Speed"): libtorch's intra-op OpenMP pool and OpenBLAS's own
+  // pthreads oversubscribe the cores when both are > 1; one intra-op thread and n BLAS threads
+  // gave the fastest steps.
+  const int cores = static_cast<int>(std::max<std::int64_t>(1, n > 0 ? n : std::thread::hardware_concurrency()));
+  const int intra = 1;
+  const int blas = cores;
+  at::set_num_threads(intra);
+  using SetThreads = void (*)(int);
+  if (auto* f = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) f(blas);
+  return {intra, blas};
+}
+
+std::string blas_description() {
+  using GetConfig = char* (*)();
+  if (auto* f = reinterpret_cast<GetConfig>(dlsym(RTLD_DEFAULT, "openblas_get_config"))) {
+    const char* c = f();
+    return std::string("OpenBLAS ") + (c ? c : "");
+  }
+  return "unknown";
+}
+
+}  // namespace bnl::train

@@ -1,0 +1,59 @@
+#pragma once
+// Running the bnlandscape binary and Debian's python from tests.
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <string>
+
+namespace bnl_test {
+
+struct Result {
+  int code = -1;
+  std::string output;  // stdout and stderr
+};
+
+inline Result sh(const std::string& cmd) {
+  Result r;
+  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
+  if (!p) return r;
+  std::array<char, 4096> buf;
+  std::size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.output.append(buf.data(), n);
+  const int status = pclose(p);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return r;
+}
+
+inline Result bnl(const std::string& args) { return sh(std::string(BNL_BINARY) + " " + args); }
+
+/// Runs a python snippet with Debian's interpreter (h5py, numpy).
+inline Result python(const std::string& code) {
+  const std::string path = std::filesystem::temp_directory_path() / ("bnl_py_" + std::to_string(::getpid()) + ".py");
+  FILE* f = std::fopen(path.c_str(), "w");
+  std::fputs(code.c_str(), f);
+  std::fclose(f);
+  auto r = sh(std::string(BNL_PYTHON) + " " + path);
+  std::filesystem::remove(path);
+  return r;
+}
+
+inline bool have_h5py() { return python("import h5py, numpy\n").code == 0; }
+
+inline bool have_fashion() {
+  return std::filesystem::exists("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz");
+}
+
+/// A fresh temporary directory removed at scope exit.
+struct TempDir {
+  std::filesystem::path path;
+  TempDir() {
+    char tmpl[] = "/tmp/bnl_test_XXXXXX";
+    path = mkdtemp(tmpl);
+  }
+  ~TempDir() { std::filesystem::remove_all(path); }
+  std::string operator/(const std::string& name) const { return (path / name).string(); }
+};
+
+}  // namespace bnl_test

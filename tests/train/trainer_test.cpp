@@ -1,0 +1,189 @@
+// The training engine on a small synthetic problem: reproducibility, the metrics' definitions,
+// divergence handling, the singleton-batch rule, and evaluation mode.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#include <torch/torch.h>
+
+#include "bnlandscape/models/factory.h"
+#include "bnlandscape/train/trainer.h"
+
+using namespace bnl;
+
+namespace {
+
+/// Two-class-per-prototype images: learnable, 8x8, one channel.
+data::Dataset synthetic(std::int64_t n_train, std::int64_t n_test, std::uint64_t seed = 1) {
+  data::Dataset d;
+  d.name = "synthetic";
+  d.norm = {{0.5f}, {0.25f}};
+  std::mt19937 rng(static_cast<unsigned>(seed));
+  std::vector<std::vector<int>> proto(10, std::vector<int>(64));
+  for (auto& p : proto)
+    for (auto& v : p) v = static_cast<int>(rng() % 256);
+  auto fill = [&](data::ImageSet& s, std::int64_t n) {
+    s.n = n;
+    s.channels = 1;
+    s.height = s.width = 8;
+    for (std::int64_t i = 0; i < n; ++i) {
+      const int label = static_cast<int>(rng() % 10);
+      s.labels.push_back(static_cast<std::uint8_t>(label));
+      for (int v : proto[label]) s.pixels.push_back(static_cast<std::uint8_t>(std::clamp(v + static_cast<int>(rng() % 41) - 20, 0, 255)));
+    }
+  };
+  fill(d.train, n_train);
+  fill(d.test, n_test);
+  return d;
+}
+
+train::TrainConfig config(const std::string& bn = "custom") {
+  train::TrainConfig c;
+  c.bn = bn;
+  c.hidden_dims = "32,16";
+  c.batch_size = 32;
+  c.epochs = 2;
+  c.lr = 0.1;
+  c.seed = 5;
+  c.out = "unused.h5";
+  return c;
+}
+
+std::shared_ptr<models::Classifier> model_for(const train::TrainConfig& c) {
+  models::ModelSpec s;
+  s.arch = c.arch;
+  s.in_channels = 1;
+  s.input_size = 8;
+  s.hidden_dims = models::parse_int_list(c.hidden_dims, "hidden-dims");
+  s.conv_channels = {4, 8};
+  s.norm.kind = models::parse_norm_kind(c.bn);
+  s.norm.backward = models::parse_bn_backward(c.bn_backward);
+  torch::manual_seed(c.seed);
+  return models::make_model(s);
+}
+
+struct Recorder : train::TrainObserver {
+  std::vector<train::StepRecord> steps;
+  std::vector<train::EpochRecord> epochs;
+  std::vector<double> direct_grad_norms;
+  std::vector<std::int64_t> checkpoints;
+  torch::nn::Module* model = nullptr;
+  void before_update(std::int64_t, const torch::Tensor&, const torch::Tensor&) override {
+    double sq = 0;
+    for (const auto& p : model->parameters()) sq += p.grad().to(torch::kFloat64).pow(2).sum().item<double>();
+    direct_grad_norms.push_back(std::sqrt(sq));
+  }
+  void on_step(const train::StepRecord& r) override { steps.push_back(r); }
+  void on_epoch(const train::EpochRecord& r) override { epochs.push_back(r); }
+  void on_checkpoint(std::int64_t s) override { checkpoints.push_back(s); }
+};
+
+Recorder run(const train::TrainConfig& c, const data::Dataset& d) {
+  train::configure_threads(1);
+  auto m = model_for(c);
+  train::Trainer t(c, m, d);
+  Recorder r;
+  r.model = m.get();
+  t.run(r);
+  return r;
+}
+
+}  // namespace
+
+TEST(Trainer, SameSeedSameMetricsDifferentSeedDifferent) {
+  auto d = synthetic(320, 100);
+  auto a = run(config(), d), b = run(config(), d);
+  ASSERT_EQ(a.steps.size(), b.steps.size());
+  for (std::size_t i = 0; i < a.steps.size(); ++i) {
+    EXPECT_EQ(a.steps[i].loss, b.steps[i].loss);
+    EXPECT_EQ(a.steps[i].grad_norm, b.steps[i].grad_norm);
+  }
+  EXPECT_EQ(a.epochs.back().test_acc, b.epochs.back().test_acc);
+  auto c = config();
+  c.seed = 6;
+  EXPECT_NE(run(c, d).steps[0].loss, a.steps[0].loss);
+}
+
+TEST(Trainer, MetricsFollowTheirDefinitions) {
+  auto d = synthetic(320, 100);
+  auto r = run(config(), d);
+  ASSERT_EQ(r.steps.size(), 20u);  // 320 / 32 * 2 epochs
+  ASSERT_EQ(r.epochs.size(), 2u);
+  double loss = 0, acc = 0, gn = 0;
+  for (int i = 0; i < 10; ++i) {
+    EXPECT_EQ(r.steps[i].step, i);
+    EXPECT_EQ(r.steps[i].epoch, 0);
+    // The global norm is the norm over all parameters (biases, gamma, beta included).
+    EXPECT_NEAR(r.steps[i].grad_norm, r.direct_grad_norms[i], 1e-5 * r.direct_grad_norms[i]);
+    double layer_sq = 0;
+    for (double g : r.steps[i].layer_grad_norm) layer_sq += g * g;
+    EXPECT_NEAR(std::sqrt(layer_sq), r.steps[i].grad_norm, 1e-9 * r.steps[i].grad_norm);
+    loss += r.steps[i].loss;
+    acc += r.steps[i].acc;
+    gn += r.steps[i].grad_norm;
+  }
+  EXPECT_NEAR(r.epochs[0].train_loss, loss / 10, 1e-12);
+  EXPECT_NEAR(r.epochs[0].train_acc, acc / 10, 1e-12);
+  EXPECT_NEAR(r.epochs[0].grad_norm_mean, gn / 10, 1e-12);
+  EXPECT_EQ(r.epochs[0].step, 10);
+  EXPECT_EQ(r.steps[0].layer_grad_norm.size(), 5u);  // net.0 net.1 net.3 net.4 net.6
+  EXPECT_LT(r.epochs.back().train_loss, r.epochs.front().train_loss);
+  EXPECT_GT(r.epochs.back().test_acc, 0.5);  // learnable problem
+  EXPECT_EQ(r.checkpoints.back(), 20);
+}
+
+TEST(Trainer, SingletonLastBatchIsDroppedOnlyWithBatchNorm) {
+  auto d = synthetic(65, 20);
+  auto c = config();
+  c.epochs = 1;
+  EXPECT_EQ(run(c, d).steps.size(), 2u);
+  c.bn = "none";
+  EXPECT_EQ(run(c, d).steps.size(), 3u);
+}
+
+TEST(Trainer, NonFiniteLossStopsTheRunAsDiverged) {
+  auto d = synthetic(320, 100);
+  auto c = config("none");
+  c.lr = 1e12;
+  c.epochs = 5;
+  train::configure_threads(1);
+  auto m = model_for(c);
+  train::Trainer t(c, m, d);
+  Recorder r;
+  r.model = m.get();
+  auto res = t.run(r);
+  ASSERT_EQ(res.status, train::RunStatus::Diverged);
+  EXPECT_GE(res.diverged_at_step, 1);
+  EXPECT_FALSE(std::isfinite(r.steps.back().loss));
+  EXPECT_EQ(r.steps.back().step, res.diverged_at_step);
+  EXPECT_LT(static_cast<std::int64_t>(r.steps.size()), 50);
+}
+
+TEST(Trainer, EvaluateUsesRunningStatisticsAndRestoresTrainingMode) {
+  auto d = synthetic(320, 100);
+  auto c = config();
+  train::configure_threads(1);
+  auto m = model_for(c);
+  train::Trainer t(c, m, d);
+  auto [loss, acc] = t.evaluate();
+  EXPECT_TRUE(m->is_training());
+  EXPECT_TRUE(std::isfinite(loss));
+  EXPECT_GE(acc, 0.0);
+  // Before training the running statistics are (0, 1); evaluation with them differs from
+  // evaluation with batch statistics.
+  c.bn_eval = "batch";
+  auto m2 = model_for(c);
+  train::Trainer t2(c, m2, d);
+  EXPECT_NE(t2.evaluate().first, loss);
+}
+
+TEST(Trainer, OriginalBackwardChangesTheTrajectory) {
+  auto d = synthetic(320, 100);
+  auto exact = run(config(), d);
+  auto c = config();
+  c.bn_backward = "original";
+  auto orig = run(c, d);
+  EXPECT_EQ(orig.steps[0].loss, exact.steps[0].loss);  // same start
+  EXPECT_NE(orig.steps[0].grad_norm, exact.steps[0].grad_norm);  // different gradient
+}
