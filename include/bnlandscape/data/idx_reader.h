@@ -18,6 +18,14 @@ namespace bnl::data {
 std::vector<std::uint8_t> read_maybe_gzip(const std::string& path,
                                           std::size_t max_bytes = std::size_t(1) << 31);
 
+/// Decompresses a complete gzip stream held in memory (RFC 1952; concatenated members are
+/// joined as gzip(1) does). A missing gzip magic, a truncated stream, corrupt deflate data, a
+/// CRC-32 or length mismatch, bytes after the last member, or more than `max_bytes` of output
+/// is a DataError. `name` only appears in error messages.
+std::vector<std::uint8_t> gunzip(const std::uint8_t* data, std::size_t size,
+                                 const std::string& name,
+                                 std::size_t max_bytes = std::size_t(1) << 31);
+
 /// Parses an IDX image file (magic 2051, big-endian dims n x rows x cols) and an IDX label
 /// file (magic 2049, n) held in memory. Checks magic numbers, exact sizes, equal counts and
 /// labels < 10. `images_name`/`labels_name` only appear in error messages.
