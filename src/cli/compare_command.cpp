@@ -28,7 +28,7 @@ std::string mean_std(const std::vector<double>& xs, const char* fmt) {
   double m = 0;
   for (double x : v) m += x;
   m /= static_cast<double>(v.size());
-  char buf[96];
+  char buf[160];
   if (v.size() == 1) {
     std::snprintf(buf, sizeof buf, fmt, m);
     return buf;

@@ -66,12 +66,16 @@ PreparedRun prepare_run(const train::TrainConfig& cfg) {
 }
 
 int run_train(const TrainOptions& opt) {
-  const auto& cfg = opt.cfg;
   if (opt.dump_config) {
-    std::cout << train_config_toml(cfg);
+    std::cout << train_config_toml(opt.cfg);
     return kExitOk;
   }
-  PreparedRun run = prepare_run(cfg);
+  PreparedRun run = prepare_run(opt.cfg);
+  return train_and_record(opt.cfg, run, train_config_toml(opt.cfg), nullptr);
+}
+
+int train_and_record(const train::TrainConfig& cfg, PreparedRun& run, const std::string& config_toml,
+                     const ExtendRun& extend) {
   train::Trainer trainer(cfg, run.model, run.data);
   Progress progress(cfg.out, cfg.quiet);
   if (trainer.drops_singleton() && run.data.train.n % cfg.batch_size == 1)
@@ -79,17 +83,21 @@ int run_train(const TrainOptions& opt) {
                  "because batch normalisation needs at least 2");
 
   RunProvenance prov;
-  prov.config_toml = train_config_toml(cfg);
+  prov.config_toml = config_toml;
   prov.seed = cfg.seed;
   prov.intra_op_threads = run.threads.first;
   prov.blas_threads = run.threads.second;
   prov.data_files = run.data.files;
   RunRecorder recorder(cfg.out, cfg.overwrite, prov, trainer);
   ObserverList observers;
-  observers.add(&recorder);
-  observers.add(&progress);
   train::TrainResult result;
   try {
+    std::unique_ptr<train::TrainObserver> extra;
+    if (extend) extra = extend(trainer, recorder.file(), progress);
+    // Probes measure before the recorder flushes, so a flushed step includes its probe.
+    if (extra) observers.add(extra.get());
+    observers.add(&recorder);
+    observers.add(&progress);
     result = trainer.run(observers);
   } catch (...) {
     progress.done();

@@ -2,11 +2,15 @@
 /// \file
 /// `bnlandscape train`: trains one model and writes one run file.
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
 
 #include "bnlandscape/cli/app.h"
+#include "bnlandscape/cli/progress.h"
+#include "bnlandscape/io/run_file.h"
+#include "bnlandscape/train/trainer.h"
 #include "bnlandscape/data/dataset.h"
 #include "bnlandscape/models/factory.h"
 #include "bnlandscape/train/config.h"
@@ -39,6 +43,14 @@ PreparedRun prepare_run(const train::TrainConfig& cfg);
 
 /// The model settings implied by a configuration and the data's image shape.
 models::ModelSpec model_spec(const train::TrainConfig& cfg, const data::ImageSet& images);
+
+/// Adds an observer to a run (the probe command's probes); called once the run file exists.
+using ExtendRun = std::function<std::unique_ptr<train::TrainObserver>(train::Trainer&, io::RunFile&, Progress&)>;
+
+/// Trains as configured, writing the run file `cfg.out` with `config_toml` as its recorded
+/// configuration; `extend` (may be empty) adds an observer. Returns the exit code.
+int train_and_record(const train::TrainConfig& cfg, PreparedRun& run, const std::string& config_toml,
+                     const ExtendRun& extend);
 
 /// The resolved `train` options as TOML.
 std::string train_config_toml(const train::TrainConfig& cfg);

@@ -1,0 +1,46 @@
+#pragma once
+/// \file
+/// `bnlandscape probe`: trains as `train` does and probes the landscape every --step-interval
+/// steps (online), or probes the weights stored in an HDF5 group once (offline, --checkpoint).
+/// Results go to the /probes group of the run file (schema: docs/hdf5_schema.md).
+
+#include <memory>
+#include <string>
+
+#include "bnlandscape/cli/app.h"
+#include "bnlandscape/io/run_file.h"
+#include "bnlandscape/probes/landscape_probe.h"
+#include "bnlandscape/train/config.h"
+
+namespace bnl::cli {
+
+/// Options of `probe`: every `train` option plus the probe options.
+struct ProbeOptions {
+  train::TrainConfig cfg;
+  probes::ProbeConfig probe;
+  bool dump_config = false;
+  CLI::App* app = nullptr;  ///< to tell options given explicitly from defaults
+};
+
+/// Registers `probe` on `app`.
+Command setup_probe(CLI::App& app);
+
+/// Runs `probe`; returns the exit code.
+int run_probe(ProbeOptions& opt);
+
+/// The /probes series of a run file.
+class ProbeSeries {
+ public:
+  /// Creates /probes with its datasets, the step sizes and the probe configuration attributes.
+  ProbeSeries(io::RunFile& file, const probes::LandscapeProbe& probe, const probes::ProbeConfig& cfg);
+  /// Appends one probe's row and flushes the file.
+  void append(const probes::ProbeRecord& r);
+
+ private:
+  io::RunFile& file_;
+  io::SeriesGroup* group_ = nullptr;
+  std::size_t k_ = 0, kb_ = 0, s_ = 0;
+  bool eigvecs_ = false;
+};
+
+}  // namespace bnl::cli

@@ -1,0 +1,136 @@
+#pragma once
+/// \file
+/// One probe of the loss landscape at a model's current weights (Santurkar et al. 2018,
+/// section 3 and Figure 4, plus the Hessian spectrum and trace): loss along the gradient,
+/// gradient predictiveness, effective beta-smoothness, curvature along the gradient, top-k and
+/// bottom-k Hessian eigenvalues (Lanczos, warm-started from the previous probe), Hutchinson
+/// trace. The probe works on its own copy of the model (in the probe dtype), refreshed from the
+/// training model at each probe, so it can never change the training run: weights, BN running
+/// statistics, gradients and optimizer state of the training model are only read.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <Eigen/Core>
+#include <torch/types.h>
+
+#include "bnlandscape/models/classifier.h"
+#include "bnlandscape/models/factory.h"
+#include "bnlandscape/probes/loss_fn.h"
+
+namespace bnl::probes {
+
+/// The options of `probe` (each spelled as its flag with dashes, or TOML key).
+struct ProbeConfig {
+  std::int64_t step_interval = 50;       ///< probe at step 0, every K steps and at the last step
+  std::string probe_batch = "current";   ///< current (the training batch, the paper's choice) | fixed
+  std::int64_t probe_size = 128;         ///< fixed: the first N training examples, file order
+  std::int64_t probe_microbatch = 0;     ///< split the probe set into batches of M (0 = one batch)
+  std::string step_sizes;                ///< comma-separated absolute step sizes ("" = 10 log-spaced over [0.5, 4] x lr)
+  std::int64_t top_k = 1;                ///< largest algebraic Hessian eigenvalues (0 = off)
+  std::int64_t bottom_k = 0;             ///< smallest algebraic eigenvalues (0 = off)
+  double tol = 1e-3;                     ///< Lanczos relative tolerance
+  std::int64_t ncv = 0;                  ///< Lanczos subspace size (0 = measured default)
+  std::int64_t trace_samples = 0;        ///< Hutchinson samples (0 = off)
+  bool save_eigenvectors = false;        ///< store the top eigenvector at every probe
+  std::string probe_bn_mode = "train";   ///< BN statistics during probes: train (batch) | eval (running)
+  std::string probe_dtype = "float32";   ///< float32 | float64
+  std::string checkpoint;                ///< offline: HDF5 file holding the weights
+  std::string checkpoint_group;          ///< offline: group of dotted-name datasets in it
+};
+
+/// Calls v(key, field, doc) for every probe option.
+template <class Config, class Visitor>
+void visit_probe_options(Config& c, Visitor&& v) {
+  v("step_interval", c.step_interval, "probe every K training steps (and at step 0 and the last step)");
+  v("probe_batch", c.probe_batch, "probe set: current (the training batch) | fixed (first --probe-size training examples)");
+  v("probe_size", c.probe_size, "size of the fixed probe set");
+  v("probe_microbatch", c.probe_microbatch, "split the probe set into batches of M whose mean losses are averaged (0 = one batch)");
+  v("step_sizes", c.step_sizes, "comma-separated absolute step sizes s of L(w - s g) (default: 10 log-spaced over [0.5, 4] x lr)");
+  v("top_k", c.top_k, "number of largest Hessian eigenvalues (0 = off)");
+  v("bottom_k", c.bottom_k, "number of smallest (most negative) Hessian eigenvalues (0 = off)");
+  v("tol", c.tol, "relative tolerance of the Lanczos eigenvalues");
+  v("ncv", c.ncv, "Lanczos subspace size (0 = the measured default)");
+  v("trace_samples", c.trace_samples, "Rademacher samples of the Hutchinson trace estimate (0 = off)");
+  v("save_eigenvectors", c.save_eigenvectors, "store the top eigenvector at every probe");
+  v("probe_bn_mode", c.probe_bn_mode, "BN during probes: train (batch statistics, as training) | eval (running statistics, as PyHessian)");
+  v("probe_dtype", c.probe_dtype, "precision of all probe arithmetic: float32 | float64");
+  v("checkpoint", c.checkpoint, "offline: HDF5 file with the weights to probe (no training)");
+  v("checkpoint_group", c.checkpoint_group, "offline: group of dotted-name datasets in --checkpoint, e.g. /checkpoints/step_0000469");
+}
+
+/// Checks the probe options (and their relation to the model's parameter count when known,
+/// num_params > 0); throws train::ConfigError naming the first bad one.
+void validate_probe(const ProbeConfig& c, std::int64_t batch_size, std::int64_t num_params);
+
+/// What one probe measured. Non-finite values are NaN, never errors.
+struct ProbeRecord {
+  std::int64_t step = 0;
+  double loss = NAN;
+  double grad_norm = NAN;
+  std::vector<double> loss_path;      ///< L(w - s g) per step size
+  std::vector<double> grad_pred;      ///< ||grad L(w) - grad L(w - s g)|| per step size
+  double beta_smoothness = NAN;       ///< max_s ||grad L(w) - grad L(w - s g)|| / ||s g||
+  double grad_curvature = NAN;        ///< g^T H g / ||g||^2
+  std::vector<double> eigvals;        ///< top-k, descending; NaN where not converged
+  std::vector<double> eigvals_bottom; ///< bottom-k, ascending
+  std::int64_t hvp_count = 0;         ///< HVPs of the eigenvalue solves
+  bool converged = true;              ///< every requested eigenvalue converged
+  double grad_eig_cosine = NAN;       ///< cos(g, top eigenvector)
+  double eos_threshold = NAN;         ///< 2/lr (SGD), (2 + 2 momentum)/lr, NaN for Adam
+  double trace = NAN;
+  double trace_stderr = NAN;
+  std::vector<float> top_eigenvector; ///< only with save_eigenvectors
+  double seconds = 0;                 ///< wall time of the probe
+};
+
+/// Settings a probe needs from the training configuration.
+struct ProbeContext {
+  double lr = 0.1;
+  double momentum = 0;
+  std::string optimizer = "sgd";
+  std::uint64_t seed = 0;
+};
+
+/// Measures probes on a private copy of a model.
+class LandscapeProbe {
+ public:
+  /// Builds the private model copy from `spec` (BN backward forced to exact: the original's
+  /// backward is not the gradient of any loss, so a Hessian through it would not be symmetric).
+  LandscapeProbe(const models::ModelSpec& spec, const ProbeConfig& config, const ProbeContext& ctx);
+
+  /// Probes at `source`'s current weights and buffers on images x [N, C, H, W] and labels y [N]
+  /// (split into micro-batches as configured).
+  ProbeRecord measure(std::int64_t step, const models::Classifier& source, const torch::Tensor& x,
+                      const torch::Tensor& y);
+
+  /// The absolute step sizes probed.
+  const std::vector<double>& step_sizes() const { return step_sizes_; }
+  /// Parameters of the model (P).
+  std::int64_t num_params() const { return num_params_; }
+  /// Warm start vector carried between probes (empty before the first).
+  const Eigen::VectorXd& warm_start() const { return warm_; }
+  void set_warm_start(Eigen::VectorXd v) { warm_ = std::move(v); }
+  /// Effective Lanczos subspace size (after the default is applied).
+  int ncv() const;
+
+ private:
+  LossFn loss_fn(const torch::Tensor& x, const torch::Tensor& y);
+
+  ProbeConfig config_;
+  ProbeContext ctx_;
+  std::shared_ptr<models::Classifier> model_;
+  std::vector<torch::Tensor> params_;
+  torch::Dtype dtype_;
+  std::vector<double> step_sizes_;
+  std::int64_t num_params_ = 0;
+  Eigen::VectorXd warm_;
+  std::int64_t probes_done_ = 0;
+};
+
+/// Copies every parameter and buffer of `from` into `to` by name (converting dtype); both
+/// models must have the same architecture. Throws c10::Error on a missing name or shape.
+void copy_state(const torch::nn::Module& from, torch::nn::Module& to);
+
+}  // namespace bnl::probes

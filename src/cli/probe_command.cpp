@@ -1,0 +1,273 @@
+#include "bnlandscape/cli/probe_command.h"
+
+#include <cmath>
+#include <iostream>
+#include <numeric>
+#include <sstream>
+
+#include <torch/utils.h>
+
+#include "bnlandscape/cli/progress.h"
+#include "bnlandscape/cli/run_recorder.h"
+#include "bnlandscape/cli/train_command.h"
+#include "bnlandscape/data/batches.h"
+#include "bnlandscape/io/checkpoint.h"
+#include "bnlandscape/io/run_reader.h"
+
+namespace bnl::cli {
+namespace {
+
+using io::ColumnSpec;
+using io::ColumnType;
+
+std::string probe_config_toml(const ProbeOptions& opt) {
+  std::ostringstream os;
+  os << "# bnlandscape probe configuration\n";
+  train::visit_train_options(opt.cfg, TomlWriter{os});
+  probes::visit_probe_options(opt.probe, TomlWriter{os});
+  return os.str();
+}
+
+std::vector<double> one(double v) { return {v}; }
+
+/// The fixed probe set: the first N training examples in file order.
+std::pair<torch::Tensor, torch::Tensor> fixed_probe_set(const data::Dataset& d, std::int64_t n) {
+  if (n > d.train.n)
+    throw train::ConfigError("--probe-size = " + std::to_string(n) + ": expected at most the " +
+                             std::to_string(d.train.n) + " training examples");
+  std::vector<std::int64_t> idx(static_cast<std::size_t>(n));
+  std::iota(idx.begin(), idx.end(), 0);
+  return {data::gather_images(d.train, d.norm, idx.data(), n), data::gather_labels(d.train, idx.data(), n)};
+}
+
+probes::ProbeContext probe_context(const train::TrainConfig& cfg) {
+  return {cfg.lr, cfg.momentum, cfg.optimizer, cfg.seed};
+}
+
+std::string fmt(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.4g", v);
+  return buf;
+}
+
+std::string probe_line(const probes::ProbeRecord& r) {
+  std::string s = "probe step " + std::to_string(r.step) + ": loss " + fmt(r.loss) + " beta " + fmt(r.beta_smoothness) +
+                  " max grad_pred " + fmt(r.grad_pred.empty() ? NAN : *std::max_element(r.grad_pred.begin(), r.grad_pred.end()));
+  if (!r.eigvals.empty()) s += " lambda_max " + fmt(r.eigvals[0]) + " (" + std::to_string(r.hvp_count) + " HVPs)";
+  return s + " " + fmt(r.seconds) + "s";
+}
+
+/// Probes during training.
+class ProbeObserver : public train::TrainObserver {
+ public:
+  ProbeObserver(train::Trainer& trainer, io::RunFile& file, Progress& progress, const models::ModelSpec& spec,
+                const probes::ProbeConfig& cfg, const data::Dataset& data)
+      : trainer_(trainer), progress_(progress), cfg_(cfg), probe_(spec, cfg, probe_context(trainer.config())),
+        series_(file, probe_, cfg) {
+    if (cfg.probe_batch == "fixed") std::tie(fixed_x_, fixed_y_) = fixed_probe_set(data, cfg.probe_size);
+  }
+  void on_start(std::int64_t total) override { total_ = total; }
+  void before_update(std::int64_t step, const torch::Tensor& x, const torch::Tensor& y) override {
+    if (step % cfg_.step_interval != 0 && step != total_ - 1) return;
+    const bool fixed = cfg_.probe_batch == "fixed";
+    auto r = probe_.measure(step, trainer_.model(), fixed ? fixed_x_ : x, fixed ? fixed_y_ : y);
+    series_.append(r);
+    progress_.log(probe_line(r));
+  }
+
+ private:
+  train::Trainer& trainer_;
+  Progress& progress_;
+  probes::ProbeConfig cfg_;
+  probes::LandscapeProbe probe_;
+  ProbeSeries series_;
+  torch::Tensor fixed_x_, fixed_y_;
+  std::int64_t total_ = 0;
+};
+
+/// Takes model options missing from the command line and config file from the checkpoint
+/// file's own configuration, so a run file's checkpoint probes as the model it came from.
+void adopt_checkpoint_config(ProbeOptions& opt) {
+  io::RunReader reader(opt.probe.checkpoint);
+  auto toml = reader.string_attr("config_toml");
+  if (!toml) return;
+  train::TrainConfig from_file = opt.cfg;
+  std::vector<std::string> keys{"dataset", "arch", "hidden_dims", "conv_channels", "bn", "bn_placement", "bn_eval", "lr", "momentum", "optimizer"};
+  for (const auto& e : parse_config_text(*toml, opt.probe.checkpoint + ":config_toml")) {
+    if (std::find(keys.begin(), keys.end(), e.key) == keys.end()) continue;
+    if (opt.app->count("--" + dashed(e.key)) > 0) continue;
+    train::visit_train_options(opt.cfg, [&](const char* key, auto& field, const char*) {
+      using T = std::decay_t<decltype(field)>;
+      if (e.key != key) return;
+      if constexpr (std::is_same_v<T, std::string>) field = e.value;
+      else if constexpr (std::is_same_v<T, double>) field = std::stod(e.value);
+    });
+  }
+}
+
+int run_offline(ProbeOptions& opt) {
+  adopt_checkpoint_config(opt);
+  auto& cfg = opt.cfg;
+  PreparedRun run = prepare_run(cfg);
+  probes::LandscapeProbe probe(run.spec, opt.probe, probe_context(cfg));
+  probes::validate_probe(opt.probe, cfg.batch_size, probe.num_params());
+  auto tensors = io::read_tensor_group(opt.probe.checkpoint, opt.probe.checkpoint_group);
+  {
+    torch::NoGradGuard no_grad;
+    auto params = run.model->named_parameters();
+    auto buffers = run.model->named_buffers();
+    std::size_t found = 0;
+    for (const auto& [name, t] : tensors) {
+      torch::Tensor* dst = params.find(name);
+      if (!dst) dst = buffers.find(name);
+      if (!dst) continue;
+      if (dst->sizes() != t.sizes()) {
+        std::ostringstream os;
+        os << opt.probe.checkpoint << ":" << opt.probe.checkpoint_group << "/" << name << ": expected shape "
+           << dst->sizes() << " for --arch " << cfg.arch << " --bn " << cfg.bn << ", got " << t.sizes();
+        throw train::ConfigError(os.str());
+      }
+      dst->copy_(t);
+      if (params.find(name)) ++found;
+    }
+    if (found != params.size()) {
+      for (const auto& item : params)
+        if (std::none_of(tensors.begin(), tensors.end(), [&](const auto& p) { return p.first == item.key(); }))
+          throw train::ConfigError(opt.probe.checkpoint + ":" + opt.probe.checkpoint_group + ": expected parameter '" +
+                                   item.key() + "' for --arch " + cfg.arch + " --bn " + cfg.bn + ", not found");
+    }
+  }
+  std::int64_t step = 0;
+  const auto pos = opt.probe.checkpoint_group.rfind("step_");
+  if (pos != std::string::npos) step = std::atoll(opt.probe.checkpoint_group.c_str() + pos + 5);
+  auto [x, y] = fixed_probe_set(run.data, opt.probe.probe_size);
+
+  auto file = io::RunFile::create(cfg.out, cfg.overwrite);
+  file->set_attr("status", std::string("running"));
+  file->set_attr("config_toml", probe_config_toml(opt));
+  file->set_attr("bnlandscape_version", std::string(BNL_VERSION));
+  file->set_attr("git_revision", std::string(BNL_GIT_REVISION));
+  file->set_attr("seed", static_cast<std::int64_t>(cfg.seed));
+  file->set_attr("start_time", iso8601_utc_now());
+  file->set_attr("checkpoint_file", opt.probe.checkpoint);
+  file->set_attr("checkpoint_group", opt.probe.checkpoint_group);
+  try {
+    ProbeSeries series(*file, probe, opt.probe);
+    auto r = probe.measure(step, *run.model, x, y);
+    series.append(r);
+    if (!cfg.quiet) std::cerr << probe_line(r) << "\n";
+    file->set_attr("status", std::string("complete"));
+    file->set_attr("end_time", iso8601_utc_now());
+    file->close();
+  } catch (...) {
+    try {
+      file->set_attr("status", std::string("failed"));
+      file->close();
+    } catch (...) {
+    }
+    throw;
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+ProbeSeries::ProbeSeries(io::RunFile& file, const probes::LandscapeProbe& probe, const probes::ProbeConfig& cfg)
+    : file_(file) {
+  k_ = static_cast<std::size_t>(cfg.top_k);
+  kb_ = static_cast<std::size_t>(cfg.bottom_k);
+  s_ = probe.step_sizes().size();
+  eigvecs_ = cfg.save_eigenvectors && k_ > 0;
+  const auto S = static_cast<std::int64_t>(s_);
+  std::vector<ColumnSpec> cols{
+      {"step", ColumnType::Int64, {}, "1", "training step probed (updates done before it)"},
+      {"loss", ColumnType::Float64, {}, "nats", "L(w) on the probe set"},
+      {"grad_norm", ColumnType::Float64, {}, "1", "||grad L(w)||_2 on the probe set"},
+      {"loss_path", ColumnType::Float64, {S}, "nats", "L(w - s g) for each step size s (dims step,step_size)"},
+      {"grad_pred", ColumnType::Float64, {S}, "1", "gradient predictiveness ||grad L(w) - grad L(w - s g)||_2 per step size"},
+      {"beta_smoothness", ColumnType::Float64, {}, "1", "effective beta-smoothness max_s ||grad L(w) - grad L(w - s g)|| / ||s g||"},
+      {"grad_curvature", ColumnType::Float64, {}, "1", "curvature along the gradient g^T H g / ||g||^2"},
+  };
+  if (k_ > 0)
+    cols.push_back({"eigvals", ColumnType::Float64, {static_cast<std::int64_t>(k_)}, "1",
+                    "top-k Hessian eigenvalues (largest algebraic, descending; NaN = not converged)"});
+  if (kb_ > 0)
+    cols.push_back({"eigvals_bottom", ColumnType::Float64, {static_cast<std::int64_t>(kb_)}, "1",
+                    "bottom-k Hessian eigenvalues (smallest algebraic, ascending; NaN = not converged)"});
+  cols.push_back({"hvp_count", ColumnType::Int64, {}, "1", "Hessian-vector products of the eigenvalue solves"});
+  cols.push_back({"converged", ColumnType::Int64, {}, "1", "1 if every requested eigenvalue converged, else 0"});
+  cols.push_back({"grad_eig_cosine", ColumnType::Float64, {}, "1", "cosine between the gradient and the top eigenvector"});
+  cols.push_back({"eos_threshold", ColumnType::Float64, {}, "1", "edge-of-stability threshold: 2/lr (SGD), (2 + 2 momentum)/lr, NaN for Adam"});
+  cols.push_back({"trace", ColumnType::Float64, {}, "1", "Hutchinson estimate of the Hessian trace (NaN = off)"});
+  cols.push_back({"trace_stderr", ColumnType::Float64, {}, "1", "standard error of the trace estimate"});
+  cols.push_back({"seconds", ColumnType::Float64, {}, "s", "wall time of the probe"});
+  if (eigvecs_)
+    cols.push_back({"top_eigenvector", ColumnType::Float64, {probe.num_params()}, "1",
+                    "unit top eigenvector, parameters flattened in named_parameters order"});
+  group_ = &file.add_series("/probes", cols);
+  file.write_array("/probes/step_sizes", probe.step_sizes(), {}, "1", "absolute step sizes s of the gradient path");
+  group_->set_attr("probe_batch", cfg.probe_batch);
+  group_->set_attr("probe_size", cfg.probe_batch == "fixed" ? cfg.probe_size : std::int64_t{-1});
+  group_->set_attr("probe_microbatch", cfg.probe_microbatch);
+  group_->set_attr("probe_dtype", cfg.probe_dtype);
+  group_->set_attr("probe_bn_mode", cfg.probe_bn_mode);
+  group_->set_attr("tol", cfg.tol);
+  group_->set_attr("ncv", static_cast<std::int64_t>(probe.ncv()));
+  group_->set_attr("top_k", cfg.top_k);
+  group_->set_attr("bottom_k", cfg.bottom_k);
+  group_->set_attr("trace_samples", cfg.trace_samples);
+  group_->set_attr("step_interval", cfg.step_interval);
+  group_->set_attr("num_params", probe.num_params());
+  file.flush();
+}
+
+void ProbeSeries::append(const probes::ProbeRecord& r) {
+  std::vector<std::vector<double>> row{one(double(r.step)), one(r.loss), one(r.grad_norm), r.loss_path, r.grad_pred,
+                                       one(r.beta_smoothness), one(r.grad_curvature)};
+  if (k_ > 0) row.push_back(r.eigvals);
+  if (kb_ > 0) row.push_back(r.eigvals_bottom);
+  row.push_back(one(double(r.hvp_count)));
+  row.push_back(one(r.converged ? 1.0 : 0.0));
+  row.push_back(one(r.grad_eig_cosine));
+  row.push_back(one(r.eos_threshold));
+  row.push_back(one(r.trace));
+  row.push_back(one(r.trace_stderr));
+  row.push_back(one(r.seconds));
+  if (eigvecs_) row.emplace_back(r.top_eigenvector.begin(), r.top_eigenvector.end());
+  group_->append(row);
+  file_.flush();
+}
+
+Command setup_probe(CLI::App& app) {
+  auto opt = std::make_shared<ProbeOptions>();
+  CLI::App* sub = app.add_subcommand(
+      "probe", "train and probe the loss landscape every --step-interval steps, or probe a checkpoint (--checkpoint)");
+  train::visit_train_options(opt->cfg, OptionAdder{*sub});
+  probes::visit_probe_options(opt->probe, OptionAdder{*sub});
+  add_config_options(*sub, opt->dump_config);
+  opt->app = sub;
+  return {sub, [opt] { return run_probe(*opt); }};
+}
+
+int run_probe(ProbeOptions& opt) {
+  if (opt.dump_config) {
+    std::cout << probe_config_toml(opt);
+    return kExitOk;
+  }
+  probes::validate_probe(opt.probe, opt.cfg.batch_size, 0);
+  if (!opt.probe.checkpoint.empty()) return run_offline(opt);
+  PreparedRun run = prepare_run(opt.cfg);
+  std::int64_t num_params = 0;
+  for (const auto& p : run.model->parameters()) num_params += p.numel();
+  probes::validate_probe(opt.probe, opt.cfg.batch_size, num_params);
+  if (opt.probe.probe_batch == "fixed") fixed_probe_set(run.data, opt.probe.probe_size);  // checks the size
+  const auto spec = run.spec;
+  const auto pcfg = opt.probe;
+  const data::Dataset& data = run.data;
+  return train_and_record(opt.cfg, run, probe_config_toml(opt),
+                          [&](train::Trainer& trainer, io::RunFile& file, Progress& progress) {
+                            return std::make_unique<ProbeObserver>(trainer, file, progress, spec, pcfg, data);
+                          });
+}
+
+}  // namespace bnl::cli

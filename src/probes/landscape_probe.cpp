@@ -1,0 +1,210 @@
+#include "bnlandscape/probes/landscape_probe.h"
+
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <sstream>
+#include <stdexcept>
+
+#include <torch/nn/functional/loss.h>
+
+#include "bnlandscape/models/batch_norm.h"
+#include "bnlandscape/probes/flat_params.h"
+#include "bnlandscape/probes/gradient_path.h"
+#include "bnlandscape/probes/hessian_operator.h"
+#include "bnlandscape/probes/spectrum.h"
+#include "bnlandscape/probes/trace.h"
+
+namespace bnl::probes {
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+[[noreturn]] void bad(const std::string& option, const std::string& value, const std::string& allowed) {
+  throw std::invalid_argument("--" + option + " = " + value + ": expected " + allowed);
+}
+
+std::vector<double> parse_step_sizes(const std::string& s) {
+  std::vector<double> out;
+  std::stringstream ss(s);
+  std::string tok;
+  while (std::getline(ss, tok, ',')) {
+    std::size_t used = 0;
+    double v = 0;
+    try {
+      v = std::stod(tok, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    while (used < tok.size() && std::isspace(static_cast<unsigned char>(tok[used]))) ++used;
+    if (used == 0 || used != tok.size() || !(v > 0) || !std::isfinite(v))
+      bad("step-sizes", "\"" + s + "\"", "a comma-separated list of finite step sizes > 0");
+    out.push_back(v);
+  }
+  if (out.empty()) bad("step-sizes", "\"" + s + "\"", "at least one step size");
+  return out;
+}
+
+}  // namespace
+
+void validate_probe(const ProbeConfig& c, std::int64_t batch_size, std::int64_t num_params) {
+  if (c.step_interval < 1) bad("step-interval", std::to_string(c.step_interval), "K >= 1");
+  if (c.probe_batch != "current" && c.probe_batch != "fixed")
+    bad("probe-batch", "\"" + c.probe_batch + "\"", "current | fixed");
+  if (c.probe_size < 2) bad("probe-size", std::to_string(c.probe_size), "N >= 2");
+  if (c.probe_microbatch < 0) bad("probe-microbatch", std::to_string(c.probe_microbatch), "M >= 0 (0 = one batch)");
+  if (c.probe_microbatch > 0) {
+    const std::int64_t n = c.probe_batch == "fixed" ? c.probe_size : batch_size;
+    if (n % c.probe_microbatch != 0)
+      bad("probe-microbatch", std::to_string(c.probe_microbatch),
+          "a divisor of the probe set size " + std::to_string(n));
+  }
+  if (!c.step_sizes.empty()) parse_step_sizes(c.step_sizes);
+  if (c.top_k < 0) bad("top-k", std::to_string(c.top_k), "k >= 0");
+  if (c.bottom_k < 0) bad("bottom-k", std::to_string(c.bottom_k), "k >= 0");
+  if (num_params > 0) {
+    if (c.top_k >= num_params)
+      bad("top-k", std::to_string(c.top_k), "fewer than the " + std::to_string(num_params) + " parameters");
+    if (c.bottom_k >= num_params)
+      bad("bottom-k", std::to_string(c.bottom_k), "fewer than the " + std::to_string(num_params) + " parameters");
+    if (c.ncv != 0 && (c.ncv <= std::max(c.top_k, c.bottom_k) || c.ncv > num_params))
+      bad("ncv", std::to_string(c.ncv), "0 (default) or k < ncv <= " + std::to_string(num_params));
+  }
+  if (c.ncv < 0) bad("ncv", std::to_string(c.ncv), "0 (default) or k < ncv <= P");
+  if (!(c.tol > 0) || !(c.tol < 1)) bad("tol", std::to_string(c.tol), "0 < tol < 1");
+  if (c.trace_samples < 0) bad("trace-samples", std::to_string(c.trace_samples), "N >= 0 (0 = off)");
+  if (c.probe_bn_mode != "train" && c.probe_bn_mode != "eval")
+    bad("probe-bn-mode", "\"" + c.probe_bn_mode + "\"", "train | eval");
+  if (c.probe_dtype != "float32" && c.probe_dtype != "float64")
+    bad("probe-dtype", "\"" + c.probe_dtype + "\"", "float32 | float64");
+  if (c.checkpoint.empty() != c.checkpoint_group.empty())
+    bad(c.checkpoint.empty() ? "checkpoint" : "checkpoint-group", "\"\"",
+        "both --checkpoint and --checkpoint-group, or neither");
+  if (!c.checkpoint.empty() && c.probe_batch != "fixed")
+    bad("probe-batch", "\"" + c.probe_batch + "\"", "fixed with --checkpoint (there is no training batch offline)");
+}
+
+void copy_state(const torch::nn::Module& from, torch::nn::Module& to) {
+  torch::NoGradGuard no_grad;
+  auto src_p = from.named_parameters();
+  for (auto& item : to.named_parameters()) {
+    const auto* s = src_p.find(item.key());
+    TORCH_CHECK(s, "copy_state: expected parameter ", item.key(), " in the source model, got none");
+    item.value().copy_(*s);
+  }
+  auto src_b = from.named_buffers();
+  for (auto& item : to.named_buffers()) {
+    const auto* s = src_b.find(item.key());
+    TORCH_CHECK(s, "copy_state: expected buffer ", item.key(), " in the source model, got none");
+    item.value().copy_(*s);
+  }
+}
+
+LandscapeProbe::LandscapeProbe(const models::ModelSpec& spec, const ProbeConfig& config, const ProbeContext& ctx)
+    : config_(config), ctx_(ctx) {
+  auto s = spec;
+  s.norm.backward = models::BnBackward::Exact;
+  // The copy's initial values are overwritten at every probe; only the architecture matters.
+  model_ = models::make_model(s);
+  dtype_ = config.probe_dtype == "float64" ? torch::kFloat64 : torch::kFloat32;
+  model_->to(dtype_);
+  models::for_each_batch_norm(*model_, [](models::BatchNormImpl& bn) { bn.set_update_running_stats(false); });
+  if (config.probe_bn_mode == "eval")
+    model_->eval();
+  else
+    model_->train();
+  params_ = model_->parameters();
+  num_params_ = numel(params_);
+  step_sizes_ = config.step_sizes.empty() ? default_step_sizes(ctx.lr) : parse_step_sizes(config.step_sizes);
+}
+
+int LandscapeProbe::ncv() const {
+  const int k = static_cast<int>(std::max(config_.top_k, config_.bottom_k));
+  if (k == 0) return 0;
+  return config_.ncv > 0 ? static_cast<int>(config_.ncv) : default_ncv(k, num_params_);
+}
+
+LossFn LandscapeProbe::loss_fn(const torch::Tensor& x, const torch::Tensor& y) {
+  const std::int64_t n = x.size(0);
+  const std::int64_t m = config_.probe_microbatch > 0 ? std::min(config_.probe_microbatch, n) : n;
+  auto xs = x.to(dtype_);
+  return [this, xs, y, n, m]() {
+    // The mean of micro-batch means: each micro-batch is one BN batch, as a data-parallel
+    // split of the same set would see it.
+    torch::Tensor total;
+    std::int64_t chunks = 0;
+    for (std::int64_t b = 0; b < n; b += m) {
+      const std::int64_t e = std::min(n, b + m);
+      auto l = torch::nn::functional::cross_entropy(model_->forward(xs.slice(0, b, e)), y.slice(0, b, e));
+      total = total.defined() ? total + l : l;
+      ++chunks;
+    }
+    return total / static_cast<double>(chunks);
+  };
+}
+
+ProbeRecord LandscapeProbe::measure(std::int64_t step, const models::Classifier& source, const torch::Tensor& x,
+                                    const torch::Tensor& y) {
+  const auto t0 = std::chrono::steady_clock::now();
+  copy_state(source, *model_);
+  ProbeRecord r;
+  r.step = step;
+  if (ctx_.optimizer == "sgd") r.eos_threshold = (2.0 + 2.0 * ctx_.momentum) / ctx_.lr;
+  auto loss = loss_fn(x, y);
+  HessianOperator op(params_, loss);
+  auto path = gradient_path(params_, loss, step_sizes_, &op);
+  r.loss = path.loss;
+  r.grad_norm = path.grad_norm;
+  r.loss_path = path.loss_path;
+  r.grad_pred = path.grad_pred;
+  r.beta_smoothness = path.beta_smoothness;
+  r.grad_curvature = path.grad_curvature;
+  const std::uint64_t seed = ctx_.seed * 1000003ULL + static_cast<std::uint64_t>(probes_done_);
+  const std::int64_t before = op.hvp_count();
+  if (config_.top_k > 0) {
+    LanczosOptions o;
+    o.k = static_cast<int>(config_.top_k);
+    o.ncv = ncv();
+    o.tol = config_.tol;
+    o.seed = seed;
+    o.largest = true;
+    if (warm_.size() == num_params_ && warm_.allFinite() && warm_.norm() > 0) o.warm_start = warm_;
+    auto e = lanczos_eigs(op, o);
+    r.eigvals = e.eigenvalues;
+    r.converged = r.converged && e.converged;
+    if (e.top_eigenvector.size() == num_params_) {
+      warm_ = e.top_eigenvector;
+      const auto g = to_eigen(op.gradient());
+      const double gn = g.norm(), vn = e.top_eigenvector.norm();
+      r.grad_eig_cosine = (gn > 0 && vn > 0) ? g.dot(e.top_eigenvector) / (gn * vn) : kNaN;
+      if (config_.save_eigenvectors) {
+        r.top_eigenvector.resize(static_cast<std::size_t>(num_params_));
+        for (std::int64_t i = 0; i < num_params_; ++i) r.top_eigenvector[i] = static_cast<float>(e.top_eigenvector[i]);
+      }
+    } else if (config_.save_eigenvectors) {
+      r.top_eigenvector.assign(static_cast<std::size_t>(num_params_), std::numeric_limits<float>::quiet_NaN());
+    }
+  }
+  if (config_.bottom_k > 0) {
+    LanczosOptions o;
+    o.k = static_cast<int>(config_.bottom_k);
+    o.ncv = ncv();
+    o.tol = config_.tol;
+    o.seed = seed + 1;
+    o.largest = false;
+    auto e = lanczos_eigs(op, o);
+    r.eigvals_bottom = e.eigenvalues;
+    r.converged = r.converged && e.converged;
+  }
+  r.hvp_count = op.hvp_count() - before;
+  if (config_.trace_samples > 0) {
+    auto t = hutchinson_trace(op, static_cast<int>(config_.trace_samples), seed + 2);
+    r.trace = t.trace;
+    r.trace_stderr = t.stderr_;
+  }
+  ++probes_done_;
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return r;
+}
+
+}  // namespace bnl::probes
