@@ -1,0 +1,192 @@
+#pragma once
+/// \file
+/// The run file: one HDF5 file per training run holding root attributes (provenance, status),
+/// growing series of per-step / per-epoch values, fixed arrays and checkpoints. The schema is
+/// documented in docs/hdf5_schema.md. This layer is the only code that touches HDF5; its
+/// headers expose no HDF5 types.
+
+#include <cstdint>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include <torch/types.h>
+
+namespace bnl::io {
+
+/// A failed file operation. The message is one line naming the file, the object (group,
+/// dataset or attribute) and the operation, followed by HDF5's innermost error description.
+class IoError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// Value of the root attribute "format" that every run file carries.
+inline constexpr const char* kFormatName = "bnlandscape";
+/// Value of the root attribute "schema_version" written by this version of the code.
+inline constexpr std::int64_t kSchemaVersion = 1;
+
+/// Element type of a series column.
+enum class ColumnType { Int64, Float64 };
+
+/// One column (dataset) of a SeriesGroup.
+struct ColumnSpec {
+  std::string name;                 ///< dataset name inside the group
+  ColumnType type = ColumnType::Float64;
+  std::vector<std::int64_t> inner;  ///< trailing dims: {} for a 1-D series [n], {L} for [n x L]
+  std::string units;                ///< attribute "units"
+  std::string description;          ///< attribute "description" (one line)
+};
+
+class RunFile;
+
+/// A group of series that share dimension 0 (rows). Rows are buffered in memory and written on
+/// flush(); append() never touches HDF5, so it is cheap enough to call every training step.
+/// Owned by its RunFile: obtained from RunFile::add_series and valid for the RunFile's life.
+class SeriesGroup {
+ public:
+  /// Implementation, defined in src/io/run_file.cpp.
+  struct Impl;
+
+  /// Not copyable: the RunFile owns the one instance per group.
+  SeriesGroup(const SeriesGroup&) = delete;
+  /// Not copyable.
+  SeriesGroup& operator=(const SeriesGroup&) = delete;
+  /// Destroyed with its RunFile.
+  ~SeriesGroup();
+
+  /// Appends one row: values[i] holds column i's values (size = product of its inner dims, 1
+  /// for scalars), in the order of the specs. Int64 columns take whole numbers (rounded to the
+  /// nearest). A row of the wrong shape, a non-finite or out-of-range value for an Int64
+  /// column, or a closed file is an IoError and nothing is appended.
+  void append(const std::vector<std::vector<double>>& values);
+
+  /// Rows appended so far (written or buffered).
+  std::int64_t rows() const;
+
+  /// Rows written to the file (the rest are buffered).
+  std::int64_t written_rows() const;
+
+  /// Writes the buffered rows (extent + hyperslab write per column). The data reaches the disk
+  /// at the next RunFile::flush(). On failure the rows stay buffered, so a retry rewrites them.
+  void flush();
+
+  /// Absolute group path, e.g. "/train/steps".
+  const std::string& name() const;
+
+  /// The column specs, in order.
+  const std::vector<ColumnSpec>& columns() const;
+
+  /// Sets (or replaces) a string attribute of the group (variable-length UTF-8).
+  void set_attr(const std::string& name, const std::string& value);
+  /// Sets (or replaces) an int64 attribute of the group.
+  void set_attr(const std::string& name, std::int64_t value);
+  /// Sets (or replaces) a float64 attribute of the group.
+  void set_attr(const std::string& name, double value);
+  /// Sets (or replaces) a 1-D string-array attribute of the group.
+  void set_attr(const std::string& name, const std::vector<std::string>& values);
+  /// Integer overload so that `set_attr("n", 3)` is not ambiguous; stored as int64.
+  template <typename T, std::enable_if_t<std::is_integral_v<T> && !std::is_same_v<T, bool> &&
+                                             !std::is_same_v<T, std::int64_t>,
+                                         int> = 0>
+  void set_attr(const std::string& name, T value) {
+    set_attr(name, static_cast<std::int64_t>(value));
+  }
+
+  /// Sets (or replaces) a string attribute of one column's dataset.
+  void set_column_attr(const std::string& column, const std::string& name,
+                       const std::string& value);
+  /// Sets (or replaces) a 1-D string-array attribute of one column's dataset, e.g. the
+  /// attribute "layers" of /train/steps/layer_grad_norm.
+  void set_column_attr(const std::string& column, const std::string& name,
+                       const std::vector<std::string>& values);
+
+ private:
+  friend class RunFile;
+  explicit SeriesGroup(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+/// A run file open for writing. Not thread-safe: use it from one thread.
+class RunFile {
+ public:
+  /// Implementation, defined in src/io/run_file.cpp.
+  struct Impl;
+
+  /// Creates `path` (parent dirs must exist) and writes the root attributes format and
+  /// schema_version. An existing file is refused with IoError unless `overwrite`, which
+  /// truncates it.
+  static std::unique_ptr<RunFile> create(const std::string& path, bool overwrite);
+
+  /// Not copyable: one writer per file.
+  RunFile(const RunFile&) = delete;
+  /// Not copyable.
+  RunFile& operator=(const RunFile&) = delete;
+  /// Closes the file; an error is reported on stderr, never thrown.
+  ~RunFile();
+
+  /// Creates group `group` (e.g. "/train/steps"; intermediate groups created) with chunked,
+  /// extendible, shuffle+deflate(4) datasets per column, each carrying "units" and
+  /// "description" attributes. Float64 columns read as NaN in rows that were never written.
+  /// The returned reference stays valid for the RunFile's life. An existing group, an empty
+  /// or duplicate column name, or a non-positive inner dim is an IoError.
+  SeriesGroup& add_series(const std::string& group, const std::vector<ColumnSpec>& columns);
+
+  /// Sets (or replaces) a string root attribute (variable-length UTF-8; may span lines).
+  void set_attr(const std::string& name, const std::string& value);
+  /// Sets (or replaces) an int64 root attribute.
+  void set_attr(const std::string& name, std::int64_t value);
+  /// Sets (or replaces) a float64 root attribute.
+  void set_attr(const std::string& name, double value);
+  /// Sets (or replaces) a 1-D string-array root attribute.
+  void set_attr(const std::string& name, const std::vector<std::string>& values);
+  /// Integer overload so that `set_attr("seed", 42)` is not ambiguous; stored as int64.
+  template <typename T, std::enable_if_t<std::is_integral_v<T> && !std::is_same_v<T, bool> &&
+                                             !std::is_same_v<T, std::int64_t>,
+                                         int> = 0>
+  void set_attr(const std::string& name, T value) {
+    set_attr(name, static_cast<std::int64_t>(value));
+  }
+
+  /// Writes a fixed (non-extendible) float64 dataset at `path`, e.g. "/probes/step_sizes"
+  /// (intermediate groups created), of shape `dims` (empty = 1-D of values.size()), with
+  /// "units" and "description" attributes. The product of `dims` must equal values.size();
+  /// an existing dataset is an IoError.
+  void write_array(const std::string& path, const std::vector<double>& values,
+                   const std::vector<std::int64_t>& dims, const std::string& units,
+                   const std::string& description);
+
+  /// Writes /checkpoints/step_NNNNNNN (7-digit zero-padded step) holding every tensor as a
+  /// dataset named by its dotted PyTorch name (net.0.weight), in its own dtype (float32,
+  /// float64, int8/16/32/64, uint8, bool) and shape; `state` tensors go to
+  /// /checkpoints/step_NNNNNNN/_state/<name> (flat). The group carries the attribute "step"
+  /// and keeps creation order, so read_tensor_group returns tensors in the order given here.
+  /// Then flushes the file. Returns the group path. An existing checkpoint, a name that is
+  /// empty or contains '/', or an unsupported dtype is an IoError.
+  std::string write_checkpoint(std::int64_t step,
+                               const std::vector<std::pair<std::string, torch::Tensor>>& tensors,
+                               const std::vector<std::pair<std::string, torch::Tensor>>& state);
+
+  /// Flushes every SeriesGroup, then H5Fflush, so that the file opens with plain HDF5 readers
+  /// even if the process is killed afterwards. A failure is an IoError.
+  void flush();
+
+  /// Flush + close. Idempotent. Handles are released even when the flush fails; the first
+  /// error is then thrown.
+  void close();
+
+  /// Whether the file is still open (close() not yet called).
+  bool is_open() const;
+
+  /// The path given to create().
+  const std::string& path() const;
+
+ private:
+  explicit RunFile(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace bnl::io

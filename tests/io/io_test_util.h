@@ -1,0 +1,80 @@
+#pragma once
+// Helpers shared by the io tests: a scratch directory and running Python (h5py) checks.
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+namespace bnl::io::test {
+
+/// A fresh directory under the system temp dir, removed with its contents at scope exit.
+class TempDir {
+ public:
+  TempDir() {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    std::string name = "bnl_io_" + std::to_string(::getpid());
+    if (info != nullptr) name += std::string("_") + info->test_suite_name() + "_" + info->name();
+    path_ = std::filesystem::temp_directory_path() / name;
+    std::filesystem::remove_all(path_);
+    std::filesystem::create_directories(path_);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+
+  /// Path of `name` inside the directory.
+  std::string file(const std::string& name) const { return (path_ / name).string(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+/// Exit status and combined stdout/stderr of a Python run.
+struct PyResult {
+  int rc = -1;
+  std::string out;
+};
+
+/// Runs `script` with the python that has h5py (BNL_PYTHON), passing `args` (already quoted
+/// for the shell), with `env` ("NAME=value ...") added to its environment.
+inline PyResult run_python(const TempDir& dir, const std::string& script,
+                           const std::string& args, const std::string& env = "") {
+  const std::string script_path = dir.file("check.py");
+  {
+    std::ofstream f(script_path);
+    f << script;
+  }
+  const std::string cmd =
+      "env " + env + " '" + std::string(BNL_PYTHON) + "' '" + script_path + "' " + args + " 2>&1";
+  PyResult r;
+  FILE* pipe = ::popen(cmd.c_str(), "r");
+  if (pipe == nullptr) return r;
+  char buf[4096];
+  std::size_t n = 0;
+  while ((n = std::fread(buf, 1, sizeof(buf), pipe)) > 0) r.out.append(buf, n);
+  const int status = ::pclose(pipe);
+  r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+/// Whether BNL_PYTHON can import h5py.
+inline bool have_h5py() {
+  const std::string cmd = std::string("'") + BNL_PYTHON + "' -c 'import h5py' >/dev/null 2>&1";
+  return std::system(cmd.c_str()) == 0;
+}
+
+}  // namespace bnl::io::test
+
+/// Skips the current test when h5py is not importable.
+#define BNL_REQUIRE_H5PY()                                                   \
+  do {                                                                       \
+    if (!::bnl::io::test::have_h5py()) GTEST_SKIP() << BNL_PYTHON " lacks h5py"; \
+  } while (0)
