@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, and runs the main job: the Fashion-MNIST MLP for 3 epochs
-# with and without our BatchNorm, then a side-by-side comparison.
+# with and without our BatchNorm, probing the landscape every 50 steps, then a side-by-side comparison.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 bash scripts/build.sh
 mkdir -p runs
 for variant in nobn bn; do
-  ./build/bnlandscape train --config configs/main/fashion_mlp_${variant}.toml --overwrite
+  ./build/bnlandscape probe --config configs/main/fashion_mlp_${variant}.toml --overwrite
 done
 ./build/bnlandscape compare runs/fashion_mlp_nobn.h5 runs/fashion_mlp_bn.h5

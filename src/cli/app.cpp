@@ -59,7 +59,14 @@ std::vector<std::string> expand_config(CLI::App& app, const std::vector<std::str
       if (!opt || flag == "--config" || flag == "--help")
         throw train::ConfigError(path + ":" + std::to_string(e.line) + ": unknown key '" + e.key +
                                  "' for 'bnlandscape " + sub->get_name() + "' (see --help for the options)");
-      from_file.push_back(flag + "=" + e.value);
+      // A flag takes its value attached; an option gets it as a separate argument, so that an
+      // empty value (data_dir = "") is not mistaken for a missing one.
+      if (opt->get_expected_max() == 0) {
+        from_file.push_back(flag + "=" + e.value);
+      } else {
+        from_file.push_back(flag);
+        from_file.push_back(e.value);
+      }
     }
   }
   out.assign(args.begin(), args.begin() + static_cast<std::ptrdiff_t>(sub_pos + 1));
@@ -76,7 +83,7 @@ int run_app(CLI::App& app, int argc, char** argv, const std::vector<Command>& co
     // A later value replaces an earlier one, which is how the command line overrides a file.
     for (const auto& c : commands)
       for (CLI::Option* o : c.app->get_options())
-        if (o->get_expected_max() == 1 || o->get_type_size() == 0)
+        if (o->get_expected_max() <= 1)
           o->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
     std::vector<std::string> args(argv + 1, argv + argc);
     args = expand_config(app, args);

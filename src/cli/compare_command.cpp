@@ -14,6 +14,30 @@ namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
+double median(std::vector<double> v) {
+  v.erase(std::remove_if(v.begin(), v.end(), [](double x) { return !std::isfinite(x); }), v.end());
+  if (v.empty()) return kNaN;
+  std::sort(v.begin(), v.end());
+  const std::size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/// Per-row max (or max - min) of an [n x S] dataset.
+std::vector<double> row_reduce(const io::ArrayData& a, bool range) {
+  std::vector<double> out;
+  if (a.dims.size() != 2 || a.dims[1] == 0) return out;
+  const auto S = static_cast<std::size_t>(a.dims[1]);
+  for (std::size_t r = 0; r * S < a.values.size(); ++r) {
+    double mx = -INFINITY, mn = INFINITY;
+    for (std::size_t j = 0; j < S; ++j) {
+      mx = std::max(mx, a.values[r * S + j]);
+      mn = std::min(mn, a.values[r * S + j]);
+    }
+    out.push_back(range ? mx - mn : mx);
+  }
+  return out;
+}
+
 double last_of(const io::RunReader& r, const std::string& path) {
   if (!r.is_dataset(path)) return kNaN;
   auto a = r.read(path);
@@ -54,6 +78,11 @@ const std::vector<std::pair<std::string, std::string>>& compare_metrics() {
       {"final_train_acc", "final train accuracy (epoch mean)"},
       {"grad_norm_mean", "gradient norm, last epoch mean"},
       {"grad_norm_max", "gradient norm, max over steps"},
+      {"beta_median", "beta-smoothness, median over probes"},
+      {"beta_max", "beta-smoothness, max over probes"},
+      {"grad_pred_max_median", "max gradient predictiveness, median over probes"},
+      {"lambda_max_median", "Hessian lambda_max, median over probes"},
+      {"probe_loss_range_median", "loss range max-min along the gradient, median"},
       {"steps", "steps"},
       {"steps_per_s", "training steps per second"},
   };
@@ -93,6 +122,25 @@ RunSummary summarize_run(const std::string& path, const std::string& group_by) {
     m["steps"] = static_cast<double>(g.size());
     const double wall = last_of(r, "/train/steps/wall_time");
     if (wall > 0) m["steps_per_s"] = static_cast<double>(g.size()) / wall;
+  }
+  for (const char* k : {"beta_median", "beta_max", "grad_pred_max_median", "lambda_max_median", "probe_loss_range_median"})
+    m[k] = kNaN;
+  if (r.is_dataset("/probes/beta_smoothness")) {
+    auto beta = r.read("/probes/beta_smoothness").values;
+    m["beta_median"] = median(beta);
+    double mx = -INFINITY;
+    for (double b : beta)
+      if (std::isfinite(b)) mx = std::max(mx, b);
+    if (std::isfinite(mx)) m["beta_max"] = mx;
+    m["grad_pred_max_median"] = median(row_reduce(r.read("/probes/grad_pred"), false));
+    m["probe_loss_range_median"] = median(row_reduce(r.read("/probes/loss_path"), true));
+    if (r.is_dataset("/probes/eigvals")) {
+      auto e = r.read("/probes/eigvals");
+      std::vector<double> top;
+      if (e.dims.size() == 2 && e.dims[1] > 0)
+        for (std::size_t i = 0; i < e.values.size(); i += static_cast<std::size_t>(e.dims[1])) top.push_back(e.values[i]);
+      m["lambda_max_median"] = median(top);
+    }
   }
   return s;
 }

@@ -96,8 +96,12 @@ TEST(Models, PyTorchDefaultInitialisation) {
       EXPECT_GT(p.abs().max().item<double>(), 0.95 * bound);  // uniform fills the interval
       EXPECT_NEAR(p.mean().item<double>(), 0.0, 0.05 * bound);
     }
-    if (item.key() == "net.1.gamma") EXPECT_TRUE(torch::equal(p, torch::ones_like(p)));
-    if (item.key() == "net.1.beta") EXPECT_TRUE(torch::equal(p, torch::zeros_like(p)));
+    if (item.key() == "net.1.gamma") {
+      EXPECT_TRUE(torch::equal(p, torch::ones_like(p)));
+    }
+    if (item.key() == "net.1.beta") {
+      EXPECT_TRUE(torch::equal(p, torch::zeros_like(p)));
+    }
   }
 }
 

@@ -59,6 +59,7 @@ std::shared_ptr<models::Classifier> model_for(const train::TrainConfig& c) {
   s.conv_channels = {4, 8};
   s.norm.kind = models::parse_norm_kind(c.bn);
   s.norm.backward = models::parse_bn_backward(c.bn_backward);
+  s.norm.eval_stats = models::parse_bn_eval(c.bn_eval);
   torch::manual_seed(c.seed);
   return models::make_model(s);
 }
