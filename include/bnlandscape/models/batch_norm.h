@@ -1,0 +1,117 @@
+#pragma once
+/// \file
+/// Our own batch normalisation layer (Ioffe & Szegedy 2015) as studied by Santurkar et al. 2018:
+/// a custom autograd Function with a hand-derived backward that is itself differentiable (so
+/// Hessian-vector products through the layer are exact), an optional reproduction of the
+/// original study's flawed backward, and control over which statistics eval mode uses and
+/// whether training-mode forwards move the running statistics.
+
+#include <cstdint>
+#include <ostream>
+
+#include <torch/arg.h>
+#include <torch/nn/cloneable.h>
+#include <torch/nn/pimpl.h>
+#include <torch/types.h>
+
+namespace bnl::models {
+
+/// Which backward formula the training-mode batch normalisation uses (--bn-backward).
+enum class BnBackward {
+  /// The exact gradient:
+  /// dx = inv_std * (dxh - mean(dxh) - x_hat * mean(dxh * x_hat)), dxh = dy * gamma.
+  Exact,
+  /// The original study's BatchNorm1D backward, whose dvar term uses x_hat where the derivation
+  /// needs (x - mu); its dx carries an extra factor inv_std = 1/sqrt(var + eps) on the
+  /// x_hat * mean(dxh * x_hat) term. dgamma and dbeta are exact.
+  Original,
+};
+
+/// Which statistics an eval-mode forward normalises with (--bn-eval).
+enum class BnEvalStats {
+  /// The running mean and running (unbiased) variance, as torch::nn::BatchNorm does.
+  Running,
+  /// The batch's own mean and biased variance, as in training, without touching the running
+  /// statistics (what the original study did).
+  Batch,
+};
+
+/// Options of BatchNorm, in the style of torch::nn::BatchNormOptions.
+struct BatchNormOptions {
+  /// Options for a layer over `num_features` channels (C).
+  BatchNormOptions(int64_t num_features);  // NOLINT(google-explicit-constructor)
+
+  /// Number of channels C: the size of dimension 1 of the input.
+  TORCH_ARG(int64_t, num_features);
+  /// Added to the variance before the square root: x_hat = (x - mu) / sqrt(var + eps).
+  TORCH_ARG(double, eps) = 1e-5;
+  /// Running-statistics update factor m: running = (1 - m) * running + m * batch_stat.
+  TORCH_ARG(double, momentum) = 0.1;
+  /// false: input [N, C], statistics over N. true: input [N, C, H, W], statistics over N, H, W.
+  TORCH_ARG(bool, spatial) = false;
+  /// Backward formula of batch-statistics forwards (training, and eval with BnEvalStats::Batch).
+  TORCH_ARG(BnBackward, backward) = BnBackward::Exact;
+  /// Statistics used by eval-mode forwards.
+  TORCH_ARG(BnEvalStats, eval_stats) = BnEvalStats::Running;
+};
+
+/// Batch normalisation y = gamma * (x - mu) / sqrt(var + eps) + beta over channel dimension 1.
+/// Training mode: mu, var are the batch mean and biased variance per channel (over N, or N, H, W
+/// when spatial), computed by batch_norm_train, and running_mean / running_var move towards the
+/// batch mean and the unbiased batch variance with `momentum`, exactly as torch::nn::BatchNorm1d
+/// / BatchNorm2d do. Eval mode: see BnEvalStats.
+class BatchNormImpl : public torch::nn::Cloneable<BatchNormImpl> {
+ public:
+  /// Builds the layer and calls reset().
+  explicit BatchNormImpl(const BatchNormOptions& options);
+
+  /// Registers parameters "gamma" (ones [C]) and "beta" (zeros [C]) and buffers
+  /// "running_mean" (zeros [C]) and "running_var" (ones [C]).
+  void reset() override;
+
+  /// y of the same shape as x: x is [N, C] (or [N, C, H, W] when options.spatial()).
+  /// Batch statistics need at least two values per channel (N * H * W >= 2).
+  torch::Tensor forward(const torch::Tensor& x);
+
+  /// Prints e.g. "bnl::models::BatchNorm(64, eps=1e-05, momentum=0.1, spatial=false,
+  /// backward=exact, eval_stats=running)".
+  void pretty_print(std::ostream& stream) const override;
+
+  /// When false, training-mode forwards leave running_mean/running_var untouched (probes use
+  /// this so a measurement never changes the training run).
+  void set_update_running_stats(bool on);
+
+  /// Whether training-mode forwards update running_mean/running_var (true after construction).
+  bool update_running_stats() const;
+
+  /// The options of this layer; public and mutable (probes switch backward() temporarily).
+  /// num_features takes effect only through reset().
+  BatchNormOptions options;
+
+  /// Scale per channel, [C]; parameter "gamma".
+  torch::Tensor gamma;
+  /// Shift per channel, [C]; parameter "beta".
+  torch::Tensor beta;
+  /// Running mean per channel, [C]; buffer "running_mean".
+  torch::Tensor running_mean;
+  /// Running unbiased variance per channel, [C]; buffer "running_var".
+  torch::Tensor running_var;
+
+ private:
+  bool update_running_stats_ = true;
+};
+
+/// Module holder of BatchNormImpl (std::shared_ptr semantics).
+TORCH_MODULE(BatchNorm);
+
+/// Training-mode batch normalisation y = gamma * (x - mu) / sqrt(var + eps) + beta with batch
+/// mean and biased variance,
+/// as a custom autograd Function whose backward is the hand-derived formula in differentiable
+/// tensor ops (so double backward works).
+/// x: [N, C] or [N, C, d1, ...] with statistics over every dimension but 1 (at least two values
+/// per channel); gamma, beta: [C] of x's dtype. Returns y with x's shape. `backward` selects
+/// the exact or the original study's dx formula (see BnBackward).
+torch::Tensor batch_norm_train(const torch::Tensor& x, const torch::Tensor& gamma,
+                               const torch::Tensor& beta, double eps, BnBackward backward);
+
+}  // namespace bnl::models
