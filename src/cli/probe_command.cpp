@@ -8,6 +8,7 @@
 #include <torch/utils.h>
 
 #include "bnlandscape/cli/progress.h"
+#include "bnlandscape/cli/run_control.h"
 #include "bnlandscape/cli/run_recorder.h"
 #include "bnlandscape/cli/train_command.h"
 #include "bnlandscape/data/batches.h"
@@ -142,6 +143,7 @@ int run_offline(ProbeOptions& opt) {
   if (pos != std::string::npos) step = std::atoll(opt.probe.checkpoint_group.c_str() + pos + 5);
   auto [x, y] = fixed_probe_set(run.data, opt.probe.probe_size);
 
+  RunLock lock(cfg.out);
   auto file = io::RunFile::create(cfg.out, cfg.overwrite);
   file->set_attr("status", std::string("running"));
   file->set_attr("config_toml", probe_config_toml(opt));

@@ -6,6 +6,7 @@
 #include <torch/utils.h>
 
 #include "bnlandscape/cli/progress.h"
+#include "bnlandscape/cli/run_control.h"
 #include "bnlandscape/cli/run_recorder.h"
 #include "bnlandscape/data/batches.h"
 #include "bnlandscape/train/trainer.h"
@@ -88,6 +89,8 @@ int train_and_record(const train::TrainConfig& cfg, PreparedRun& run, const std:
   prov.intra_op_threads = run.threads.first;
   prov.blas_threads = run.threads.second;
   prov.data_files = run.data.files;
+  RunLock lock(cfg.out);
+  SignalGuard signals;
   RunRecorder recorder(cfg.out, cfg.overwrite, prov, trainer);
   ObserverList observers;
   train::TrainResult result;
@@ -98,6 +101,7 @@ int train_and_record(const train::TrainConfig& cfg, PreparedRun& run, const std:
     if (extra) observers.add(extra.get());
     observers.add(&recorder);
     observers.add(&progress);
+    observers.add(&signals);
     result = trainer.run(observers);
   } catch (...) {
     progress.done();
@@ -110,6 +114,13 @@ int train_and_record(const train::TrainConfig& cfg, PreparedRun& run, const std:
     std::cerr << "bnlandscape: training diverged at step " << result.diverged_at_step
               << " (loss not finite); " << cfg.out << " keeps every step before it, status \"diverged\"\n";
     return kExitDiverged;
+  }
+  if (result.status == train::RunStatus::Interrupted) {
+    const int sig = SignalGuard::received();
+    std::cerr << "bnlandscape: interrupted by signal " << sig << " after step " << result.steps << "; "
+              << cfg.out << " holds a checkpoint of that step, status \"interrupted\"\n";
+    // 130 for SIGINT, 143 for SIGTERM: the shell's convention for a signal-terminated process.
+    return 128 + sig;
   }
   return kExitOk;
 }

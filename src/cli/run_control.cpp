@@ -1,0 +1,89 @@
+#include "bnlandscape/cli/run_control.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+#include "bnlandscape/io/run_file.h"
+
+namespace bnl::cli {
+namespace {
+
+volatile std::sig_atomic_t g_signal = 0;
+struct sigaction g_old_int, g_old_term, g_old_usr1;
+
+extern "C" void on_signal(int sig) {
+  if (sig == SIGINT && g_signal == SIGINT) _exit(128 + SIGINT);
+  g_signal = sig;
+}
+
+std::string hostname() {
+  char host[256] = {0};
+  gethostname(host, sizeof host - 1);
+  return host;
+}
+
+}  // namespace
+
+RunLock::RunLock(const std::string& run_file) : path_(run_file + ".lock") {
+  const std::string me = std::to_string(getpid()) + "@" + hostname();
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    const int fd = ::open(path_.c_str(), O_CREAT | O_EXCL | O_WRONLY, 0644);
+    if (fd >= 0) {
+      const std::string line = me + "\n";
+      const bool ok = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
+      ::close(fd);
+      if (!ok) {
+        ::unlink(path_.c_str());
+        throw io::IoError(path_ + ": writing the lock file failed: " + std::strerror(errno));
+      }
+      held_ = true;
+      return;
+    }
+    if (errno != EEXIST) throw io::IoError(path_ + ": creating the lock file failed: " + std::strerror(errno));
+    std::ifstream in(path_);
+    std::string owner;
+    std::getline(in, owner);
+    const auto at = owner.find('@');
+    const long pid = at == std::string::npos ? 0 : std::atol(owner.substr(0, at).c_str());
+    const std::string host = at == std::string::npos ? "" : owner.substr(at + 1);
+    const bool alive = pid > 0 && (host != hostname() || ::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM);
+    if (alive || attempt > 0)
+      throw io::IoError(run_file + ": in use by process " + (owner.empty() ? "unknown" : owner) + " (lock file " +
+                        path_ + "); if that process is gone, remove the lock file");
+    // A lock left by a process that no longer exists on this host: take it over.
+    ::unlink(path_.c_str());
+  }
+}
+
+RunLock::~RunLock() {
+  if (held_) ::unlink(path_.c_str());
+}
+
+SignalGuard::SignalGuard() {
+  g_signal = 0;
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, &g_old_int);
+  sigaction(SIGTERM, &sa, &g_old_term);
+  sigaction(SIGUSR1, &sa, &g_old_usr1);
+}
+
+SignalGuard::~SignalGuard() {
+  sigaction(SIGINT, &g_old_int, nullptr);
+  sigaction(SIGTERM, &g_old_term, nullptr);
+  sigaction(SIGUSR1, &g_old_usr1, nullptr);
+}
+
+bool SignalGuard::stop_requested() { return g_signal != 0; }
+
+int SignalGuard::received() { return g_signal; }
+
+}  // namespace bnl::cli
