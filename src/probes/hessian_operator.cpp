@@ -1,0 +1,111 @@
+#include "bnlandscape/probes/hessian_operator.h"
+
+#include <cmath>
+#include <cstring>
+#include <utility>
+
+#include <c10/util/Exception.h>
+#include <torch/autograd.h>
+#include <torch/utils.h>
+
+#include "bnlandscape/probes/flat_params.h"
+
+namespace bnl::probes {
+namespace {
+
+// Bit patterns rather than values, so that NaN weights compare equal to themselves.
+torch::Tensor bits(const torch::Tensor& t) {
+  switch (t.element_size()) {
+    case 8: return t.view(torch::kLong);
+    case 4: return t.view(torch::kInt);
+    case 2: return t.view(torch::kShort);
+    default: return t.view(torch::kByte);
+  }
+}
+
+}  // namespace
+
+HessianOperator::HessianOperator(std::vector<torch::Tensor> params, LossFn loss) : params_(std::move(params)) {
+  TORCH_CHECK(!params_.empty(), "HessianOperator: expected at least one parameter tensor, got none");
+  TORCH_CHECK(static_cast<bool>(loss), "HessianOperator: expected a loss closure, got an empty std::function");
+  for (std::size_t i = 0; i < params_.size(); ++i) {
+    const auto& p = params_[i];
+    TORCH_CHECK(p.defined(), "HessianOperator: expected defined parameters, got an undefined one at index ", i);
+    TORCH_CHECK(p.is_floating_point(), "HessianOperator: expected floating-point parameters, got ", p.dtype(),
+                " at index ", i);
+    TORCH_CHECK(p.requires_grad(), "HessianOperator: expected parameter ", i, " to require grad, got requires_grad=false");
+    TORCH_CHECK(p.dtype() == params_[0].dtype() && p.device() == params_[0].device(),
+                "HessianOperator: expected all parameters to be ", params_[0].dtype(), " on ", params_[0].device(),
+                ", got ", p.dtype(), " on ", p.device(), " at index ", i);
+  }
+  options_ = torch::TensorOptions().dtype(params_[0].dtype()).device(params_[0].device());
+  n_ = numel(params_);
+
+  torch::AutoGradMode grad_mode(true);
+  const torch::Tensor l = loss();
+  TORCH_CHECK(l.defined() && l.numel() == 1, "HessianOperator: expected the loss closure to return a scalar, got ",
+              l.defined() ? l.sizes() : torch::IntArrayRef{});
+  loss_ = l.detach().to(torch::kCPU, torch::kDouble).item<double>();
+
+  if (l.requires_grad()) {
+    grads_ = torch::autograd::grad({l.reshape({})}, params_, /*grad_outputs=*/{}, /*retain_graph=*/true,
+                                   /*create_graph=*/true, /*allow_unused=*/true);
+  } else {
+    grads_.assign(params_.size(), torch::Tensor());
+  }
+  for (std::size_t i = 0; i < params_.size(); ++i) {
+    if (!grads_[i].defined()) grads_[i] = torch::zeros_like(params_[i]);
+    has_curvature_ = has_curvature_ || grads_[i].requires_grad();
+  }
+  std::vector<torch::Tensor> detached;
+  detached.reserve(grads_.size());
+  for (const auto& g : grads_) detached.push_back(g.detach());
+  gradient_ = flatten(detached).contiguous();
+  finite_ = std::isfinite(loss_) && gradient_.isfinite().all().item<bool>();
+  weights_ = snapshot(params_);
+}
+
+void HessianOperator::check_weights_unchanged() const {
+  for (std::size_t i = 0; i < params_.size(); ++i) {
+    TORCH_CHECK(torch::equal(bits(params_[i].detach()), bits(weights_[i])),
+                "HessianOperator: expected the parameters to hold the values the operator was built at, got parameter ",
+                i, " changed; restore() them or build a new operator at the current weights");
+  }
+}
+
+torch::Tensor HessianOperator::hvp(const torch::Tensor& v) const {
+  TORCH_CHECK(v.dim() == 1 && v.numel() == n_, "HessianOperator::hvp: expected a vector of shape [", n_,
+              "], got shape ", v.sizes());
+  check_weights_unchanged();
+  ++hvp_count_;
+  if (!has_curvature_) return torch::zeros({n_}, options_);
+
+  torch::AutoGradMode grad_mode(true);
+  const torch::Tensor vv = v.detach().to(options_.device(), options_.dtype().toScalarType());
+  // A per-tensor dot product keeps a concatenation node out of the backward graph.
+  torch::Tensor gv;
+  std::int64_t offset = 0;
+  for (std::size_t i = 0; i < grads_.size(); ++i) {
+    const std::int64_t n = params_[i].numel();
+    if (grads_[i].requires_grad()) {
+      auto term = (grads_[i] * vv.narrow(0, offset, n).view(grads_[i].sizes())).sum();
+      gv = gv.defined() ? gv + term : term;
+    }
+    offset += n;
+  }
+  auto hv = torch::autograd::grad({gv}, params_, /*grad_outputs=*/{}, /*retain_graph=*/true,
+                                  /*create_graph=*/false, /*allow_unused=*/true);
+  for (std::size_t i = 0; i < hv.size(); ++i) {
+    if (!hv[i].defined()) hv[i] = torch::zeros_like(params_[i]);
+  }
+  return flatten(hv).detach();
+}
+
+void HessianOperator::perform_op(const Scalar* x_in, Scalar* y_out) const {
+  // from_blob only reads x_in; the const_cast is for its signature.
+  const auto x = torch::from_blob(const_cast<Scalar*>(x_in), {n_}, torch::kDouble);
+  const auto y = hvp(x).to(torch::kCPU, torch::kDouble).contiguous();
+  std::memcpy(y_out, y.data_ptr<double>(), sizeof(double) * static_cast<std::size_t>(n_));
+}
+
+}  // namespace bnl::probes
