@@ -84,7 +84,7 @@ const std::vector<std::pair<std::string, std::string>>& compare_metrics() {
       {"lambda_max_median", "Hessian lambda_max, median over probes"},
       {"probe_loss_range_median", "loss range max-min along the gradient, median"},
       {"steps", "steps"},
-      {"steps_per_s", "training steps per second"},
+      {"steps_per_s", "steps per second (wall clock, probes included)"},
   };
   return m;
 }
