@@ -58,11 +58,11 @@ void ConvMLPImpl::reset() {
 }
 
 torch::Tensor ConvMLPImpl::forward(const torch::Tensor& x) {
-  return run_sequential(mlp, "mlp", run_sequential(conv, "conv", x, nullptr).flatten(1), nullptr);
+  return run(mlp, "mlp", run(conv, "conv", x, nullptr).flatten(1), nullptr);
 }
 
 torch::Tensor ConvMLPImpl::forward_recorded(const torch::Tensor& x, const ForwardRecorder& record) {
-  return run_sequential(mlp, "mlp", run_sequential(conv, "conv", x, &record).flatten(1), &record);
+  return run(mlp, "mlp", run(conv, "conv", x, &record).flatten(1), &record);
 }
 
 }  // namespace bnl::models

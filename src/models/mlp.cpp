@@ -28,11 +28,11 @@ void MLPImpl::reset() {
 }
 
 torch::Tensor MLPImpl::forward(const torch::Tensor& x) {
-  return run_sequential(net, "net", x.flatten(1), nullptr);
+  return run(net, "net", x.flatten(1), nullptr);
 }
 
 torch::Tensor MLPImpl::forward_recorded(const torch::Tensor& x, const ForwardRecorder& record) {
-  return run_sequential(net, "net", x.flatten(1), &record);
+  return run(net, "net", x.flatten(1), &record);
 }
 
 }  // namespace bnl::models

@@ -108,7 +108,7 @@ LandscapeProbe::LandscapeProbe(const models::ModelSpec& spec, const ProbeConfig&
   model_ = models::make_model(s);
   dtype_ = config.probe_dtype == "float64" ? torch::kFloat64 : torch::kFloat32;
   model_->to(dtype_);
-  models::for_each_batch_norm(*model_, [](models::BatchNormImpl& bn) { bn.set_update_running_stats(false); });
+  models::set_running_stats_updates(*model_, false);
   if (config.probe_bn_mode == "eval")
     model_->eval();
   else

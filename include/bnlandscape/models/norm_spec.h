@@ -12,10 +12,12 @@
 
 namespace bnl::models {
 
-/// --bn: none, our own BatchNorm (custom autograd), or libtorch's BatchNorm1d/2d as reference.
-enum class NormKind { None, Custom, Torch };
+/// --bn: none, our own BatchNorm (custom autograd), libtorch's BatchNorm1d/2d as reference, or
+/// lp normalisation (LpNorm, section 3.3 of the paper) with p = 1, 2 or infinity.
+enum class NormKind { None, Custom, Torch, Lp1, Lp2, LpInf };
 
-/// Parses "none" | "custom" | "torch"; throws std::invalid_argument otherwise.
+/// Parses "none" | "custom" | "torch" | "lp1" | "lp2" | "lpinf"; throws std::invalid_argument
+/// otherwise.
 NormKind parse_norm_kind(const std::string& s);
 /// Parses "exact" | "original".
 BnBackward parse_bn_backward(const std::string& s);
@@ -35,5 +37,12 @@ struct NormSpec {
   /// [N, features, H, W] when spatial.
   torch::nn::AnyModule make(std::int64_t features, bool spatial) const;
 };
+
+/// Whether `m` is a normalisation layer (ours, libtorch's BatchNorm1d/2d, or LpNorm): the
+/// modules after which noisy BN adds its noise and whose output is the "post_norm" site.
+bool is_norm_layer(const torch::nn::Module& m);
+
+/// Turns running-statistics updates of every BatchNorm and LpNorm (ours) in `model` on or off.
+void set_running_stats_updates(torch::nn::Module& model, bool on);
 
 }  // namespace bnl::models
