@@ -1,10 +1,12 @@
 #include "bnlandscape/cli/train_command.h"
 
+#include <algorithm>
 #include <iostream>
 #include <sstream>
 
 #include <torch/utils.h>
 
+#include "bnlandscape/cli/analysis_recorder.h"
 #include "bnlandscape/cli/progress.h"
 #include "bnlandscape/cli/run_control.h"
 #include "bnlandscape/cli/run_recorder.h"
@@ -63,6 +65,23 @@ PreparedRun prepare_run(const train::TrainConfig& cfg) {
   } catch (const std::invalid_argument& e) {
     throw train::ConfigError(std::string("--") + e.what());
   }
+  if (cfg.bn_noise) {
+    // Its own generator, so noise changes neither the initialisation nor the data order.
+    const std::uint64_t noise_seed = cfg.seed * 0x9E3779B97F4A7C15ULL + 0x6e6f697365ULL;
+    run.model->set_bn_noise(std::make_shared<models::BnNoise>(
+        models::BnNoiseOptions{cfg.bn_noise_mu, cfg.bn_noise_sigma}, noise_seed));
+  }
+  if (!cfg.ics_layers.empty()) {
+    const auto available = run.model->weight_layer_names();
+    for (const auto& l : train::parse_name_list(cfg.ics_layers)) {
+      if (std::find(available.begin(), available.end(), l) == available.end()) {
+        std::string list;
+        for (const auto& a : available) list += (list.empty() ? "" : ", ") + a;
+        throw train::ConfigError("--ics-layers = \"" + cfg.ics_layers + "\": expected names among " + list +
+                                 ", got \"" + l + "\"");
+      }
+    }
+  }
   return run;
 }
 
@@ -97,7 +116,9 @@ int train_and_record(const train::TrainConfig& cfg, PreparedRun& run, const std:
   try {
     std::unique_ptr<train::TrainObserver> extra;
     if (extend) extra = extend(trainer, recorder.file(), progress);
+    AnalysisObserver analysis(trainer, recorder.file(), cfg, run.data);
     // Probes measure before the recorder flushes, so a flushed step includes its probe.
+    if (analysis.active()) observers.add(&analysis);
     if (extra) observers.add(extra.get());
     observers.add(&recorder);
     observers.add(&progress);

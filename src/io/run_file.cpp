@@ -328,7 +328,23 @@ void RunFile::set_attr(const std::string& name, const std::vector<std::string>& 
   impl_->set_root_attr(name, values);
 }
 
-void RunFile::write_array(const std::string& path, const std::vector<double>& values,
+namespace {
+
+template <class T>
+struct NativeType;
+template <>
+struct NativeType<double> {
+  static const H5::PredType& get() { return H5::PredType::NATIVE_DOUBLE; }
+};
+template <>
+struct NativeType<std::int64_t> {
+  static const H5::PredType& get() { return H5::PredType::NATIVE_INT64; }
+};
+
+}  // namespace
+
+template <class T>
+void RunFile::write_typed_array(const std::string& path, const std::vector<T>& values,
                           const std::vector<std::int64_t>& dims, const std::string& units,
                           const std::string& description) {
   Impl& f = *impl_;
@@ -356,11 +372,23 @@ void RunFile::write_array(const std::string& path, const std::vector<double>& va
     const auto [parent, leaf] = detail::split_path(apath);
     const H5::Group group = detail::require_group(*f.file, parent, false);
     const H5::DataSpace space(static_cast<int>(hdims.size()), hdims.data());
-    H5::DataSet ds = group.createDataSet(leaf, H5::PredType::NATIVE_DOUBLE, space);
-    if (!values.empty()) ds.write(values.data(), H5::PredType::NATIVE_DOUBLE);
+    H5::DataSet ds = group.createDataSet(leaf, NativeType<T>::get(), space);
+    if (!values.empty()) ds.write(values.data(), NativeType<T>::get());
     detail::write_attr(ds, "units", units);
     detail::write_attr(ds, "description", description);
   });
+}
+
+void RunFile::write_array(const std::string& path, const std::vector<double>& values,
+                          const std::vector<std::int64_t>& dims, const std::string& units,
+                          const std::string& description) {
+  write_typed_array(path, values, dims, units, description);
+}
+
+void RunFile::write_int_array(const std::string& path, const std::vector<std::int64_t>& values,
+                              const std::vector<std::int64_t>& dims, const std::string& units,
+                              const std::string& description) {
+  write_typed_array(path, values, dims, units, description);
 }
 
 std::string RunFile::write_checkpoint(

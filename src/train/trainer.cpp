@@ -206,6 +206,7 @@ std::vector<std::pair<std::string, torch::Tensor>> Trainer::resume_state() const
   out.emplace_back("step", torch::tensor({step_}, torch::kInt64));
   out.emplace_back("epoch", torch::tensor({epoch_}, torch::kInt64));
   out.emplace_back("seed", torch::tensor({static_cast<std::int64_t>(config_.seed)}, torch::kInt64));
+  if (auto* noise = model_->bn_noise()) out.emplace_back("bn_noise.generator_state", noise->generator().get_state());
   // Optimizer buffers (momentum, Adam moments) by parameter index, so a resume restores them.
   std::int64_t i = 0;
   for (const auto& group : optimizer_->param_groups()) {
@@ -225,6 +226,39 @@ std::vector<std::pair<std::string, torch::Tensor>> Trainer::resume_state() const
     }
   }
   return out;
+}
+
+std::vector<torch::Tensor> Trainer::preview_update() {
+  torch::NoGradGuard no_grad;
+  auto params = model_->parameters();
+  std::vector<torch::Tensor> before;
+  for (const auto& p : params) before.push_back(p.detach().clone());
+  // A deep copy of the optimizer state: step() updates momentum and moment buffers in place,
+  // and the states' own clone() shares those tensors.
+  auto& state = optimizer_->state();
+  std::vector<std::pair<std::string, std::unique_ptr<torch::optim::OptimizerParamState>>> saved;
+  for (const auto& [key, st] : state) {
+    auto copy = st->clone();
+    if (auto* s = dynamic_cast<torch::optim::SGDParamState*>(copy.get())) {
+      if (s->momentum_buffer().defined()) s->momentum_buffer(s->momentum_buffer().clone());
+    } else if (auto* a = dynamic_cast<torch::optim::AdamParamState*>(copy.get())) {
+      if (a->exp_avg().defined()) a->exp_avg(a->exp_avg().clone());
+      if (a->exp_avg_sq().defined()) a->exp_avg_sq(a->exp_avg_sq().clone());
+      if (a->max_exp_avg_sq().defined()) a->max_exp_avg_sq(a->max_exp_avg_sq().clone());
+    } else {
+      TORCH_CHECK(false, "preview_update: expected SGD or Adam optimizer state, got another kind");
+    }
+    saved.emplace_back(key, std::move(copy));
+  }
+  optimizer_->step();
+  std::vector<torch::Tensor> after;
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    after.push_back(params[i].detach().clone());
+    params[i].detach().copy_(before[i]);
+  }
+  state.clear();
+  for (auto& [key, st] : saved) state[key] = std::move(st);
+  return after;
 }
 
 std::pair<int, int> configure_threads(std::int64_t n) {

@@ -188,3 +188,73 @@ TEST(Trainer, OriginalBackwardChangesTheTrajectory) {
   EXPECT_EQ(orig.steps[0].loss, exact.steps[0].loss);  // same start
   EXPECT_NE(orig.steps[0].grad_norm, exact.steps[0].grad_norm);  // different gradient
 }
+
+namespace {
+
+/// Calls preview_update at every step and checks it against the step the trainer then takes.
+struct PreviewChecker : train::TrainObserver {
+  train::Trainer* trainer = nullptr;
+  std::vector<torch::Tensor> preview;
+  int checked = 0;
+  void before_update(std::int64_t, const torch::Tensor&, const torch::Tensor&) override {
+    if (!preview.empty()) compare();
+    std::vector<torch::Tensor> before, grads;
+    for (auto& p : trainer->model().parameters()) {
+      before.push_back(p.detach().clone());
+      grads.push_back(p.grad().clone());
+    }
+    preview = trainer->preview_update();
+    std::size_t i = 0;
+    for (auto& p : trainer->model().parameters()) {
+      EXPECT_TRUE(torch::equal(p, before[i])) << "weights changed by preview_update";
+      EXPECT_TRUE(torch::equal(p.grad(), grads[i])) << "gradients changed by preview_update";
+      ++i;
+    }
+  }
+  void on_step(const train::StepRecord&) override { compare(); }
+  void compare() {
+    if (preview.empty()) return;
+    std::size_t i = 0;
+    for (auto& p : trainer->model().parameters()) EXPECT_TRUE(torch::equal(p, preview[i++]));
+    preview.clear();
+    ++checked;
+  }
+};
+
+}  // namespace
+
+TEST(Trainer, PreviewUpdateEqualsTheStepAndLeavesTheOptimizerAlone) {
+  auto d = synthetic(160, 40);
+  for (const std::string opt : {"sgd", "adam"}) {
+    auto c = config();
+    c.epochs = 1;
+    c.optimizer = opt;
+    c.momentum = opt == "sgd" ? 0.9 : 0.0;
+    c.weight_decay = 1e-3;
+    c.lr = opt == "sgd" ? 0.1 : 1e-3;
+    // Reference trajectory without previews; momentum/moment buffers must be left untouched
+    // by a preview, or the next steps would differ.
+    auto plain = run(c, d);
+    train::configure_threads(1);
+    auto m = model_for(c);
+    train::Trainer t(c, m, d);
+    PreviewChecker check;
+    check.trainer = &t;
+    t.run(check);
+    EXPECT_EQ(check.checked, 5) << opt;
+    // A run that previews every step has the losses of one that never does.
+    train::configure_threads(1);
+    auto m2 = model_for(c);
+    train::Trainer t2(c, m2, d);
+    struct Both : train::TrainObserver {
+      train::Trainer* t;
+      std::vector<double> losses;
+      void before_update(std::int64_t, const torch::Tensor&, const torch::Tensor&) override { t->preview_update(); }
+      void on_step(const train::StepRecord& r) override { losses.push_back(r.loss); }
+    } both;
+    both.t = &t2;
+    t2.run(both);
+    ASSERT_EQ(both.losses.size(), plain.steps.size());
+    for (std::size_t i = 0; i < both.losses.size(); ++i) EXPECT_EQ(both.losses[i], plain.steps[i].loss) << opt << " step " << i;
+  }
+}

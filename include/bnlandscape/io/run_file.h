@@ -158,6 +158,10 @@ class RunFile {
   void write_array(const std::string& path, const std::vector<double>& values,
                    const std::vector<std::int64_t>& dims, const std::string& units,
                    const std::string& description);
+  /// As write_array, for an int64 dataset (e.g. example indices).
+  void write_int_array(const std::string& path, const std::vector<std::int64_t>& values,
+                       const std::vector<std::int64_t>& dims, const std::string& units,
+                       const std::string& description);
 
   /// Writes /checkpoints/step_NNNNNNN (7-digit zero-padded step) holding every tensor as a
   /// dataset named by its dotted PyTorch name (net.0.weight), in its own dtype (float32,
@@ -185,6 +189,10 @@ class RunFile {
   const std::string& path() const;
 
  private:
+  template <class T>
+  void write_typed_array(const std::string& path, const std::vector<T>& values,
+                         const std::vector<std::int64_t>& dims, const std::string& units,
+                         const std::string& description);
   explicit RunFile(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };

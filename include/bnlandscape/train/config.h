@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace bnl::train {
@@ -34,6 +35,9 @@ struct TrainConfig {
   std::string bn_placement = "head";
   std::string bn_backward = "exact";
   std::string bn_eval = "running";
+  bool bn_noise = false;
+  double bn_noise_mu = 0.5;
+  double bn_noise_sigma = 0.25;
   // optimisation
   std::string optimizer = "sgd";
   double lr = 0.1;
@@ -47,6 +51,12 @@ struct TrainConfig {
   std::int64_t eval_every = 0;
   std::int64_t checkpoint_every = 0;
   std::int64_t flush_every = 50;
+  // activation statistics and internal covariate shift
+  std::int64_t activations_every = 0;
+  std::int64_t activation_bins = 180;
+  std::string activation_range;  ///< "lo,hi"; empty: from the first snapshot
+  std::int64_t ics_every = 0;
+  std::string ics_layers;  ///< comma-separated module names; empty: every Linear and Conv
   std::string out;
   bool overwrite = false;
   bool quiet = false;
@@ -63,10 +73,13 @@ void visit_train_options(Config& c, Visitor&& v) {
   v("arch", c.arch, "architecture: mlp | cnn (the original study's MLP and ConvMLP)");
   v("hidden_dims", c.hidden_dims, "hidden layer widths, comma-separated");
   v("conv_channels", c.conv_channels, "convolution channel counts of the cnn, comma-separated");
-  v("bn", c.bn, "normalisation: none | custom (our BatchNorm) | torch (libtorch's, reference)");
+  v("bn", c.bn, "normalisation: none | custom (our BatchNorm) | torch (libtorch's, reference) | lp1 | lp2 | lpinf (lp-normalisation)");
   v("bn_placement", c.bn_placement, "cnn only: BN in the dense head | after each conv | all");
   v("bn_backward", c.bn_backward, "BN gradient: exact | original (the original study's buggy dvar term)");
   v("bn_eval", c.bn_eval, "BN statistics in evaluation: running | batch (the original study)");
+  v("bn_noise", c.bn_noise, "noisy BN (Algorithm 1 of the paper): random per-unit shift and scale after every BN output, training only");
+  v("bn_noise_mu", c.bn_noise_mu, "noisy BN: per-unit mean shifts drawn from U(-mu, mu)");
+  v("bn_noise_sigma", c.bn_noise_sigma, "noisy BN: per-unit scales drawn from U(1, 1 + sigma)");
   v("optimizer", c.optimizer, "optimizer: sgd | adam");
   v("lr", c.lr, "learning rate");
   v("momentum", c.momentum, "SGD momentum (0 = plain SGD as in the original)");
@@ -78,6 +91,11 @@ void visit_train_options(Config& c, Visitor&& v) {
   v("eval_every", c.eval_every, "also evaluate the test set every N steps (0 = per epoch only)");
   v("checkpoint_every", c.checkpoint_every, "write a checkpoint every N steps (0 = at the end only)");
   v("flush_every", c.flush_every, "flush the run file every N steps (at most 50)");
+  v("activations_every", c.activations_every, "record activation histograms and statistics on a fixed batch every N steps (0 = off)");
+  v("activation_bins", c.activation_bins, "histogram bins of activation snapshots");
+  v("activation_range", c.activation_range, "histogram range \"lo,hi\" for every layer and site (default: from the first snapshot's 0.5-99.5% quantiles, widened 25% each side)");
+  v("ics_every", c.ics_every, "measure internal covariate shift (Definition 2.1 of the paper) every N steps (0 = off)");
+  v("ics_layers", c.ics_layers, "layers of ICS, comma-separated module names (default: every Linear and Conv)");
   v("out", c.out, "run file (HDF5) to write");
   v("overwrite", c.overwrite, "replace an existing run file");
   v("quiet", c.quiet, "no progress output");
@@ -85,5 +103,11 @@ void visit_train_options(Config& c, Visitor&& v) {
 
 /// Checks every option of `c`; throws ConfigError naming the first bad one.
 void validate(const TrainConfig& c);
+
+/// Parses --activation-range "lo,hi" (finite, lo < hi); throws ConfigError otherwise.
+std::pair<double, double> parse_activation_range(const std::string& s);
+
+/// Splits "net.0, net.3" into {"net.0", "net.3"} (empty items dropped).
+std::vector<std::string> parse_name_list(const std::string& s);
 
 }  // namespace bnl::train

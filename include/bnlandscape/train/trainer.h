@@ -105,6 +105,11 @@ class Trainer {
   /// State a resume needs besides the weights (optimizer buffers, position, epoch sums).
   std::vector<std::pair<std::string, torch::Tensor>> resume_state() const;
 
+  /// The values, in model().parameters() order, that the optimizer's step would give the
+  /// parameters from their current gradients (detached copies). Weights, gradients and
+  /// optimizer state are left exactly as they were (ICS uses this inside before_update).
+  std::vector<torch::Tensor> preview_update();
+
   std::int64_t steps_per_epoch() const;
   std::int64_t total_steps() const;
   const std::vector<std::string>& layer_names() const { return layer_names_; }
