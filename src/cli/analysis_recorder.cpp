@@ -26,9 +26,28 @@ std::vector<std::int64_t> activation_batch_indices(std::int64_t n, std::uint64_t
   return perm;
 }
 
+static std::vector<io::ColumnSpec> activation_columns(std::int64_t bins) {
+  return {{"step", io::ColumnType::Int64, {}, "1", "update index of the snapshot (taken before its update)"},
+          {"hist", io::ColumnType::Int64, {bins}, "count", "values per bin (edges in bin_edges)"},
+          {"underflow", io::ColumnType::Int64, {}, "count", "values below the first edge"},
+          {"overflow", io::ColumnType::Int64, {}, "count", "values above the last edge (NaN included)"},
+          {"mean", io::ColumnType::Float64, {}, "activation", "mean of all values"},
+          {"std", io::ColumnType::Float64, {}, "activation", "population standard deviation of all values"},
+          {"quantiles", io::ColumnType::Float64, {7}, "activation",
+           "quantiles 1, 5, 25, 50, 75, 95, 99 % (linear interpolation)"},
+          {"zero_fraction", io::ColumnType::Float64, {}, "1", "fraction of values exactly zero"}};
+}
+
+static std::string activation_group(const probes::ActivationSite& s) { return "/activations/" + s.layer + "/" + s.site; }
+
 AnalysisObserver::AnalysisObserver(train::Trainer& trainer, io::RunFile& file, const train::TrainConfig& cfg,
-                                   const data::Dataset& data)
-    : trainer_(trainer), file_(file), acts_every_(cfg.activations_every), ics_every_(cfg.ics_every) {
+                                   const data::Dataset& data, const ResumeInfo* resume)
+    : trainer_(trainer),
+      file_(file),
+      acts_every_(cfg.activations_every),
+      ics_every_(cfg.ics_every),
+      resuming_(resume && resume->active),
+      resume_step_(resuming_ ? resume->step : 0) {
   if (acts_every_ > 0) {
     batch_indices_ = activation_batch_indices(data.train.n, cfg.seed);
     auto x = data::gather_images(data.train, data.norm, batch_indices_.data(),
@@ -38,9 +57,19 @@ AnalysisObserver::AnalysisObserver(train::Trainer& trainer, io::RunFile& file, c
       const auto [lo, hi] = train::parse_activation_range(cfg.activation_range);
       range = probes::HistogramRange{lo, hi};
     }
-    recorder_ = std::make_unique<probes::ActivationRecorder>(trainer.model(), x, cfg.activation_bins, range);
-    file_.write_int_array("/activations/batch_indices", batch_indices_, {}, "1",
-                          "indices into the training set of the fixed batch every activation snapshot uses");
+    probes::ActivationRecorder::RangeLookup stored;
+    if (resuming_) {
+      stored = [this](const probes::ActivationSite& site) -> std::optional<probes::HistogramRange> {
+        const std::string edges = activation_group(site) + "/bin_edges";
+        if (!file_.exists(edges)) return std::nullopt;
+        const auto e = file_.read_array(edges);
+        return probes::HistogramRange{e.front(), e.back()};
+      };
+    }
+    recorder_ = std::make_unique<probes::ActivationRecorder>(trainer.model(), x, cfg.activation_bins, range, stored);
+    if (!file_.exists("/activations/batch_indices"))
+      file_.write_int_array("/activations/batch_indices", batch_indices_, {}, "1",
+                            "indices into the training set of the fixed batch every activation snapshot uses");
   }
   if (ics_every_ > 0) {
     const auto available = trainer.model().weight_layer_names();
@@ -53,11 +82,13 @@ AnalysisObserver::AnalysisObserver(train::Trainer& trainer, io::RunFile& file, c
                                  join(available) + ", got \"" + l + "\"");
     }
     const auto L = static_cast<std::int64_t>(ics_layers_.size());
-    ics_ = &file_.add_series(
-        "/ics", {{"step", io::ColumnType::Int64, {}, "1", "update index the shift was measured at (before its update)"},
-                 {"l2", io::ColumnType::Float64, {L}, "loss/param",
-                  "||G - G'||_2 per layer: G its gradient, G' the same after the earlier layers' update of this step"},
-                 {"cos", io::ColumnType::Float64, {L}, "1", "cosine between G and G' per layer"}});
+    const std::vector<io::ColumnSpec> cols{
+        {"step", io::ColumnType::Int64, {}, "1", "update index the shift was measured at (before its update)"},
+        {"l2", io::ColumnType::Float64, {L}, "loss/param",
+         "||G - G'||_2 per layer: G its gradient, G' the same after the earlier layers' update of this step"},
+        {"cos", io::ColumnType::Float64, {L}, "1", "cosine between G and G' per layer"}};
+    ics_ = resuming_ && file_.exists("/ics") ? &file_.reopen_series("/ics", cols, "step", resume_step_)
+                                             : &file_.add_series("/ics", cols);
     ics_->set_attr("layers", ics_layers_);
     ics_->set_attr("definition", std::string("Santurkar et al. 2018, Definition 2.1"));
     ics_->set_column_attr("l2", "layers", ics_layers_);
@@ -76,17 +107,12 @@ void AnalysisObserver::record_activations(std::int64_t step) {
   const std::int64_t bins = recorder_->bins();
   if (act_groups_.empty()) {
     for (std::size_t i = 0; i < sites.size(); ++i) {
-      const std::string g = "/activations/" + sites[i].layer + "/" + sites[i].site;
-      auto& s = file_.add_series(
-          g, {{"step", io::ColumnType::Int64, {}, "1", "update index of the snapshot (taken before its update)"},
-              {"hist", io::ColumnType::Int64, {bins}, "count", "values per bin (edges in bin_edges)"},
-              {"underflow", io::ColumnType::Int64, {}, "count", "values below the first edge"},
-              {"overflow", io::ColumnType::Int64, {}, "count", "values above the last edge (NaN included)"},
-              {"mean", io::ColumnType::Float64, {}, "activation", "mean of all values"},
-              {"std", io::ColumnType::Float64, {}, "activation", "population standard deviation of all values"},
-              {"quantiles", io::ColumnType::Float64, {7}, "activation",
-               "quantiles 1, 5, 25, 50, 75, 95, 99 % (linear interpolation)"},
-              {"zero_fraction", io::ColumnType::Float64, {}, "1", "fraction of values exactly zero"}});
+      const std::string g = activation_group(sites[i]);
+      if (resuming_ && file_.exists(g)) {
+        act_groups_.push_back(&file_.reopen_series(g, activation_columns(bins), "step", resume_step_));
+        continue;
+      }
+      auto& s = file_.add_series(g, activation_columns(bins));
       s.set_attr("module", sites[i].module);
       s.set_column_attr("quantiles", "levels", std::vector<std::string>{"0.01", "0.05", "0.25", "0.5", "0.75", "0.95", "0.99"});
       file_.write_array(g + "/bin_edges", probes::bin_edges(recorder_->ranges()[i], bins), {}, "activation",

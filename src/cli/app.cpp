@@ -7,6 +7,7 @@
 
 #include "bnlandscape/data/image_set.h"
 #include "bnlandscape/io/run_file.h"
+#include "bnlandscape/io/run_reader.h"
 #include "bnlandscape/train/config.h"
 
 namespace bnl::cli {
@@ -42,18 +43,8 @@ std::vector<std::string> expand_config(CLI::App& app, const std::vector<std::str
   if (!sub) return args;
   std::vector<std::string> rest;
   std::vector<std::string> from_file;
-  for (std::size_t i = sub_pos + 1; i < args.size(); ++i) {
-    std::string path;
-    if (args[i] == "--config") {
-      if (i + 1 >= args.size()) throw train::ConfigError("--config: expected a file name, got nothing");
-      path = args[++i];
-    } else if (args[i].rfind("--config=", 0) == 0) {
-      path = args[i].substr(9);
-    } else {
-      rest.push_back(args[i]);
-      continue;
-    }
-    for (const auto& e : read_config_file(path)) {
+  auto add_entries = [&](const std::vector<ConfigEntry>& entries, const std::string& path) {
+    for (const auto& e : entries) {
       const std::string flag = "--" + dashed(e.key);
       const CLI::Option* opt = sub->get_option_no_throw(flag);
       if (!opt || flag == "--config" || flag == "--help")
@@ -68,6 +59,46 @@ std::vector<std::string> expand_config(CLI::App& app, const std::vector<std::str
         from_file.push_back(e.value);
       }
     }
+  };
+  // --resume FILE: the configuration is the one stored in FILE, so the continued run is the
+  // same run; only --quiet may be added.
+  for (std::size_t i = sub_pos + 1; i < args.size(); ++i) {
+    std::string path;
+    if (args[i] == "--resume" && i + 1 < args.size()) path = args[i + 1];
+    else if (args[i].rfind("--resume=", 0) == 0) path = args[i].substr(9);
+    else continue;
+    for (std::size_t j = sub_pos + 1; j < args.size(); ++j) {
+      if (j == i || (j == i + 1 && args[i] == "--resume") || args[j] == "--quiet") continue;
+      throw train::ConfigError("--resume " + path + ": expected no other options but --quiet (the run continues "
+                               "with the configuration stored in its file), got " + args[j]);
+    }
+    io::RunReader reader(path);
+    const auto status = reader.string_attr("status");
+    const auto toml = reader.string_attr("config_toml");
+    if (!toml) throw train::ConfigError("--resume " + path + ": expected a bnlandscape run file, got no config_toml");
+    if (status && (*status == "complete" || *status == "diverged"))
+      throw train::ConfigError("--resume " + path + ": the run is already " + *status + "; nothing to continue");
+    add_entries(parse_config_text(*toml, path + ":config_toml"), path + ":config_toml");
+    from_file.push_back("--out");
+    from_file.push_back(path);
+    from_file.push_back("--overwrite=false");
+    std::vector<std::string> out(args.begin(), args.begin() + static_cast<std::ptrdiff_t>(sub_pos + 1));
+    out.insert(out.end(), from_file.begin(), from_file.end());
+    out.insert(out.end(), args.begin() + static_cast<std::ptrdiff_t>(sub_pos + 1), args.end());
+    return out;
+  }
+  for (std::size_t i = sub_pos + 1; i < args.size(); ++i) {
+    std::string path;
+    if (args[i] == "--config") {
+      if (i + 1 >= args.size()) throw train::ConfigError("--config: expected a file name, got nothing");
+      path = args[++i];
+    } else if (args[i].rfind("--config=", 0) == 0) {
+      path = args[i].substr(9);
+    } else {
+      rest.push_back(args[i]);
+      continue;
+    }
+    add_entries(read_config_file(path), path);
   }
   out.assign(args.begin(), args.begin() + static_cast<std::ptrdiff_t>(sub_pos + 1));
   out.insert(out.end(), from_file.begin(), from_file.end());

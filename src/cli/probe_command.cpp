@@ -62,10 +62,25 @@ std::string probe_line(const probes::ProbeRecord& r) {
 class ProbeObserver : public train::TrainObserver {
  public:
   ProbeObserver(train::Trainer& trainer, io::RunFile& file, Progress& progress, const models::ModelSpec& spec,
-                const probes::ProbeConfig& cfg, const data::Dataset& data)
+                const probes::ProbeConfig& cfg, const data::Dataset& data, const ResumeInfo& resume)
       : trainer_(trainer), progress_(progress), cfg_(cfg), probe_(spec, cfg, probe_context(trainer.config())),
-        series_(file, probe_, cfg) {
+        series_(file, probe_, cfg, &resume) {
     if (cfg.probe_batch == "fixed") std::tie(fixed_x_, fixed_y_) = fixed_probe_set(data, cfg.probe_size);
+    if (resume.active) {
+      // The solver state of the uninterrupted run: the seed counter and Lanczos's warm start.
+      const auto count = resume.find_state("probe.count");
+      if (count.defined()) probe_.set_probes_done(count.reshape(-1)[0].item<std::int64_t>());
+      const auto warm = resume.find_state("probe.lanczos_warm_start").to(torch::kFloat64).contiguous();
+      if (warm.defined() && warm.numel() > 0)
+        probe_.set_warm_start(Eigen::Map<const Eigen::VectorXd>(warm.data_ptr<double>(), warm.numel()));
+    }
+  }
+  void save_state(std::vector<std::pair<std::string, torch::Tensor>>& state) override {
+    state.emplace_back("probe.count", torch::tensor({probe_.probes_done()}, torch::kInt64));
+    const auto& w = probe_.warm_start();
+    state.emplace_back("probe.lanczos_warm_start",
+                       torch::from_blob(const_cast<double*>(w.data()), {static_cast<std::int64_t>(w.size())},
+                                        torch::kFloat64).clone());
   }
   void on_start(std::int64_t total) override { total_ = total; }
   void before_update(std::int64_t step, const torch::Tensor& x, const torch::Tensor& y) override {
@@ -174,7 +189,8 @@ int run_offline(ProbeOptions& opt) {
 
 }  // namespace
 
-ProbeSeries::ProbeSeries(io::RunFile& file, const probes::LandscapeProbe& probe, const probes::ProbeConfig& cfg)
+ProbeSeries::ProbeSeries(io::RunFile& file, const probes::LandscapeProbe& probe, const probes::ProbeConfig& cfg,
+                         const ResumeInfo* resume)
     : file_(file) {
   k_ = static_cast<std::size_t>(cfg.top_k);
   kb_ = static_cast<std::size_t>(cfg.bottom_k);
@@ -206,6 +222,11 @@ ProbeSeries::ProbeSeries(io::RunFile& file, const probes::LandscapeProbe& probe,
   if (eigvecs_)
     cols.push_back({"top_eigenvector", ColumnType::Float64, {probe.num_params()}, "1",
                     "unit top eigenvector, parameters flattened in named_parameters order"});
+  if (resume && resume->active && file.exists("/probes")) {
+    // Probes of the checkpoint's step and later are measured again.
+    group_ = &file.reopen_series("/probes", cols, "step", resume->step);
+    return;
+  }
   group_ = &file.add_series("/probes", cols);
   file.write_array("/probes/step_sizes", probe.step_sizes(), {}, "1", "absolute step sizes s of the gradient path");
   group_->set_attr("probe_batch", cfg.probe_batch);
@@ -247,6 +268,7 @@ Command setup_probe(CLI::App& app) {
   train::visit_train_options(opt->cfg, OptionAdder{*sub});
   probes::visit_probe_options(opt->probe, OptionAdder{*sub});
   add_config_options(*sub, opt->dump_config);
+  add_resume_option(*sub, opt->resume);
   opt->app = sub;
   return {sub, [opt] { return run_probe(*opt); }};
 }
@@ -257,7 +279,11 @@ int run_probe(ProbeOptions& opt) {
     return kExitOk;
   }
   probes::validate_probe(opt.probe, opt.cfg.batch_size, 0);
-  if (!opt.probe.checkpoint.empty()) return run_offline(opt);
+  if (!opt.probe.checkpoint.empty()) {
+    if (!opt.resume.empty())
+      throw train::ConfigError("--resume: expected an online probe run (probe --checkpoint runs once and has nothing to resume)");
+    return run_offline(opt);
+  }
   PreparedRun run = prepare_run(opt.cfg);
   std::int64_t num_params = 0;
   for (const auto& p : run.model->parameters()) num_params += p.numel();
@@ -267,9 +293,10 @@ int run_probe(ProbeOptions& opt) {
   const auto pcfg = opt.probe;
   const data::Dataset& data = run.data;
   return train_and_record(opt.cfg, run, probe_config_toml(opt),
-                          [&](train::Trainer& trainer, io::RunFile& file, Progress& progress) {
-                            return std::make_unique<ProbeObserver>(trainer, file, progress, spec, pcfg, data);
-                          });
+                          [&](train::Trainer& trainer, io::RunFile& file, Progress& progress, const ResumeInfo& resume) {
+                            return std::make_unique<ProbeObserver>(trainer, file, progress, spec, pcfg, data, resume);
+                          },
+                          opt.resume);
 }
 
 }  // namespace bnl::cli

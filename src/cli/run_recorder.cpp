@@ -6,6 +6,7 @@
 
 #include <torch/version.h>
 
+#include "bnlandscape/io/checkpoint.h"
 #include "bnlandscape/train/config.h"
 
 namespace bnl::cli {
@@ -27,10 +28,47 @@ std::string iso8601_utc_now() {
   return buf;
 }
 
+torch::Tensor ResumeInfo::find_state(const std::string& name) const {
+  for (const auto& [k, t] : state)
+    if (k == name) return t;
+  return {};
+}
+
+ResumeInfo read_resume_point(const std::string& path) {
+  const auto groups = io::list_checkpoints(path);
+  if (groups.empty())
+    throw train::ConfigError("--resume " + path + ": expected a checkpoint to continue from, got none (the run "
+                             "stopped before its first checkpoint; start it again, with --checkpoint-every N)");
+  ResumeInfo r;
+  r.active = true;
+  r.weights = io::read_tensor_group(path, groups.back());
+  r.state = io::read_tensor_group(path, groups.back() + "/_state");
+  const auto step = r.find_state("step");
+  if (!step.defined()) throw train::ConfigError("--resume " + path + ": " + groups.back() + "/_state has no 'step'");
+  r.step = step.reshape(-1)[0].item<std::int64_t>();
+  return r;
+}
+
 RunRecorder::RunRecorder(const std::string& path, bool overwrite, const RunProvenance& prov,
-                         train::Trainer& trainer)
-    : file_(io::RunFile::create(path, overwrite)), trainer_(trainer) {
+                         train::Trainer& trainer, const ResumeInfo* resume)
+    : file_(resume && resume->active ? io::RunFile::open_existing(path) : io::RunFile::create(path, overwrite)),
+      trainer_(trainer) {
   auto& f = *file_;
+  const bool resuming = resume && resume->active;
+  // Steps and probes before the checkpoint were done; the evaluation at its step came before
+  // it; an epoch ending at its step is recorded after it, so it is redone.
+  auto series = [&](const std::string& g, const std::vector<ColumnSpec>& cols, std::int64_t keep_below) -> io::SeriesGroup& {
+    if (resuming && f.exists(g)) return f.reopen_series(g, cols, "step", keep_below);
+    return f.add_series(g, cols);
+  };
+  const std::int64_t S = resuming ? resume->step : 0;
+  if (resuming) {
+    last_checkpoint_ = S;
+    f.set_attr("status", std::string("running"));
+    f.set_attr("resumed_at_step", S);
+    f.set_attr("end_time", std::string(""));
+  }
+  if (!resuming) {
   f.set_attr("status", std::string("running"));
   f.set_attr("diverged_at_step", std::int64_t{-1});
   f.set_attr("config_toml", prov.config_toml);
@@ -49,9 +87,10 @@ RunRecorder::RunRecorder(const std::string& path, bool overwrite, const RunProve
   std::string files;
   for (const auto& d : prov.data_files) files += d.path + " " + d.sha256 + "\n";
   f.set_attr("data_files", files);
+  }
 
   const auto& layers = trainer.layer_names();
-  steps_ = &f.add_series("/train/steps", {
+  steps_ = &series("/train/steps", {
       {"step", ColumnType::Int64, {}, "1", "0-based index of the update"},
       {"epoch", ColumnType::Int64, {}, "1", "0-based epoch of the update"},
       {"loss", ColumnType::Float64, {}, "nats", "mean cross-entropy of the mini-batch before the update"},
@@ -61,10 +100,10 @@ RunRecorder::RunRecorder(const std::string& path, bool overwrite, const RunProve
       {"wall_time", ColumnType::Float64, {}, "s", "seconds since the run started"},
       {"layer_grad_norm", ColumnType::Float64, {static_cast<std::int64_t>(layers.size())}, "1",
        "L2 norm of each layer's parameter gradients (layers in the attribute 'layers')"},
-  });
+  }, S);
   steps_->set_column_attr("layer_grad_norm", "layers", layers);
   steps_->set_column_attr("layer_grad_norm", "dims", std::string("step,layer"));
-  epochs_ = &f.add_series("/train/epochs", {
+  epochs_ = &series("/train/epochs", {
       {"epoch", ColumnType::Int64, {}, "1", "0-based epoch"},
       {"step", ColumnType::Int64, {}, "1", "updates done at the end of the epoch"},
       {"train_loss", ColumnType::Float64, {}, "nats", "mean of the epoch's mini-batch losses"},
@@ -73,13 +112,13 @@ RunRecorder::RunRecorder(const std::string& path, bool overwrite, const RunProve
       {"test_acc", ColumnType::Float64, {}, "1", "accuracy on the test set, evaluation mode"},
       {"grad_norm_mean", ColumnType::Float64, {}, "1", "mean of the epoch's per-step global gradient norms"},
       {"wall_time", ColumnType::Float64, {}, "s", "seconds the epoch took, evaluation included"},
-  });
+  }, S);
   if (trainer.config().eval_every > 0) {
-    evals_ = &f.add_series("/train/evals", {
+    evals_ = &series("/train/evals", {
         {"step", ColumnType::Int64, {}, "1", "updates done before the evaluation"},
         {"test_loss", ColumnType::Float64, {}, "nats", "mean cross-entropy on the test set, evaluation mode"},
         {"test_acc", ColumnType::Float64, {}, "1", "accuracy on the test set, evaluation mode"},
-    });
+    }, S + 1);
   }
   f.flush();
 }
@@ -102,7 +141,9 @@ void RunRecorder::on_flush_point(std::int64_t) { file_->flush(); }
 
 void RunRecorder::on_checkpoint(std::int64_t step) {
   if (step == last_checkpoint_) return;
-  file_->write_checkpoint(step, trainer_.named_state(), trainer_.resume_state());
+  auto state = trainer_.resume_state();
+  for (auto* o : state_observers_) o->save_state(state);
+  file_->write_checkpoint(step, trainer_.named_state(), state);
   last_checkpoint_ = step;
 }
 

@@ -27,6 +27,7 @@ Command setup_train(CLI::App& app) {
   CLI::App* sub = app.add_subcommand("train", "train one model and write one HDF5 run file");
   train::visit_train_options(opt->cfg, OptionAdder{*sub});
   add_config_options(*sub, opt->dump_config);
+  add_resume_option(*sub, opt->resume);
   return {sub, [opt] { return run_train(*opt); }};
 }
 
@@ -91,11 +92,17 @@ int run_train(const TrainOptions& opt) {
     return kExitOk;
   }
   PreparedRun run = prepare_run(opt.cfg);
-  return train_and_record(opt.cfg, run, train_config_toml(opt.cfg), nullptr);
+  return train_and_record(opt.cfg, run, train_config_toml(opt.cfg), nullptr, opt.resume);
+}
+
+void add_resume_option(CLI::App& sub, std::string& resume) {
+  sub.add_option("--resume", resume,
+                 "continue the run in FILE from its newest checkpoint, with the configuration stored in it "
+                 "(only --quiet may be added)");
 }
 
 int train_and_record(const train::TrainConfig& cfg, PreparedRun& run, const std::string& config_toml,
-                     const ExtendRun& extend) {
+                     const ExtendRun& extend, const std::string& resume_file) {
   train::Trainer trainer(cfg, run.model, run.data);
   Progress progress(cfg.out, cfg.quiet);
   if (trainer.drops_singleton() && run.data.train.n % cfg.batch_size == 1)
@@ -109,14 +116,26 @@ int train_and_record(const train::TrainConfig& cfg, PreparedRun& run, const std:
   prov.blas_threads = run.threads.second;
   prov.data_files = run.data.files;
   RunLock lock(cfg.out);
+  ResumeInfo resume;
+  if (!resume_file.empty()) {
+    // Read under the lock: nobody else may be writing the file we continue.
+    resume = read_resume_point(resume_file);
+    try {
+      trainer.restore(resume.weights, resume.state);
+    } catch (const std::exception& e) {
+      throw train::ConfigError("--resume " + resume_file + ": " + e.what());
+    }
+    progress.log("resuming " + resume_file + " from step " + std::to_string(resume.step));
+  }
   SignalGuard signals;
-  RunRecorder recorder(cfg.out, cfg.overwrite, prov, trainer);
+  RunRecorder recorder(cfg.out, cfg.overwrite, prov, trainer, &resume);
   ObserverList observers;
   train::TrainResult result;
   try {
     std::unique_ptr<train::TrainObserver> extra;
-    if (extend) extra = extend(trainer, recorder.file(), progress);
-    AnalysisObserver analysis(trainer, recorder.file(), cfg, run.data);
+    if (extend) extra = extend(trainer, recorder.file(), progress, resume);
+    if (extra) recorder.add_state_observer(extra.get());
+    AnalysisObserver analysis(trainer, recorder.file(), cfg, run.data, &resume);
     // Probes measure before the recorder flushes, so a flushed step includes its probe.
     if (analysis.active()) observers.add(&analysis);
     if (extra) observers.add(extra.get());

@@ -244,6 +244,91 @@ std::unique_ptr<RunFile> RunFile::create(const std::string& path, bool overwrite
   return run;
 }
 
+std::unique_ptr<RunFile> RunFile::open_existing(const std::string& path) {
+  const std::string what = "opening run file for appending";
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) throw IoError(path + ": " + what + " failed: no such file");
+  auto impl = std::make_unique<Impl>();
+  impl->path = path;
+  guarded(path, what, [&] {
+    impl->file = std::make_unique<H5::H5File>(path, H5F_ACC_RDWR);
+    const H5::Group root = impl->file->openGroup("/");
+    if (!root.attrExists("format")) throw Failure("not a bnlandscape run file (no root attribute 'format')");
+  });
+  impl->open = true;
+  return std::unique_ptr<RunFile>(new RunFile(std::move(impl)));
+}
+
+bool RunFile::exists(const std::string& path) const {
+  const Impl& f = *impl_;
+  f.require_open("looking up " + in_quotes(path));
+  return guarded(f.path, "looking up " + in_quotes(path),
+                 [&] { return detail::path_exists(*f.file, detail::absolute_path(path)); });
+}
+
+std::vector<double> RunFile::read_array(const std::string& path) const {
+  const Impl& f = *impl_;
+  const std::string apath = detail::absolute_path(path);
+  const std::string what = "reading dataset " + in_quotes(apath);
+  f.require_open(what);
+  return guarded(f.path, what, [&] {
+    if (!detail::path_exists(*f.file, apath)) throw Failure("it does not exist");
+    H5::DataSet ds = f.file->openDataSet(apath);
+    const auto n = static_cast<std::size_t>(ds.getSpace().getSimpleExtentNpoints());
+    std::vector<double> out(n);
+    if (n > 0) ds.read(out.data(), H5::PredType::NATIVE_DOUBLE);
+    return out;
+  });
+}
+
+SeriesGroup& RunFile::reopen_series(const std::string& group, const std::vector<ColumnSpec>& columns,
+                                    const std::string& step_column, std::int64_t keep_below) {
+  Impl& f = *impl_;
+  const std::string gpath = detail::absolute_path(group);
+  const std::string what = "reopening series group " + in_quotes(gpath);
+  f.require_open(what);
+  auto s = std::make_unique<SeriesGroup::Impl>();
+  s->file = &f.path;
+  s->open = &f.open;
+  s->name = gpath;
+  s->specs = columns;
+  guarded(f.path, what, [&] {
+    if (!detail::path_exists(*f.file, gpath)) throw Failure("it does not exist");
+    s->group.emplace(f.file->openGroup(gpath));
+    if (!s->group->nameExists(step_column)) throw Failure("it has no column " + in_quotes(step_column));
+    H5::DataSet step_ds = s->group->openDataSet(step_column);
+    const auto rows = static_cast<std::size_t>(step_ds.getSpace().getSimpleExtentNpoints());
+    std::vector<std::int64_t> steps(rows);
+    if (rows > 0) step_ds.read(steps.data(), H5::PredType::NATIVE_INT64);
+    std::size_t keep = 0;
+    while (keep < rows && steps[keep] < keep_below) ++keep;
+    for (const auto& c : columns) {
+      if (!s->group->nameExists(c.name)) throw Failure("it has no column " + in_quotes(c.name));
+      H5::DataSet ds = s->group->openDataSet(c.name);
+      H5::DataSpace space = ds.getSpace();
+      const int rank = space.getSimpleExtentNdims();
+      std::vector<hsize_t> dims(static_cast<std::size_t>(std::max(rank, 1)));
+      space.getSimpleExtentDims(dims.data());
+      std::size_t width = 1;
+      bool same = rank == 1 + static_cast<int>(c.inner.size());
+      for (std::size_t k = 0; same && k < c.inner.size(); ++k) {
+        same = dims[k + 1] == static_cast<hsize_t>(c.inner[k]);
+        width *= static_cast<std::size_t>(c.inner[k]);
+      }
+      if (!same) throw Failure("column " + in_quotes(c.name) + " has another shape than this run writes");
+      if (dims[0] < keep) throw Failure("column " + in_quotes(c.name) + " is shorter than " + in_quotes(step_column));
+      dims[0] = keep;
+      ds.extend(dims.data());
+      s->widths.push_back(width);
+      s->datasets.push_back(ds);
+    }
+    s->written = static_cast<std::int64_t>(keep);
+  });
+  s->buffers.resize(s->specs.size());
+  f.series.push_back(std::unique_ptr<SeriesGroup>(new SeriesGroup(std::move(s))));
+  return *f.series.back();
+}
+
 SeriesGroup& RunFile::add_series(const std::string& group,
                                  const std::vector<ColumnSpec>& columns) {
   Impl& f = *impl_;

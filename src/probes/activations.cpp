@@ -75,8 +75,8 @@ ActivationSummary summarize_activations(const torch::Tensor& values, const Histo
 }
 
 ActivationRecorder::ActivationRecorder(models::Classifier& model, torch::Tensor x, std::int64_t bins,
-                                       std::optional<HistogramRange> range)
-    : model_(model), x_(std::move(x)), bins_(bins), fixed_range_(range) {
+                                       std::optional<HistogramRange> range, RangeLookup lookup)
+    : model_(model), x_(std::move(x)), bins_(bins), fixed_range_(range), lookup_(std::move(lookup)) {
   TORCH_CHECK(bins_ >= 1, "ActivationRecorder: expected bins >= 1, got ", bins_);
 }
 
@@ -127,7 +127,9 @@ std::vector<ActivationSummary> ActivationRecorder::record() {
   if (sites_.empty()) {
     for (const auto& [site, t] : kept) {
       sites_.push_back(site);
-      ranges_.push_back(fixed_range_ ? *fixed_range_ : initial_range(t));
+      std::optional<HistogramRange> stored;
+      if (lookup_) stored = lookup_(site);
+      ranges_.push_back(stored ? *stored : fixed_range_ ? *fixed_range_ : initial_range(t));
     }
   }
   TORCH_CHECK(kept.size() == sites_.size(), "ActivationRecorder: expected ", sites_.size(), " sites, got ",

@@ -4,8 +4,10 @@
 
 #include <cmath>
 #include <limits>
+#include <map>
 #include <thread>
 
+#include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Parallel.h>
 #include <torch/nn/functional/loss.h>
 #include <torch/optim/adam.h>
@@ -112,6 +114,8 @@ std::pair<double, double> Trainer::evaluate() {
 
 TrainResult Trainer::run(TrainObserver& observer) {
   const auto t_start = Clock::now();
+  // Seconds since the run started, earlier sessions of a resumed run included.
+  auto run_time = [&] { return wall_offset_ + seconds_since(t_start); };
   TrainResult result;
   model_->train();
   const auto& train = data_.train;
@@ -120,11 +124,13 @@ TrainResult Trainer::run(TrainObserver& observer) {
   observer.on_start(total);
 
   for (; epoch_ < config_.epochs; ++epoch_) {
+    // A resumed epoch keeps the time it had already taken.
     const auto t_epoch = Clock::now();
+    const double epoch_before = epoch_time_;
+    auto epoch_time = [&] { return epoch_before + seconds_since(t_epoch); };
     const auto perm = data::epoch_permutation(train.n, config_.seed, epoch_);
-    double loss_sum = 0, acc_sum = 0, gnorm_sum = 0;
-    std::int64_t batches = 0;
-    for (const auto& [b, e] : bounds) {
+    for (auto batch = static_cast<std::size_t>(batches_); batch < bounds.size(); ++batch) {
+      const auto [b, e] = bounds[batch];
       auto x = data::gather_images(train, data_.norm, perm.data() + b, e - b);
       auto y = data::gather_labels(train, perm.data() + b, e - b);
       optimizer_->zero_grad();
@@ -140,24 +146,26 @@ TrainResult Trainer::run(TrainObserver& observer) {
       r.lr = config_.lr;
       compute_grad_norms(r);
       if (!std::isfinite(r.loss)) {
-        r.wall_time = seconds_since(t_start);
+        r.wall_time = run_time();
         observer.on_step(r);
         observer.on_flush_point(step_);
         result.status = RunStatus::Diverged;
         result.diverged_at_step = step_;
         result.steps = step_;
-        result.wall_time = seconds_since(t_start);
+        result.wall_time = run_time();
         return result;
       }
       observer.before_update(step_, x, y);
       optimizer_->step();
       ++step_;
-      r.wall_time = seconds_since(t_start);
+      r.wall_time = run_time();
       observer.on_step(r);
-      loss_sum += r.loss;
-      acc_sum += r.acc;
-      gnorm_sum += r.grad_norm;
-      ++batches;
+      loss_sum_ += r.loss;
+      acc_sum_ += r.acc;
+      gnorm_sum_ += r.grad_norm;
+      ++batches_;
+      wall_at_step_ = r.wall_time;
+      epoch_time_ = epoch_time();
 
       if (config_.eval_every > 0 && step_ % config_.eval_every == 0) {
         auto [tl, ta] = evaluate();
@@ -172,25 +180,28 @@ TrainResult Trainer::run(TrainObserver& observer) {
         observer.on_flush_point(step_);
         result.status = RunStatus::Interrupted;
         result.steps = step_;
-        result.wall_time = seconds_since(t_start);
+        result.wall_time = run_time();
         return result;
       }
     }
     EpochRecord er;
     er.epoch = epoch_;
     er.step = step_;
-    er.train_loss = loss_sum / std::max<std::int64_t>(batches, 1);
-    er.train_acc = acc_sum / std::max<std::int64_t>(batches, 1);
-    er.grad_norm_mean = gnorm_sum / std::max<std::int64_t>(batches, 1);
+    er.train_loss = loss_sum_ / std::max<std::int64_t>(batches_, 1);
+    er.train_acc = acc_sum_ / std::max<std::int64_t>(batches_, 1);
+    er.grad_norm_mean = gnorm_sum_ / std::max<std::int64_t>(batches_, 1);
     std::tie(er.test_loss, er.test_acc) = evaluate();
-    er.wall_time = seconds_since(t_epoch);
+    er.wall_time = epoch_time();
     observer.on_epoch(er);
     observer.on_flush_point(step_);
+    loss_sum_ = acc_sum_ = gnorm_sum_ = 0;
+    batches_ = 0;
+    epoch_time_ = 0;
   }
   observer.on_checkpoint(step_);
   observer.on_flush_point(step_);
   result.steps = step_;
-  result.wall_time = seconds_since(t_start);
+  result.wall_time = run_time();
   return result;
 }
 
@@ -206,6 +217,15 @@ std::vector<std::pair<std::string, torch::Tensor>> Trainer::resume_state() const
   out.emplace_back("step", torch::tensor({step_}, torch::kInt64));
   out.emplace_back("epoch", torch::tensor({epoch_}, torch::kInt64));
   out.emplace_back("seed", torch::tensor({static_cast<std::int64_t>(config_.seed)}, torch::kInt64));
+  // Position inside the epoch and the epoch's running sums, so a resumed epoch's record equals
+  // an uninterrupted one's.
+  out.emplace_back("batches_in_epoch", torch::tensor({batches_}, torch::kInt64));
+  out.emplace_back("loss_sum", torch::tensor({loss_sum_}, torch::kFloat64));
+  out.emplace_back("acc_sum", torch::tensor({acc_sum_}, torch::kFloat64));
+  out.emplace_back("grad_norm_sum", torch::tensor({gnorm_sum_}, torch::kFloat64));
+  out.emplace_back("wall_time", torch::tensor({wall_at_step_}, torch::kFloat64));
+  out.emplace_back("epoch_wall_time", torch::tensor({epoch_time_}, torch::kFloat64));
+  out.emplace_back("torch_generator_state", at::detail::getDefaultCPUGenerator().get_state());
   if (auto* noise = model_->bn_noise()) out.emplace_back("bn_noise.generator_state", noise->generator().get_state());
   // Optimizer buffers (momentum, Adam moments) by parameter index, so a resume restores them.
   std::int64_t i = 0;
@@ -226,6 +246,65 @@ std::vector<std::pair<std::string, torch::Tensor>> Trainer::resume_state() const
     }
   }
   return out;
+}
+
+void Trainer::restore(const std::vector<std::pair<std::string, torch::Tensor>>& weights,
+                      const std::vector<std::pair<std::string, torch::Tensor>>& state) {
+  torch::NoGradGuard no_grad;
+  std::map<std::string, torch::Tensor> w(weights.begin(), weights.end());
+  std::map<std::string, torch::Tensor> st(state.begin(), state.end());
+  auto need = [](const std::map<std::string, torch::Tensor>& m, const std::string& key, const char* where) {
+    const auto it = m.find(key);
+    if (it == m.end()) throw std::runtime_error(std::string("resume: expected ") + where + " '" + key + "' in the checkpoint, got none");
+    return it->second;
+  };
+  auto load = [&](torch::Tensor& live, const std::string& name) {
+    const auto t = need(w, name, "tensor");
+    if (t.sizes() != live.sizes())
+      throw std::runtime_error("resume: expected '" + name + "' of shape " + c10::str(live.sizes()) + ", got " + c10::str(t.sizes()));
+    live.copy_(t.to(live.scalar_type()));
+  };
+  for (auto& item : model_->named_parameters()) load(item.value(), item.key());
+  for (auto& item : model_->named_buffers()) load(item.value(), item.key());
+
+  auto scalar_i = [&](const char* k) { return need(st, k, "state").reshape(-1)[0].item<std::int64_t>(); };
+  auto scalar_d = [&](const char* k) { return need(st, k, "state").reshape(-1)[0].item<double>(); };
+  step_ = scalar_i("step");
+  epoch_ = scalar_i("epoch");
+  batches_ = scalar_i("batches_in_epoch");
+  loss_sum_ = scalar_d("loss_sum");
+  acc_sum_ = scalar_d("acc_sum");
+  gnorm_sum_ = scalar_d("grad_norm_sum");
+  wall_offset_ = wall_at_step_ = scalar_d("wall_time");
+  epoch_time_ = scalar_d("epoch_wall_time");
+  auto gen = at::detail::getDefaultCPUGenerator();
+  gen.set_state(need(st, "torch_generator_state", "state"));
+  if (auto* noise = model_->bn_noise()) noise->generator().set_state(need(st, "bn_noise.generator_state", "state"));
+
+  // Optimizer buffers by parameter index, as resume_state wrote them.
+  auto& ostate = optimizer_->state();
+  ostate.clear();
+  std::int64_t i = 0;
+  for (const auto& group : optimizer_->param_groups()) {
+    for (const auto& p : group.params()) {
+      const std::string idx = std::to_string(i);
+      const std::string key = c10::guts::to_string(p.unsafeGetTensorImpl());
+      if (config_.optimizer == "adam") {
+        if (st.count("optimizer.exp_avg." + idx)) {
+          auto a = std::make_unique<torch::optim::AdamParamState>();
+          a->step(need(st, "optimizer.adam_step." + idx, "state").reshape(-1)[0].item<std::int64_t>());
+          a->exp_avg(need(st, "optimizer.exp_avg." + idx, "state").to(p.scalar_type()).clone());
+          a->exp_avg_sq(need(st, "optimizer.exp_avg_sq." + idx, "state").to(p.scalar_type()).clone());
+          ostate[key] = std::move(a);
+        }
+      } else if (st.count("optimizer.momentum_buffer." + idx)) {
+        auto m = std::make_unique<torch::optim::SGDParamState>();
+        m->momentum_buffer(need(st, "optimizer.momentum_buffer." + idx, "state").to(p.scalar_type()).clone());
+        ostate[key] = std::move(m);
+      }
+      ++i;
+    }
+  }
 }
 
 std::vector<torch::Tensor> Trainer::preview_update() {

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "bnlandscape/cli/run_recorder.h"
 #include "bnlandscape/data/dataset.h"
 #include "bnlandscape/io/run_file.h"
 #include "bnlandscape/probes/activations.h"
@@ -29,8 +30,10 @@ class AnalysisObserver : public train::TrainObserver {
  public:
   /// Does nothing unless cfg.activations_every or cfg.ics_every is > 0. The ICS layers are
   /// cfg.ics_layers (checked against the model's Linear and Conv layers: ConfigError) or all.
+  /// With an active `resume` (may be null), existing groups are reopened, cut back to the
+  /// checkpoint, and the histogram ranges come from their stored bin edges.
   AnalysisObserver(train::Trainer& trainer, io::RunFile& file, const train::TrainConfig& cfg,
-                   const data::Dataset& data);
+                   const data::Dataset& data, const ResumeInfo* resume = nullptr);
 
   void before_update(std::int64_t step, const torch::Tensor& x, const torch::Tensor& y) override;
 
@@ -50,6 +53,8 @@ class AnalysisObserver : public train::TrainObserver {
   std::vector<io::SeriesGroup*> act_groups_;
   std::vector<std::string> ics_layers_;
   io::SeriesGroup* ics_ = nullptr;
+  bool resuming_ = false;
+  std::int64_t resume_step_ = 0;
 };
 
 }  // namespace bnl::cli

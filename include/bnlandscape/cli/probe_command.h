@@ -8,6 +8,7 @@
 #include <string>
 
 #include "bnlandscape/cli/app.h"
+#include "bnlandscape/cli/run_recorder.h"
 #include "bnlandscape/io/run_file.h"
 #include "bnlandscape/probes/landscape_probe.h"
 #include "bnlandscape/train/config.h"
@@ -19,6 +20,7 @@ struct ProbeOptions {
   train::TrainConfig cfg;
   probes::ProbeConfig probe;
   bool dump_config = false;
+  std::string resume;  ///< --resume FILE
   CLI::App* app = nullptr;  ///< to tell options given explicitly from defaults
 };
 
@@ -31,8 +33,10 @@ int run_probe(ProbeOptions& opt);
 /// The /probes series of a run file.
 class ProbeSeries {
  public:
-  /// Creates /probes with its datasets, the step sizes and the probe configuration attributes.
-  ProbeSeries(io::RunFile& file, const probes::LandscapeProbe& probe, const probes::ProbeConfig& cfg);
+  /// Creates /probes with its datasets, the step sizes and the probe configuration attributes;
+  /// with an active `resume`, reopens it and cuts it back to the checkpoint's step.
+  ProbeSeries(io::RunFile& file, const probes::LandscapeProbe& probe, const probes::ProbeConfig& cfg,
+              const ResumeInfo* resume = nullptr);
   /// Appends one probe's row and flushes the file.
   void append(const probes::ProbeRecord& r);
 

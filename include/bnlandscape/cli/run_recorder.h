@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "bnlandscape/data/dataset.h"
@@ -23,15 +24,32 @@ struct RunProvenance {
   std::vector<data::FileDigest> data_files;
 };
 
+/// A run continued from the newest checkpoint of its file (--resume).
+struct ResumeInfo {
+  bool active = false;
+  std::int64_t step = 0;  ///< the checkpoint's step: updates already done
+  std::vector<std::pair<std::string, torch::Tensor>> weights;  ///< parameters and buffers
+  std::vector<std::pair<std::string, torch::Tensor>> state;    ///< its _state group
+  /// The state tensor `name`, or an undefined tensor.
+  torch::Tensor find_state(const std::string& name) const;
+};
+
+/// Reads the newest checkpoint of `path` for a resume; a file without one is a ConfigError.
+ResumeInfo read_resume_point(const std::string& path);
+
 /// "2026-11-27T15:29:23Z".
 std::string iso8601_utc_now();
 
 /// Writes a run file as training proceeds.
 class RunRecorder : public train::TrainObserver {
  public:
-  /// Creates the run file (refusing an existing one unless `overwrite`) with status "running".
+  /// Creates the run file (refusing an existing one unless `overwrite`) with status "running";
+  /// with an active `resume`, reopens it instead and cuts its series back to the checkpoint.
   RunRecorder(const std::string& path, bool overwrite, const RunProvenance& prov,
-              train::Trainer& trainer);
+              train::Trainer& trainer, const ResumeInfo* resume = nullptr);
+
+  /// Observers whose save_state goes into every checkpoint next to the trainer's.
+  void add_state_observer(train::TrainObserver* o) { state_observers_.push_back(o); }
 
   void on_step(const train::StepRecord& r) override;
   void on_eval(const train::EvalRecord& r) override;
@@ -53,6 +71,7 @@ class RunRecorder : public train::TrainObserver {
   io::SeriesGroup* epochs_ = nullptr;
   io::SeriesGroup* evals_ = nullptr;
   std::int64_t last_checkpoint_ = -1;
+  std::vector<train::TrainObserver*> state_observers_;
 };
 
 /// Calls every observer in order.

@@ -9,6 +9,7 @@
 
 #include "bnlandscape/cli/app.h"
 #include "bnlandscape/cli/progress.h"
+#include "bnlandscape/cli/run_recorder.h"
 #include "bnlandscape/io/run_file.h"
 #include "bnlandscape/train/trainer.h"
 #include "bnlandscape/data/dataset.h"
@@ -21,6 +22,7 @@ namespace bnl::cli {
 struct TrainOptions {
   train::TrainConfig cfg;
   bool dump_config = false;
+  std::string resume;  ///< --resume FILE
 };
 
 /// Registers `train` on `app`.
@@ -45,12 +47,17 @@ PreparedRun prepare_run(const train::TrainConfig& cfg);
 models::ModelSpec model_spec(const train::TrainConfig& cfg, const data::ImageSet& images);
 
 /// Adds an observer to a run (the probe command's probes); called once the run file exists.
-using ExtendRun = std::function<std::unique_ptr<train::TrainObserver>(train::Trainer&, io::RunFile&, Progress&)>;
+using ExtendRun =
+    std::function<std::unique_ptr<train::TrainObserver>(train::Trainer&, io::RunFile&, Progress&, const ResumeInfo&)>;
 
 /// Trains as configured, writing the run file `cfg.out` with `config_toml` as its recorded
-/// configuration; `extend` (may be empty) adds an observer. Returns the exit code.
+/// configuration; `extend` (may be empty) adds an observer. With `resume_file` set (it must be
+/// cfg.out), continues that file's run from its newest checkpoint. Returns the exit code.
 int train_and_record(const train::TrainConfig& cfg, PreparedRun& run, const std::string& config_toml,
-                     const ExtendRun& extend);
+                     const ExtendRun& extend, const std::string& resume_file = "");
+
+/// Adds --resume FILE to a subcommand (run_app fills in the file's configuration).
+void add_resume_option(CLI::App& sub, std::string& resume);
 
 /// The resolved `train` options as TOML.
 std::string train_config_toml(const train::TrainConfig& cfg);

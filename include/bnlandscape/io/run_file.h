@@ -128,6 +128,23 @@ class RunFile {
   /// Closes the file; an error is reported on stderr, never thrown.
   ~RunFile();
 
+  /// Opens an existing run file for appending (resume). A file that is not a bnlandscape run
+  /// file (root attribute format) is an IoError.
+  static std::unique_ptr<RunFile> open_existing(const std::string& path);
+
+  /// Whether an object (group or dataset) exists at the absolute `path`.
+  bool exists(const std::string& path) const;
+
+  /// Reopens an existing series group for appending rows of `columns` (the specs it was
+  /// created with), keeping only its first rows whose int64 column `step_column` is <
+  /// `keep_below` (rows are in step order); later rows are cut off (the datasets shrink).
+  /// IoError if the group or a column is missing or has another shape.
+  SeriesGroup& reopen_series(const std::string& group, const std::vector<ColumnSpec>& columns,
+                             const std::string& step_column, std::int64_t keep_below);
+
+  /// Values of an existing float64 (or int64, converted) dataset, flattened.
+  std::vector<double> read_array(const std::string& path) const;
+
   /// Creates group `group` (e.g. "/train/steps"; intermediate groups created) with chunked,
   /// extendible, shuffle+deflate(4) datasets per column, each carrying "units" and
   /// "description" attributes. Float64 columns read as NaN in rows that were never written.

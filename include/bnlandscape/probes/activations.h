@@ -7,6 +7,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -66,10 +67,15 @@ struct ActivationSite {
 /// Records the activation sites of a model on a fixed batch.
 class ActivationRecorder {
  public:
+  /// Where a site's range comes from when it is not taken from the first snapshot (a resumed
+  /// run's stored bin edges); returns nothing to use the first snapshot.
+  using RangeLookup = std::function<std::optional<HistogramRange>(const ActivationSite&)>;
+
   /// `x` is the fixed batch [B, C, H, W] (B >= 2 when the model normalises over the batch);
-  /// `range`, when set, replaces every site's first-snapshot range.
+  /// `range`, when set, replaces every site's first-snapshot range; `lookup`, when set, is
+  /// asked first for each site.
   ActivationRecorder(models::Classifier& model, torch::Tensor x, std::int64_t bins,
-                     std::optional<HistogramRange> range);
+                     std::optional<HistogramRange> range, RangeLookup lookup = nullptr);
 
   /// Runs the model on the fixed batch in training mode (batch statistics, noisy BN as in
   /// training) and summarises every site. Leaves the model as it found it: mode, parameters,
@@ -88,6 +94,7 @@ class ActivationRecorder {
   torch::Tensor x_;
   std::int64_t bins_;
   std::optional<HistogramRange> fixed_range_;
+  RangeLookup lookup_;
   std::vector<ActivationSite> sites_;
   std::vector<HistogramRange> ranges_;
 };

@@ -112,6 +112,10 @@ class LandscapeProbe {
   /// Warm start vector carried between probes (empty before the first).
   const Eigen::VectorXd& warm_start() const { return warm_; }
   void set_warm_start(Eigen::VectorXd v) { warm_ = std::move(v); }
+  /// Probes measured so far (each probe's Lanczos start vector is seeded from it).
+  std::int64_t probes_done() const { return probes_done_; }
+  /// Sets the count (resume).
+  void set_probes_done(std::int64_t n) { probes_done_ = n; }
   /// Effective Lanczos subspace size (after the default is applied).
   int ncv() const;
 

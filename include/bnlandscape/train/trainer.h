@@ -84,6 +84,9 @@ class TrainObserver {
   virtual void on_checkpoint(std::int64_t step) {}
   /// Whether the run should stop after the current step (signals).
   virtual bool stop_requested() { return false; }
+  /// Adds what this observer needs to continue after a resume (e.g. a solver's warm start) to
+  /// a checkpoint's state, under names of its own.
+  virtual void save_state(std::vector<std::pair<std::string, torch::Tensor>>& state) {}
 };
 
 /// Trains a classifier on a dataset as configured.
@@ -104,6 +107,16 @@ class Trainer {
 
   /// State a resume needs besides the weights (optimizer buffers, position, epoch sums).
   std::vector<std::pair<std::string, torch::Tensor>> resume_state() const;
+
+  /// Continues a run from a checkpoint: parameters and buffers from `weights` (dotted names),
+  /// position, epoch sums, wall time, RNG and optimizer state from `state` (resume_state()'s
+  /// names). The next run() then produces exactly what the uninterrupted run would have.
+  /// Throws std::runtime_error naming a missing or mismatched tensor.
+  void restore(const std::vector<std::pair<std::string, torch::Tensor>>& weights,
+               const std::vector<std::pair<std::string, torch::Tensor>>& state);
+
+  /// Updates done so far (the step index of the next update).
+  std::int64_t step() const { return step_; }
 
   /// The values, in model().parameters() order, that the optimizer's step would give the
   /// parameters from their current gradients (detached copies). Weights, gradients and
@@ -130,6 +143,11 @@ class Trainer {
   bool drop_singleton_ = false;
   std::int64_t step_ = 0;
   std::int64_t epoch_ = 0;
+  std::int64_t batches_ = 0;  ///< batches done in the current epoch
+  double loss_sum_ = 0, acc_sum_ = 0, gnorm_sum_ = 0;
+  double wall_offset_ = 0;   ///< seconds spent before this session (resume)
+  double wall_at_step_ = 0;  ///< run time at the last update
+  double epoch_time_ = 0;    ///< seconds the current epoch has taken so far
 };
 
 /// Sets libtorch's intra-op threads and OpenBLAS's own thread count (libtorch does not set

@@ -1,0 +1,163 @@
+// `--resume`: a run continued from its newest checkpoint produces exactly the series of the
+// uninterrupted run (every value, wall times aside), for train and probe, after a clean
+// interruption (SIGTERM), after kill -9, and with rows written past the checkpoint.
+#include <gtest/gtest.h>
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <thread>
+
+#include "cli_test_util.h"
+
+using namespace bnl_test;
+
+namespace {
+
+const std::string kSmall =
+    " --dataset fashion-mnist --train-subset 1000 --test-subset 300 --hidden-dims 64,32 --epochs 2 --quiet";
+
+/// Python asserting that every dataset of files a and b is equal value for value (NaN equal),
+/// skipping wall times, and that b ends "complete".
+std::string same_run(const std::string& a, const std::string& b) {
+  return R"(
+import h5py, numpy as np
+fa, fb = h5py.File(")" + a + R"(", "r"), h5py.File(")" + b + R"(", "r")
+assert fb.attrs["status"] == "complete", fb.attrs["status"]
+names = []
+fa.visit(lambda n: names.append(n) if isinstance(fa[n], h5py.Dataset) else None)
+checked = 0
+for n in names:
+    if n.split("/")[-1] in ("wall_time", "seconds") or "/_state/" in n:
+        continue
+    assert n in fb, n
+    x, y = fa[n][()], fb[n][()]
+    assert x.shape == y.shape, (n, x.shape, y.shape)
+    assert np.array_equal(x, y, equal_nan=True), (n, x.ravel()[:4], y.ravel()[:4])
+    checked += 1
+extra = []
+fb.visit(lambda n: extra.append(n) if isinstance(fb[n], h5py.Dataset) and n not in fa else None)
+assert not extra, extra
+print("checked", checked)
+)";
+}
+
+/// Makes `cut` look like `ref` killed after its checkpoint at `step`: later checkpoints gone,
+/// the series (rows past the checkpoint included) kept, status "running".
+std::string cut_after(const std::string& ref, const std::string& cut, int step) {
+  return R"(
+import h5py, shutil
+shutil.copy(")" + ref + R"(", ")" + cut + R"(")
+with h5py.File(")" + cut + R"(", "r+") as f:
+    for k in list(f["checkpoints"]):
+        if int(k[5:]) > )" + std::to_string(step) + R"(:
+            del f["checkpoints"][k]
+    f.attrs["status"] = "running"
+print("ok")
+)";
+}
+
+/// Starts the binary in the background; returns its pid.
+pid_t spawn(const std::string& args) {
+  const pid_t pid = fork();
+  if (pid == 0) {
+    execl("/bin/sh", "sh", "-c", ("exec " + std::string(BNL_BINARY) + " " + args + " >/dev/null 2>&1").c_str(),
+          static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  return pid;
+}
+
+int wait_exit(pid_t pid) {
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+}  // namespace
+
+TEST(ResumeCli, TrainContinuesFromTheCheckpointAndReplacesLaterRows) {
+  if (!have_fashion()) GTEST_SKIP() << "dataset-fashion-mnist not installed";
+  if (!have_h5py()) GTEST_SKIP() << "no python3 with h5py";
+  TempDir dir;
+  // Momentum, noise, activations and ICS: every piece of state a resume must carry.
+  const std::string args = "train" + kSmall +
+                           " --bn custom --momentum 0.9 --bn-noise --eval-every 4 --checkpoint-every 3"
+                           " --activations-every 2 --ics-every 5";
+  auto ref = bnl(args + " --out " + dir / "ref.h5");
+  ASSERT_EQ(ref.code, 0) << ref.output;
+  for (int step : {3, 6, 9}) {  // mid-epoch, and 9 right after the epoch end at 8
+    const std::string cut = dir / ("cut" + std::to_string(step) + ".h5");
+    auto c = python(cut_after(dir / "ref.h5", cut, step));
+    ASSERT_EQ(c.code, 0) << c.output;
+    auto r = bnl("train --resume " + cut + " --quiet");
+    ASSERT_EQ(r.code, 0) << "step " << step << ": " << r.output;
+    auto py = python(same_run(dir / "ref.h5", cut));
+    EXPECT_EQ(py.code, 0) << "step " << step << ": " << py.output;
+  }
+}
+
+TEST(ResumeCli, ProbeContinuesWithItsSolverState) {
+  if (!have_fashion()) GTEST_SKIP() << "dataset-fashion-mnist not installed";
+  if (!have_h5py()) GTEST_SKIP() << "no python3 with h5py";
+  TempDir dir;
+  const std::string args = "probe" + kSmall + " --bn custom --checkpoint-every 5 --step-interval 3 --top-k 2";
+  auto ref = bnl(args + " --out " + dir / "ref.h5");
+  ASSERT_EQ(ref.code, 0) << ref.output;
+  auto c = python(cut_after(dir / "ref.h5", dir / "cut.h5", 10));
+  ASSERT_EQ(c.code, 0) << c.output;
+  auto r = bnl("probe --resume " + dir / "cut.h5");
+  ASSERT_EQ(r.code, 0) << r.output;
+  auto py = python(same_run(dir / "ref.h5", dir / "cut.h5"));
+  EXPECT_EQ(py.code, 0) << py.output;
+}
+
+TEST(ResumeCli, AfterSigtermAndAfterKillNine) {
+  if (!have_fashion()) GTEST_SKIP() << "dataset-fashion-mnist not installed";
+  if (!have_h5py()) GTEST_SKIP() << "no python3 with h5py";
+  TempDir dir;
+  const std::string args =
+      "train --dataset fashion-mnist --test-subset 500 --epochs 1 --bn custom"
+      " --checkpoint-every 10 --quiet";
+  auto ref = bnl(args + " --out " + dir / "ref.h5");
+  ASSERT_EQ(ref.code, 0) << ref.output;
+  for (int sig : {SIGTERM, SIGKILL}) {
+    const std::string out = dir / ("killed" + std::to_string(sig) + ".h5");
+    const pid_t pid = spawn(args + " --out " + out);
+    // The file appears once the data is loaded; then long enough for checkpoints to exist and
+    // short of the run's 469 steps.
+    for (int i = 0; i < 600 && !std::filesystem::exists(out); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    std::this_thread::sleep_for(std::chrono::milliseconds(1200));
+    kill(pid, sig);
+    const int code = wait_exit(pid);
+    auto status = python("import h5py\nprint(h5py.File('" + out + "', 'r').attrs['status'])\n");
+    if (status.output.find("complete") != std::string::npos) {
+      GTEST_SKIP() << "the run finished before the signal (machine too fast for this timing)";
+    }
+    EXPECT_EQ(code, sig == SIGTERM ? 143 : 128 + SIGKILL);
+    EXPECT_NE(status.output.find(sig == SIGTERM ? "interrupted" : "running"), std::string::npos) << status.output;
+    std::filesystem::remove(out + ".lock");  // kill -9 leaves it; its holder is dead (stale)
+    auto r = bnl("train --resume " + out);
+    ASSERT_EQ(r.code, 0) << r.output;
+    auto py = python(same_run(dir / "ref.h5", out));
+    EXPECT_EQ(py.code, 0) << "signal " << sig << ": " << py.output;
+  }
+}
+
+TEST(ResumeCli, RefusesFinishedRunsAndOtherOptions) {
+  if (!have_fashion()) GTEST_SKIP() << "dataset-fashion-mnist not installed";
+  TempDir dir;
+  auto ref = bnl("train" + kSmall + " --out " + dir / "done.h5");
+  ASSERT_EQ(ref.code, 0) << ref.output;
+  auto done = bnl("train --resume " + dir / "done.h5");
+  EXPECT_EQ(done.code, 2);
+  EXPECT_NE(done.output.find("already complete"), std::string::npos) << done.output;
+  auto other = bnl("train --resume " + dir / "done.h5" + " --lr 0.5");
+  EXPECT_EQ(other.code, 2);
+  EXPECT_NE(other.output.find("--lr"), std::string::npos) << other.output;
+  auto missing = bnl("train --resume " + dir / "nope.h5");
+  EXPECT_EQ(missing.code, 2) << missing.output;
+}
