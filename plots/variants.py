@@ -1,0 +1,72 @@
+"""Noisy BN and lp-normalisation variants (the paper's Figure 2) from /train.
+
+Drawn for every comparison set that holds a variant: a group with ``bn`` = lp1, lp2 or lpinf
+or with ``bn_noise`` = true (the other groups of the set, e.g. no BN and BN, are the
+references). File ``variants_<set>``: (a) test accuracy against step (/train/evals, else the
+epoch ends), (b) training loss per step; one line per variant (labels from ``bn`` and
+``bn_noise``), averaged over seeds.
+
+Command line: ``python3 -m plots.variants RUN.h5 ... --out DIR``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+if __name__ == "__main__" and not __package__:
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from plots import style
+from plots.runs import ComparisonSet, SkipFigure, organise, select
+from plots.training import eval_series, step_series
+
+FAMILY = "variants"
+LP = ("lp1", "lp2", "lpinf")
+
+
+def is_variant(config: dict) -> bool:
+    return str(config.get("bn", "custom")) in LP or bool(config.get("bn_noise", False))
+
+
+def figure2(cset: ComparisonSet):
+    if not any(is_variant(g.config) for g in cset.groups):
+        raise SkipFigure("no run with bn = lp1|lp2|lpinf or bn_noise = true")
+    fig, axes = style.new_figure(1, 2, width=6, height=4.2)
+    ax = axes[0, 0]
+    evals = any(r.has("train/evals/step") for r in cset.runs)
+    for g in cset.groups:
+        style.draw_series(ax, g.series(eval_series("test_acc")), g, marker="o", linewidth=1.2)
+    ax.set_xlabel("step")
+    ax.set_ylabel("test accuracy")
+    ax.set_title("(a) test accuracy" + ("" if evals else " at epoch ends"))
+    style.legend(ax, fontsize="x-small")
+    ax = axes[0, 1]
+    for g in cset.groups:
+        style.draw_series(ax, g.series(step_series("loss")), g, linewidth=1.0)
+    ax.set_xlabel("step")
+    ax.set_ylabel("cross-entropy (nats)")
+    ax.set_title("(b) training loss per step")
+    style.legend(ax, fontsize="x-small")
+    return style.finish(fig, f"Normalisation variants \u2014 {cset.title}")
+
+
+def plan(runs, notice, context=None):
+    have = select(runs, "train/steps/step", FAMILY, notice)
+    if not have:
+        return []
+    sets = [c for c in organise(have, context=context or runs, notice=lambda m: None)
+            if any(is_variant(g.config) for g in c.groups)]
+    if not sets:
+        notice(f"skip {FAMILY}: no run with bn = lp1|lp2|lpinf or bn_noise = true")
+        return []
+    return [(f"variants_{cset.slug}", lambda cset=cset: figure2(cset)) for cset in sets]
+
+
+def main(argv=None) -> int:
+    from plots import cli
+    return cli.run_families([sys.modules[__name__]], argv, __doc__.splitlines()[0])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
