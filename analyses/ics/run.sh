@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Paper Figure 3: is internal covariate shift (Definition 2.1) smaller with BN? Standard vs BN,
+# Fashion-MNIST MLP, lr 0.1, 3 epochs, ICS every 20 steps, seeds 0-2.
+source "$(dirname "$0")/../common.sh"
+RUNS="${RUNS:-$ROOT/runs/ics}"
+for seed in 0 1 2; do
+  for v in standard bn; do
+    run_one train configs/paper/ics_$v.toml "$RUNS/${v}_seed$seed.h5" --seed $seed
+  done
+done
+summary bn "$RUNS"/*.h5
+figures "$ROOT/analyses/ics/figures" "$RUNS"/*.h5

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Paper section 2, Figure 2: does BN still help when its output distribution is made unstable on
+# purpose? Standard vs BN vs noisy BN, Fashion-MNIST MLP, lr 0.1, 3 epochs, seeds 0-2.
+source "$(dirname "$0")/../common.sh"
+RUNS="${RUNS:-$ROOT/runs/noisy_bn}"
+for seed in 0 1 2; do
+  for v in standard bn noisy; do
+    run_one train configs/paper/noisy_bn_$v.toml "$RUNS/${v}_seed$seed.h5" --seed $seed
+  done
+done
+summary bn_noise "$RUNS"/bn_seed*.h5 "$RUNS"/noisy_seed*.h5
+summary bn "$RUNS"/standard_seed*.h5 "$RUNS"/bn_seed*.h5
+figures "$ROOT/analyses/noisy_bn/figures" "$RUNS"/*.h5
