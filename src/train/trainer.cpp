@@ -68,18 +68,28 @@ std::int64_t Trainer::steps_per_epoch() const {
 std::int64_t Trainer::total_steps() const { return steps_per_epoch() * config_.epochs; }
 
 void Trainer::compute_grad_norms(StepRecord& r) const {
-  // One squared norm per layer, reduced in double on the host: the global norm is then exact
-  // in the sum of layers, and only one synchronisation point is needed per layer.
+  // One dot product per parameter (no squared temporaries), gathered into one tensor so the
+  // host waits once per step; the global norm is the root of the sum of the layers' squares.
+  std::vector<torch::Tensor> squares;
+  squares.reserve(layer_params_.size());
+  for (const auto& params : layer_params_) {
+    torch::Tensor sq;
+    for (const auto& p : params) {
+      const auto& g = p.grad();
+      if (!g.defined()) continue;
+      const auto flat = g.reshape(-1);
+      const auto d = at::dot(flat, flat).to(torch::kFloat64);
+      sq = sq.defined() ? sq + d : d;
+    }
+    squares.push_back(sq.defined() ? sq : torch::zeros({}, torch::kFloat64));
+  }
+  const auto all = torch::stack(squares).contiguous();
+  const double* v = all.data_ptr<double>();
   r.layer_grad_norm.assign(layer_params_.size(), 0.0);
   double total = 0;
   for (std::size_t l = 0; l < layer_params_.size(); ++l) {
-    double sq = 0;
-    for (const auto& p : layer_params_[l]) {
-      const auto& g = p.grad();
-      if (g.defined()) sq += g.pow(2).sum().item<double>();
-    }
-    r.layer_grad_norm[l] = std::sqrt(sq);
-    total += sq;
+    r.layer_grad_norm[l] = std::sqrt(v[l]);
+    total += v[l];
   }
   r.grad_norm = std::sqrt(total);
 }
