@@ -1,8 +1,10 @@
 #include "bnlandscape/cli/config_file.h"
 
+#include <cctype>
 #include <charconv>
 #include <fstream>
 #include <sstream>
+#include <unordered_map>
 
 #include "bnlandscape/train/config.h"
 
@@ -72,6 +74,8 @@ std::string parse_scalar(Cursor& c, const std::string& source, int line) {
 std::vector<ConfigEntry> parse_config_text(const std::string& text, const std::string& source,
                                            bool allow_tables) {
   std::vector<ConfigEntry> out;
+  // Full key -> line of its first occurrence (scanning `out` for every line was quadratic).
+  std::unordered_map<std::string, int> first_line;
   std::istringstream in(text);
   std::string raw, table;
   int line = 0;
@@ -128,10 +132,11 @@ std::vector<ConfigEntry> parse_config_text(const std::string& text, const std::s
     }
     c.skip_ws();
     if (!c.done() && raw[c.i] != '#') fail(source, line, "unexpected text after value: '" + raw.substr(c.i) + "'");
-    for (const auto& e : out)
-      if (e.key == (table.empty() ? key : table + "." + key))
-        fail(source, line, "duplicate key '" + key + "' (first on line " + std::to_string(e.line) + ")");
-    out.push_back({table.empty() ? key : table + "." + key, value, line});
+    std::string full = table.empty() ? key : table + "." + key;
+    const auto [seen, fresh] = first_line.emplace(full, line);
+    if (!fresh)
+      fail(source, line, "duplicate key '" + key + "' (first on line " + std::to_string(seen->second) + ")");
+    out.push_back({std::move(full), value, line});
   }
   return out;
 }

@@ -330,7 +330,10 @@ void PickleMachine::build() {
     fail(std::string("BUILD on ") + (obj.built ? "an already built " : "a ") +
          kind_name(obj.kind) + " is not allowed");
   }
-  const std::vector<std::uint32_t> state = expect(state_i, Kind::Tuple, "BUILD state").items;
+  // By reference: BUILD makes no objects, so the arena does not move. A copy would let a file
+  // BUILD fresh dtypes again and again with one huge state tuple from the memo, a few bytes
+  // each, in time quadratic in its size.
+  const std::vector<std::uint32_t>& state = expect(state_i, Kind::Tuple, "BUILD state").items;
   if (obj.kind == Kind::Dtype) {
     // (version, byteorder, subarray, names, fields, elsize, alignment, flags): a plain 'u1'
     // has no subarray or fields, which is all that matters for raw bytes.
@@ -348,7 +351,7 @@ void PickleMachine::build() {
       (off == 1 && !(arena_[state[0]].kind == Kind::Int && arena_[state[0]].i == 1))) {
     fail("expected ndarray state (1, shape, dtype, is_fortran, data)");
   }
-  const std::vector<std::uint32_t> shape_items =
+  const std::vector<std::uint32_t>& shape_items =
       expect(state[off], Kind::Tuple, "ndarray shape").items;
   expect(state[off + 1], Kind::Dtype, "ndarray dtype");
   if (!is_int_like(state[off + 2])) fail("expected bool as ndarray is_fortran");

@@ -109,7 +109,6 @@ std::vector<std::uint8_t> gunzip(const std::uint8_t* data, std::size_t size,
   std::vector<std::uint8_t> out;
   std::size_t produced = 0;
   std::size_t pos = 0;  // compressed bytes consumed so far
-  const std::size_t out_limit = saturating_add(max_bytes, 1);
   for (;;) {
     bool member_done = false;
     while (!member_done) {
@@ -120,18 +119,23 @@ std::vector<std::uint8_t> gunzip(const std::uint8_t* data, std::size_t size,
         zs.avail_in = static_cast<uInt>(slice);
         pos += slice;
       }
-      if (produced == out.size()) {
-        if (out.size() >= out_limit) {
-          throw DataError(name + ": expected at most " + std::to_string(max_bytes) +
-                          " decompressed bytes, the stream holds more");
-        }
+      // The buffer grows with the output actually produced, never beyond max_bytes: once it
+      // is full, one byte of scratch space tells whether the stream holds more. (Growing it to
+      // max_bytes + 1 for that made std::vector double its capacity: twice the limit.)
+      if (produced == out.size() && out.size() < max_bytes) {
         const std::size_t grown = std::max<std::size_t>(out.size() * 2, std::size_t(1) << 16);
-        out.resize(std::min(grown, out_limit));
+        out.resize(std::min(grown, max_bytes));
       }
-      const std::size_t room = std::min<std::size_t>(out.size() - produced, UINT_MAX);
-      zs.next_out = out.data() + produced;
+      const bool full = produced == out.size();
+      std::uint8_t probe = 0;
+      const std::size_t room = full ? 1 : std::min<std::size_t>(out.size() - produced, UINT_MAX);
+      zs.next_out = full ? &probe : out.data() + produced;
       zs.avail_out = static_cast<uInt>(room);
       const int ret = inflate(&zs, Z_NO_FLUSH);
+      if (full && zs.avail_out == 0) {
+        throw DataError(name + ": expected at most " + std::to_string(max_bytes) +
+                        " decompressed bytes, the stream holds more");
+      }
       produced += room - zs.avail_out;
       const std::size_t consumed = pos - zs.avail_in;
       switch (ret) {
@@ -166,10 +170,6 @@ std::vector<std::uint8_t> gunzip(const std::uint8_t* data, std::size_t size,
     if (inflateReset(&zs) != Z_OK) {
       throw DataError(name + ": cannot reset zlib inflate");
     }
-  }
-  if (produced > max_bytes) {
-    throw DataError(name + ": expected at most " + std::to_string(max_bytes) +
-                    " decompressed bytes, the stream holds more");
   }
   out.resize(produced);
   return out;
