@@ -5,14 +5,119 @@
 #include <cstdio>
 #include <iostream>
 #include <limits>
+#include <memory>
+#include <sstream>
+#include <stdexcept>
+
+#include <CLI/CLI.hpp>
 
 #include "bnlandscape/cli/config_file.h"
+#include "bnlandscape/cli/export_command.h"
 #include "bnlandscape/io/run_reader.h"
 
 namespace bnl::cli {
-namespace {
 
+namespace stats {
+
+namespace {
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+/// Continued fraction of I_x(a, b) (Numerical Recipes' betacf), modified Lentz's method.
+double beta_continued_fraction(double a, double b, double x) {
+  constexpr int kMaxIter = 10000;
+  constexpr double kEps = 1e-16;
+  constexpr double kTiny = 1e-300;
+  const double qab = a + b, qap = a + 1.0, qam = a - 1.0;
+  double c = 1.0;
+  double d = 1.0 - qab * x / qap;
+  if (std::fabs(d) < kTiny) d = kTiny;
+  d = 1.0 / d;
+  double h = d;
+  for (int m = 1; m <= kMaxIter; ++m) {
+    const double m2 = 2.0 * m;
+    // Even step: d_{2m} = m (b - m) x / ((a + 2m - 1)(a + 2m)).
+    double aa = m * (b - m) * x / ((qam + m2) * (a + m2));
+    d = 1.0 + aa * d;
+    if (std::fabs(d) < kTiny) d = kTiny;
+    c = 1.0 + aa / c;
+    if (std::fabs(c) < kTiny) c = kTiny;
+    d = 1.0 / d;
+    h *= d * c;
+    // Odd step: d_{2m+1} = -(a + m)(a + b + m) x / ((a + 2m)(a + 2m + 1)).
+    aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2));
+    d = 1.0 + aa * d;
+    if (std::fabs(d) < kTiny) d = kTiny;
+    c = 1.0 + aa / c;
+    if (std::fabs(c) < kTiny) c = kTiny;
+    d = 1.0 / d;
+    const double del = d * c;
+    h *= del;
+    if (std::fabs(del - 1.0) < kEps) break;
+  }
+  return h;
+}
+}  // namespace
+
+Pooled pool(const std::vector<double>& xs) {
+  Pooled p;
+  double sum = 0;
+  for (double x : xs)
+    if (std::isfinite(x)) {
+      ++p.n;
+      sum += x;
+    }
+  if (p.n == 0) {
+    p.mean = p.sd = kNaN;
+    return p;
+  }
+  p.mean = sum / static_cast<double>(p.n);
+  if (p.n < 2) {
+    p.sd = kNaN;
+    return p;
+  }
+  double ss = 0;
+  for (double x : xs)
+    if (std::isfinite(x)) ss += (x - p.mean) * (x - p.mean);
+  p.sd = std::sqrt(ss / static_cast<double>(p.n - 1));
+  return p;
+}
+
+double incomplete_beta(double a, double b, double x) {
+  if (!(a > 0) || !(b > 0) || !(x >= 0) || !(x <= 1)) return kNaN;
+  if (x == 0) return 0;
+  if (x == 1) return 1;
+  // Prefactor x^a (1-x)^b / B(a, b), in logs.
+  const double ln_front =
+      std::lgamma(a + b) - std::lgamma(a) - std::lgamma(b) + a * std::log(x) + b * std::log1p(-x);
+  const double front = std::exp(ln_front);
+  // The continued fraction converges fast for x < (a + 1) / (a + b + 2); use the symmetry
+  // I_x(a, b) = 1 - I_{1-x}(b, a) otherwise.
+  if (x < (a + 1.0) / (a + b + 2.0)) return front * beta_continued_fraction(a, b, x) / a;
+  return 1.0 - front * beta_continued_fraction(b, a, 1.0 - x) / b;
+}
+
+double student_t_cdf(double t, double df) {
+  if (std::isnan(t) || !(df > 0)) return kNaN;
+  if (std::isinf(t)) return t > 0 ? 1.0 : 0.0;
+  // P(T <= -|t|) = I_{df/(df+t^2)}(df/2, 1/2) / 2.
+  const double tail = 0.5 * incomplete_beta(0.5 * df, 0.5, df / (df + t * t));
+  return t > 0 ? 1.0 - tail : tail;
+}
+
+Welch welch_t_test(const std::vector<double>& a, const std::vector<double>& b) {
+  Welch w{kNaN, kNaN, kNaN};
+  const Pooled pa = pool(a), pb = pool(b);
+  if (pa.n < 2 || pb.n < 2) return w;
+  const double va = pa.sd * pa.sd / static_cast<double>(pa.n);
+  const double vb = pb.sd * pb.sd / static_cast<double>(pb.n);
+  const double se2 = va + vb;
+  if (!(se2 > 0)) return w;
+  w.t = (pa.mean - pb.mean) / std::sqrt(se2);
+  w.df = se2 * se2 / (va * va / static_cast<double>(pa.n - 1) + vb * vb / static_cast<double>(pb.n - 1));
+  // Two-sided: P(|T| >= |t|) = I_{df/(df+t^2)}(df/2, 1/2).
+  w.p = incomplete_beta(0.5 * w.df, 0.5, w.df / (w.df + w.t * w.t));
+  return w;
+}
 
 double median(std::vector<double> v) {
   v.erase(std::remove_if(v.begin(), v.end(), [](double x) { return !std::isfinite(x); }), v.end());
@@ -21,6 +126,13 @@ double median(std::vector<double> v) {
   const std::size_t n = v.size();
   return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
+
+}  // namespace stats
+
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+using stats::median;
 
 /// Per-row max (or max - min) of an [n x S] dataset.
 std::vector<double> row_reduce(const io::ArrayData& a, bool range) {
@@ -38,33 +150,240 @@ std::vector<double> row_reduce(const io::ArrayData& a, bool range) {
   return out;
 }
 
+/// Per-row mean of the finite values of an [n x L] dataset (NaN for a row without any).
+std::vector<double> row_means(const io::ArrayData& a) {
+  std::vector<double> out;
+  if (a.dims.size() != 2 || a.dims[1] == 0) return out;
+  const auto L = static_cast<std::size_t>(a.dims[1]);
+  for (std::size_t r = 0; (r + 1) * L <= a.values.size(); ++r) {
+    double sum = 0;
+    std::size_t n = 0;
+    for (std::size_t j = 0; j < L; ++j)
+      if (std::isfinite(a.values[r * L + j])) {
+        sum += a.values[r * L + j];
+        ++n;
+      }
+    out.push_back(n ? sum / static_cast<double>(n) : kNaN);
+  }
+  return out;
+}
+
 double last_of(const io::RunReader& r, const std::string& path) {
   if (!r.is_dataset(path)) return kNaN;
   auto a = r.read(path);
   return a.values.empty() ? kNaN : a.values.back();
 }
 
-std::string mean_std(const std::vector<double>& xs, const char* fmt) {
-  std::vector<double> v;
-  for (double x : xs)
-    if (std::isfinite(x)) v.push_back(x);
-  if (v.empty()) return "-";
-  double m = 0;
-  for (double x : v) m += x;
-  m /= static_cast<double>(v.size());
-  char buf[160];
-  if (v.size() == 1) {
-    std::snprintf(buf, sizeof buf, fmt, m);
-    return buf;
-  }
-  double s = 0;
-  for (double x : v) s += (x - m) * (x - m);
-  s = std::sqrt(s / static_cast<double>(v.size() - 1));
-  char a[48], b[48];
-  std::snprintf(a, sizeof a, fmt, m);
-  std::snprintf(b, sizeof b, fmt, s);
-  std::snprintf(buf, sizeof buf, "%s +- %s (n=%zu)", a, b, v.size());
+std::string printf_str(const char* fmt, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, fmt, v);
   return buf;
+}
+
+const char* metric_format(const std::string& key) {
+  if (key == "steps" || key == "steps_to_target") return "%.0f";
+  if (key == "steps_per_s") return "%.1f";
+  if (key == "ics_median" || key == "loss_std_last") return "%.4g";
+  return "%.4f";
+}
+
+/// "m +- s (n=k)", "m (n=1)", or "-" when no run has the value.
+std::string mean_std_cell(const stats::Pooled& p, const char* fmt) {
+  if (p.n == 0) return "-";
+  if (p.n == 1) return printf_str(fmt, p.mean) + " (n=1)";
+  return printf_str(fmt, p.mean) + " +- " + printf_str(fmt, p.sd) + " (n=" + std::to_string(p.n) + ")";
+}
+
+std::string metric_label(const std::string& key, const std::string& label, const CompareOptions& opt) {
+  if (key == "steps_to_target") return "steps to test accuracy >= " + printf_str("%g", opt.target_acc);
+  if (key == "loss_std_last") return "training loss std over the last " + std::to_string(opt.last_steps) + " steps";
+  return label;
+}
+
+/// Everything the output formats print, computed once.
+struct Comparison {
+  std::vector<std::string> groups;
+  std::vector<RunSummary> runs;
+  struct Row {
+    std::string key, label;
+    std::vector<std::vector<double>> values;  ///< per group, per run
+    std::vector<stats::Pooled> pooled;        ///< per group
+    double ratio = kNaN;                      ///< groups[1] mean / groups[0] mean (two groups only)
+    stats::Welch welch{kNaN, kNaN, kNaN};
+  };
+  std::vector<Row> rows;
+  bool two() const { return groups.size() == 2; }
+};
+
+Comparison build(const CompareOptions& opt) {
+  Comparison c;
+  for (const auto& f : opt.files) c.runs.push_back(summarize_run(f, opt.group_by, opt.target_acc, opt.last_steps));
+  for (const auto& r : c.runs)
+    if (std::find(c.groups.begin(), c.groups.end(), r.group) == c.groups.end()) c.groups.push_back(r.group);
+  // The baseline goes first: it is the denominator of the ratio.
+  auto base = c.groups.end();
+  if (!opt.baseline.empty()) {
+    base = std::find(c.groups.begin(), c.groups.end(), opt.baseline);
+    if (base == c.groups.end()) {
+      std::string list;
+      for (const auto& g : c.groups) list += (list.empty() ? "" : ", ") + g;
+      throw std::invalid_argument("--baseline " + opt.baseline + ": expected one of the groups of --group-by " +
+                                  opt.group_by + ": " + list);
+    }
+  } else {
+    for (const char* b : {"none", "false"})
+      if (base == c.groups.end()) base = std::find(c.groups.begin(), c.groups.end(), b);
+  }
+  if (base != c.groups.end()) std::rotate(c.groups.begin(), base, base + 1);
+  for (const auto& [key, label] : compare_metrics()) {
+    Comparison::Row row;
+    row.key = key;
+    row.label = metric_label(key, label, opt);
+    for (const auto& g : c.groups) {
+      std::vector<double> xs;
+      for (const auto& r : c.runs)
+        if (r.group == g) xs.push_back(r.metrics.at(key));
+      row.pooled.push_back(stats::pool(xs));
+      row.values.push_back(std::move(xs));
+    }
+    if (c.two()) {
+      const double a = row.pooled[0].mean, b = row.pooled[1].mean;
+      if (row.pooled[0].n > 0 && row.pooled[1].n > 0 && a != 0) row.ratio = b / a;
+      row.welch = stats::welch_t_test(row.values[1], row.values[0]);
+    }
+    c.rows.push_back(std::move(row));
+  }
+  return c;
+}
+
+/// The cells of the table and Markdown formats.
+std::vector<std::vector<std::string>> cells(const Comparison& c, const CompareOptions& opt) {
+  std::vector<std::vector<std::string>> table;
+  std::vector<std::string> header{opt.group_by};
+  for (const auto& g : c.groups) header.push_back(g);
+  if (c.two()) {
+    header.push_back("ratio " + c.groups[1] + "/" + c.groups[0]);
+    header.push_back("p (Welch)");
+  }
+  table.push_back(header);
+  std::vector<std::string> status_row{"runs (status)"};
+  for (const auto& g : c.groups) {
+    std::string cell;
+    for (const auto& r : c.runs)
+      if (r.group == g) cell += (cell.empty() ? "" : ", ") + r.status;
+    status_row.push_back(cell);
+  }
+  if (c.two()) status_row.insert(status_row.end(), {"", ""});
+  table.push_back(status_row);
+  for (const auto& row : c.rows) {
+    std::vector<std::string> out{row.label};
+    for (const auto& p : row.pooled) out.push_back(mean_std_cell(p, metric_format(row.key)));
+    if (c.two()) {
+      out.push_back(std::isfinite(row.ratio) ? printf_str("%.4g", row.ratio) : "-");
+      out.push_back(std::isfinite(row.welch.p) ? printf_str("%.3g", row.welch.p) : "-");
+    }
+    table.push_back(out);
+  }
+  return table;
+}
+
+void print_table(const std::vector<std::vector<std::string>>& table) {
+  std::vector<std::size_t> width(table[0].size(), 0);
+  for (const auto& row : table)
+    for (std::size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
+  for (std::size_t r = 0; r < table.size(); ++r) {
+    for (std::size_t i = 0; i < table[r].size(); ++i)
+      std::cout << table[r][i] << std::string(width[i] - table[r][i].size() + 2, ' ');
+    std::cout << "\n";
+    if (r == 0) {
+      std::size_t total = 0;
+      for (auto w : width) total += w + 2;
+      std::cout << std::string(total, '-') << "\n";
+    }
+  }
+}
+
+std::string md_escape(const std::string& s) {
+  std::string out;
+  for (char ch : s) {
+    if (ch == '|') out += "\\|";
+    else if (ch == '\n') out += ' ';
+    else out += ch;
+  }
+  return out;
+}
+
+void print_markdown(const std::vector<std::vector<std::string>>& table) {
+  for (std::size_t r = 0; r < table.size(); ++r) {
+    std::cout << "|";
+    for (const auto& cell : table[r]) std::cout << " " << md_escape(cell) << " |";
+    std::cout << "\n";
+    if (r == 0) {
+      std::cout << "|";
+      for (std::size_t i = 0; i < table[r].size(); ++i) std::cout << (i == 0 ? " --- |" : " ---: |");
+      std::cout << "\n";
+    }
+  }
+}
+
+std::string csv_num(double v) { return std::isfinite(v) ? csv_number(v) : ""; }
+
+void print_csv(const Comparison& c, const CompareOptions& opt) {
+  std::cout << "metric,label";
+  for (const auto& g : c.groups)
+    std::cout << "," << csv_field(g + " mean") << "," << csv_field(g + " std") << "," << csv_field(g + " n");
+  if (c.two()) std::cout << ",ratio,p_welch";
+  std::cout << "\n";
+  for (const auto& row : c.rows) {
+    std::cout << row.key << "," << csv_field(row.label);
+    for (const auto& p : row.pooled) std::cout << "," << csv_num(p.mean) << "," << csv_num(p.sd) << "," << p.n;
+    if (c.two()) std::cout << "," << csv_num(row.ratio) << "," << csv_num(row.welch.p);
+    std::cout << "\n";
+  }
+}
+
+void print_json(const Comparison& c, const CompareOptions& opt) {
+  std::ostringstream os;
+  os << "{\n  \"group_by\": " << json_quote(opt.group_by) << ",\n  \"target_acc\": " << json_number(opt.target_acc)
+     << ",\n  \"last_steps\": " << opt.last_steps << ",\n  \"groups\": [";
+  for (std::size_t gi = 0; gi < c.groups.size(); ++gi) {
+    const auto& g = c.groups[gi];
+    os << (gi ? "," : "") << "\n    {\"name\": " << json_quote(g) << ", \"runs\": [";
+    bool first = true;
+    for (const auto& r : c.runs) {
+      if (r.group != g) continue;
+      os << (first ? "" : ", ") << "{\"path\": " << json_quote(r.path) << ", \"status\": " << json_quote(r.status) << "}";
+      first = false;
+    }
+    os << "],\n     \"metrics\": {";
+    for (std::size_t i = 0; i < c.rows.size(); ++i) {
+      const auto& row = c.rows[i];
+      const auto& p = row.pooled[gi];
+      os << (i ? "," : "") << "\n       " << json_quote(row.key) << ": {\"mean\": " << json_number(p.mean)
+         << ", \"std\": " << json_number(p.sd) << ", \"n\": " << p.n << ", \"values\": [";
+      for (std::size_t k = 0; k < row.values[gi].size(); ++k)
+        os << (k ? ", " : "") << json_number(row.values[gi][k]);
+      os << "]}";
+    }
+    os << "}}";
+  }
+  os << "\n  ],\n  \"labels\": {";
+  for (std::size_t i = 0; i < c.rows.size(); ++i)
+    os << (i ? "," : "") << "\n    " << json_quote(c.rows[i].key) << ": " << json_quote(c.rows[i].label);
+  os << "\n  }";
+  if (c.two()) {
+    os << ",\n  \"comparison\": {\"numerator\": " << json_quote(c.groups[1]) << ", \"denominator\": "
+       << json_quote(c.groups[0]) << ", \"metrics\": {";
+    for (std::size_t i = 0; i < c.rows.size(); ++i) {
+      const auto& row = c.rows[i];
+      os << (i ? "," : "") << "\n    " << json_quote(row.key) << ": {\"ratio\": " << json_number(row.ratio)
+         << ", \"t\": " << json_number(row.welch.t) << ", \"df\": " << json_number(row.welch.df)
+         << ", \"p_welch\": " << json_number(row.welch.p) << "}";
+    }
+    os << "}}";
+  }
+  os << "\n}\n";
+  std::cout << os.str();
 }
 
 }  // namespace
@@ -73,9 +392,11 @@ const std::vector<std::pair<std::string, std::string>>& compare_metrics() {
   static const std::vector<std::pair<std::string, std::string>> m{
       {"final_test_acc", "final test accuracy"},
       {"best_test_acc", "best test accuracy"},
+      {"steps_to_target", "steps to target test accuracy"},
       {"final_test_loss", "final test loss"},
       {"final_train_loss", "final train loss (epoch mean)"},
       {"final_train_acc", "final train accuracy (epoch mean)"},
+      {"loss_std_last", "training loss std over the last steps"},
       {"grad_norm_mean", "gradient norm, last epoch mean"},
       {"grad_norm_max", "gradient norm, max over steps"},
       {"beta_median", "beta-smoothness, median over probes"},
@@ -83,13 +404,15 @@ const std::vector<std::pair<std::string, std::string>>& compare_metrics() {
       {"grad_pred_max_median", "max gradient predictiveness, median over probes"},
       {"lambda_max_median", "Hessian lambda_max, median over probes"},
       {"probe_loss_range_median", "loss range max-min along the gradient, median"},
+      {"ics_median", "ICS l2, median over snapshots of the layer mean"},
       {"steps", "steps"},
       {"steps_per_s", "steps per second (wall clock, probes included)"},
   };
   return m;
 }
 
-RunSummary summarize_run(const std::string& path, const std::string& group_by) {
+RunSummary summarize_run(const std::string& path, const std::string& group_by, double target_acc,
+                         std::int64_t last_steps) {
   io::RunReader r(path);
   RunSummary s;
   s.path = path;
@@ -100,19 +423,32 @@ RunSummary summarize_run(const std::string& path, const std::string& group_by) {
       if (e.key == group_by || dashed(e.key) == dashed(group_by)) s.group = e.value;
   }
   auto& m = s.metrics;
+  for (const auto& [key, label] : compare_metrics()) m[key] = kNaN;
   m["final_test_acc"] = last_of(r, "/train/epochs/test_acc");
   m["final_test_loss"] = last_of(r, "/train/epochs/test_loss");
   m["final_train_loss"] = last_of(r, "/train/epochs/train_loss");
   m["final_train_acc"] = last_of(r, "/train/epochs/train_acc");
   m["grad_norm_mean"] = last_of(r, "/train/epochs/grad_norm_mean");
-  m["best_test_acc"] = kNaN;
   if (r.is_dataset("/train/epochs/test_acc")) {
     auto a = r.read("/train/epochs/test_acc").values;
     if (!a.empty()) m["best_test_acc"] = *std::max_element(a.begin(), a.end());
   }
-  m["grad_norm_max"] = kNaN;
-  m["steps"] = kNaN;
-  m["steps_per_s"] = kNaN;
+  // Steps to the target: the first evaluation (per-epoch or --eval-every) at or above it.
+  {
+    std::vector<std::pair<double, double>> evals;  // (step, test_acc)
+    for (const char* g : {"/train/epochs", "/train/evals"}) {
+      const std::string sp = std::string(g) + "/step", ap = std::string(g) + "/test_acc";
+      if (!r.is_dataset(sp) || !r.is_dataset(ap)) continue;
+      const auto st = r.read(sp).values, acc = r.read(ap).values;
+      for (std::size_t i = 0; i < std::min(st.size(), acc.size()); ++i) evals.emplace_back(st[i], acc[i]);
+    }
+    std::sort(evals.begin(), evals.end());
+    for (const auto& [step, acc] : evals)
+      if (std::isfinite(acc) && acc >= target_acc) {
+        m["steps_to_target"] = step;
+        break;
+      }
+  }
   if (r.is_dataset("/train/steps/grad_norm")) {
     auto g = r.read("/train/steps/grad_norm").values;
     double mx = -1;
@@ -123,8 +459,11 @@ RunSummary summarize_run(const std::string& path, const std::string& group_by) {
     const double wall = last_of(r, "/train/steps/wall_time");
     if (wall > 0) m["steps_per_s"] = static_cast<double>(g.size()) / wall;
   }
-  for (const char* k : {"beta_median", "beta_max", "grad_pred_max_median", "lambda_max_median", "probe_loss_range_median"})
-    m[k] = kNaN;
+  if (r.is_dataset("/train/steps/loss") && last_steps > 0) {
+    const auto loss = r.read("/train/steps/loss").values;
+    const std::size_t n = std::min(loss.size(), static_cast<std::size_t>(last_steps));
+    m["loss_std_last"] = stats::pool(std::vector<double>(loss.end() - static_cast<std::ptrdiff_t>(n), loss.end())).sd;
+  }
   if (r.is_dataset("/probes/beta_smoothness")) {
     auto beta = r.read("/probes/beta_smoothness").values;
     m["beta_median"] = median(beta);
@@ -132,8 +471,9 @@ RunSummary summarize_run(const std::string& path, const std::string& group_by) {
     for (double b : beta)
       if (std::isfinite(b)) mx = std::max(mx, b);
     if (std::isfinite(mx)) m["beta_max"] = mx;
-    m["grad_pred_max_median"] = median(row_reduce(r.read("/probes/grad_pred"), false));
-    m["probe_loss_range_median"] = median(row_reduce(r.read("/probes/loss_path"), true));
+    if (r.is_dataset("/probes/grad_pred")) m["grad_pred_max_median"] = median(row_reduce(r.read("/probes/grad_pred"), false));
+    if (r.is_dataset("/probes/loss_path"))
+      m["probe_loss_range_median"] = median(row_reduce(r.read("/probes/loss_path"), true));
     if (r.is_dataset("/probes/eigvals")) {
       auto e = r.read("/probes/eigvals");
       std::vector<double> top;
@@ -142,61 +482,55 @@ RunSummary summarize_run(const std::string& path, const std::string& group_by) {
       m["lambda_max_median"] = median(top);
     }
   }
+  if (r.is_dataset("/ics/l2")) m["ics_median"] = median(row_means(r.read("/ics/l2")));
   return s;
 }
 
 Command setup_compare(CLI::App& app) {
   auto opt = std::make_shared<CompareOptions>();
   CLI::App* sub = app.add_subcommand("compare", "compare run files side by side, grouped by a config key");
+  sub->footer(
+      "Every cell is mean +- sample standard deviation over the runs of a group (seeds pooled), with n the\n"
+      "number of runs that have the value. Metrics:\n"
+      "  final/best test accuracy, loss: /train/epochs (last row / max)\n"
+      "  steps to test accuracy >= --target-acc: first evaluation (/train/epochs or /train/evals, by step)\n"
+      "    reaching it; runs that never reach it are left out of n\n"
+      "  training loss std over the last --last-steps steps: sample std of /train/steps/loss over the\n"
+      "    last N steps (all steps if fewer)\n"
+      "  beta-smoothness: median and max of /probes/beta_smoothness over probes\n"
+      "  max gradient predictiveness: median over probes of the max over step sizes of /probes/grad_pred\n"
+      "  lambda_max: median over probes of the top eigenvalue, /probes/eigvals[:, 0]\n"
+      "  ICS: median over snapshots (rows of /ics/l2 [n x L]) of the mean over layers of l2\n"
+      "Groups appear in the order of the files, the baseline first (--baseline; default the group named\n"
+      "none or false if there is one). With exactly two groups, baseline A and B: ratio = mean(B) / mean(A)\n"
+      "and the two-sided p-value of Welch's t-test (unequal variances; needs n >= 2 in both groups).");
   sub->add_option("files", opt->files, "run files (HDF5)")->required()->check(CLI::ExistingFile);
   sub->add_option("--group-by", opt->group_by, "config key that defines the groups (seeds are pooled)")
       ->capture_default_str();
+  sub->add_option("--target-acc", opt->target_acc, "test accuracy whose first reaching step is reported")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1.0));
+  sub->add_option("--last-steps", opt->last_steps, "window (steps) of the training-loss variability")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  sub->add_option("--baseline", opt->baseline,
+                  "group shown first and used as the ratio's denominator (default: none or false if present)");
+  sub->add_option("--format", opt->format, "output: table | csv | json | markdown")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"table", "csv", "json", "markdown"}));
   return {sub, [opt] { return run_compare(*opt); }};
 }
 
 int run_compare(const CompareOptions& opt) {
-  std::vector<RunSummary> runs;
-  for (const auto& f : opt.files) runs.push_back(summarize_run(f, opt.group_by));
-  std::vector<std::string> groups;
-  for (const auto& r : runs)
-    if (std::find(groups.begin(), groups.end(), r.group) == groups.end()) groups.push_back(r.group);
-
-  std::vector<std::vector<std::string>> table;
-  std::vector<std::string> header{opt.group_by};
-  for (const auto& g : groups) header.push_back(g);
-  table.push_back(header);
-  std::vector<std::string> status_row{"runs (status)"};
-  for (const auto& g : groups) {
-    std::string cell;
-    for (const auto& r : runs)
-      if (r.group == g) cell += (cell.empty() ? "" : ", ") + r.status;
-    status_row.push_back(cell);
-  }
-  table.push_back(status_row);
-  for (const auto& [key, label] : compare_metrics()) {
-    std::vector<std::string> row{label};
-    const char* fmt = key == "steps" ? "%.0f" : (key == "steps_per_s" ? "%.1f" : "%.4f");
-    for (const auto& g : groups) {
-      std::vector<double> xs;
-      for (const auto& r : runs)
-        if (r.group == g) xs.push_back(r.metrics.at(key));
-      row.push_back(mean_std(xs, fmt));
-    }
-    table.push_back(row);
-  }
-  std::vector<std::size_t> width(table[0].size(), 0);
-  for (const auto& row : table)
-    for (std::size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
-  for (std::size_t r = 0; r < table.size(); ++r) {
-    for (std::size_t i = 0; i < table[r].size(); ++i) {
-      std::cout << table[r][i] << std::string(width[i] - table[r][i].size() + 2, ' ');
-    }
-    std::cout << "\n";
-    if (r == 0) {
-      std::size_t total = 0;
-      for (auto w : width) total += w + 2;
-      std::cout << std::string(total, '-') << "\n";
-    }
+  const Comparison c = build(opt);
+  if (opt.format == "csv") {
+    print_csv(c, opt);
+  } else if (opt.format == "json") {
+    print_json(c, opt);
+  } else if (opt.format == "markdown") {
+    print_markdown(cells(c, opt));
+  } else {
+    print_table(cells(c, opt));
   }
   return kExitOk;
 }

@@ -1,0 +1,188 @@
+#include "bnlandscape/cli/info_command.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+#include <memory>
+
+#include <CLI/CLI.hpp>
+
+#include "bnlandscape/cli/config_file.h"
+#include "bnlandscape/cli/export_command.h"
+#include "bnlandscape/io/run_reader.h"
+
+namespace bnl::cli {
+namespace {
+
+std::string num(double v) {
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "%.6g", v);
+  return buf;
+}
+
+std::string shape(const std::vector<std::int64_t>& dims) {
+  std::string s = "[";
+  for (std::size_t i = 0; i < dims.size(); ++i) s += (i ? " x " : "") + std::to_string(dims[i]);
+  return s + "]";
+}
+
+/// Appends words to lines of at most `width` characters, each line starting with `indent`.
+std::string wrap(const std::vector<std::string>& words, const std::string& indent, std::size_t width = 100) {
+  std::string out, line = indent;
+  for (const auto& w : words) {
+    if (line.size() > indent.size() && line.size() + 2 + w.size() > width) {
+      out += line + "\n";
+      line = indent;
+    }
+    line += (line.size() > indent.size() ? ", " : "") + w;
+  }
+  if (line.size() > indent.size()) out += line + "\n";
+  return out;
+}
+
+std::string pad(const std::string& s, std::size_t w) { return s.size() >= w ? s + " " : s + std::string(w - s.size(), ' '); }
+
+/// "name value" pairs of the last row of a series group's 1-D datasets (and a few 2-D summaries).
+std::vector<std::string> last_values(const SeriesGroup& g) {
+  std::vector<std::string> out;
+  if (g.rows <= 0) return out;
+  const auto last = static_cast<std::size_t>(g.rows - 1);
+  for (const auto& c : g.columns) {
+    if (c.dims.empty() || c.dims[0] != g.rows || c.name == "step") continue;
+    if (c.dims.size() == 1) {
+      out.push_back(c.name + " " + num(c.values[last]));
+    } else if (c.dims.size() == 2 && c.dims[1] > 0) {
+      const auto w = static_cast<std::size_t>(c.dims[1]);
+      if (c.name == "eigvals") {
+        out.push_back("lambda_max " + num(c.values[last * w]));
+      } else if (g.path == "/ics" && c.name == "l2") {
+        double s = 0;
+        std::size_t n = 0;
+        for (std::size_t j = 0; j < w; ++j)
+          if (std::isfinite(c.values[last * w + j])) {
+            s += c.values[last * w + j];
+            ++n;
+          }
+        out.push_back("l2 (layer mean) " + num(n ? s / static_cast<double>(n) : NAN));
+      } else if (c.name == "grad_pred" || c.name == "loss_path") {
+        double mx = -INFINITY;
+        for (std::size_t j = 0; j < w; ++j) mx = std::max(mx, c.values[last * w + j]);
+        out.push_back(c.name + " (max) " + num(mx));
+      }
+    }
+  }
+  return out;
+}
+
+double last_step(const SeriesGroup& g) {
+  for (const auto& c : g.columns)
+    if (c.name == "step" && c.dims.size() == 1 && !c.values.empty()) return c.values.back();
+  return NAN;
+}
+
+void describe(const std::string& path) {
+  io::RunReader r(path);
+  const auto s = [&](const char* name) { return r.string_attr(name); };
+  const auto n = [&](const char* name) { return r.number_attr(name); };
+  std::cout << path << "\n";
+  std::string fmt = s("format").value_or("?");
+  if (auto v = n("schema_version")) fmt += ", schema_version " + num(*v);
+  std::cout << "  format    " << fmt << "\n";
+  std::string status = s("status").value_or("?");
+  if (auto d = n("diverged_at_step"); d && *d >= 0) status += " (diverged at step " + num(*d) + ")";
+  if (status == "running") status += " (still running, or its writer was killed)";
+  std::cout << "  status    " << status << "\n";
+  if (auto v = s("bnlandscape_version")) {
+    std::cout << "  program   bnlandscape " << *v << " (git " << s("git_revision").value_or("?") << "), torch "
+              << s("torch_version").value_or("?") << ", " << s("blas").value_or("?") << "\n";
+  }
+  if (auto h = s("host")) {
+    std::cout << "  host      " << *h;
+    if (auto t = n("intra_op_threads")) std::cout << ", intra-op threads " << num(*t);
+    if (auto t = n("blas_threads")) std::cout << ", BLAS threads " << num(*t);
+    std::cout << "\n";
+  }
+  if (auto t = s("start_time")) {
+    const std::string end = s("end_time").value_or("");
+    std::cout << "  time      " << *t << " -> " << (end.empty() ? "(not finished)" : end) << "\n";
+  }
+  if (auto c = s("checkpoint_file")) std::cout << "  probed    " << *c << " " << s("checkpoint_group").value_or("") << "\n";
+  if (auto toml = s("config_toml")) {
+    std::vector<std::string> words;
+    try {
+      for (const auto& e : parse_config_text(*toml, path + ":config_toml")) words.push_back(e.key + "=" + e.value);
+    } catch (const std::exception& e) {
+      words.push_back(std::string("(unreadable: ") + e.what() + ")");
+    }
+    std::cout << "  config\n" << wrap(words, "    ");
+  }
+
+  const auto groups = read_series_groups(path);
+  std::cout << "series\n";
+  if (groups.empty()) std::cout << "  (none)\n";
+  std::size_t w = 0;
+  for (const auto& g : groups) w = std::max(w, g.path.size());
+  for (const auto& g : groups) {
+    std::vector<std::string> words;
+    for (const auto& c : g.columns) {
+      if (c.dims.size() == 1 && c.dims[0] == g.rows) words.push_back(c.name);
+      else words.push_back(c.name + " " + shape(c.dims));
+    }
+    const std::string head = "  " + pad(g.path, w + 2) + pad(std::to_string(g.rows) + (g.rows == 1 ? " row" : " rows"), 12);
+    const std::string body = wrap(words, std::string(head.size(), ' '));
+    std::cout << head << (body.size() > head.size() ? body.substr(head.size()) : std::string("\n"));
+  }
+  if (r.exists("/checkpoints") && !r.is_dataset("/checkpoints")) {
+    const auto names = r.list("/checkpoints");
+    std::vector<double> steps;
+    for (const auto& name : names)
+      if (auto st = r.number_attr("step", "/checkpoints/" + name)) steps.push_back(*st);
+    std::cout << "checkpoints\n  " << names.size() << " group" << (names.size() == 1 ? "" : "s");
+    if (!steps.empty()) {
+      std::sort(steps.begin(), steps.end());
+      std::cout << ", steps " << num(steps.front()) << " .. " << num(steps.back());
+    }
+    std::cout << "\n";
+  }
+  std::vector<std::string> lines;
+  for (const auto& g : groups) {
+    if (g.path != "/train/steps" && g.path != "/train/epochs" && g.path != "/train/evals" && g.path != "/probes" &&
+        g.path != "/ics")
+      continue;
+    const auto vals = last_values(g);
+    if (vals.empty()) continue;
+    std::string head = "  " + g.path;
+    const double st = last_step(g);
+    if (std::isfinite(st)) head += " (step " + num(st) + ")";
+    lines.push_back(head + ":");
+    lines.push_back(wrap(vals, "    "));
+  }
+  if (!lines.empty()) {
+    std::cout << "last values\n";
+    for (std::size_t i = 0; i < lines.size(); i += 2) std::cout << lines[i] << "\n" << lines[i + 1];
+  }
+}
+
+}  // namespace
+
+Command setup_info(CLI::App& app) {
+  auto opt = std::make_shared<InfoOptions>();
+  CLI::App* sub = app.add_subcommand("info", "describe what a run file holds");
+  sub->footer(
+      "Prints the provenance and status, the configuration (root attribute config_toml), every group\n"
+      "of series with its datasets (shape shown where it differs from [rows]), the checkpoints, and\n"
+      "the last row of /train/steps, /train/epochs, /train/evals, /probes and /ics.");
+  sub->add_option("files", opt->files, "run files (HDF5)")->required()->check(CLI::ExistingFile);
+  return {sub, [opt] { return run_info(*opt); }};
+}
+
+int run_info(const InfoOptions& opt) {
+  for (std::size_t i = 0; i < opt.files.size(); ++i) {
+    if (i) std::cout << "\n";
+    describe(opt.files[i]);
+  }
+  return kExitOk;
+}
+
+}  // namespace bnl::cli
