@@ -1,5 +1,6 @@
 #include "bnlandscape/cli/app.h"
 
+#include <cstdlib>
 #include <iostream>
 
 #include <CLI/CLI.hpp>
@@ -131,17 +132,30 @@ int run_app(CLI::App& app, int argc, char** argv, const std::vector<Command>& co
     std::cerr << prog << ": error: " << e.what() << "\n";
     return kExitError;
   }
+  int code = kExitError;
   try {
-    for (const auto& c : commands)
-      if (c.app->parsed()) return c.run();
-    std::cerr << app.help();
-    return kExitError;
+    bool ran = false;
+    for (const auto& c : commands) {
+      if (c.app->parsed()) {
+        code = c.run();
+        ran = true;
+        break;
+      }
+    }
+    if (!ran) std::cerr << app.help();
   } catch (const c10::Error& e) {
     std::cerr << prog << ": error: " << e.what_without_backtrace() << "\n";
+    code = kExitError;
   } catch (const std::exception& e) {
     std::cerr << prog << ": error: " << e.what() << "\n";
+    code = kExitError;
   }
-  return kExitError;
+  if (io::must_skip_hdf5_cleanup()) {
+    std::cout.flush();
+    std::cerr.flush();
+    std::_Exit(code);
+  }
+  return code;
 }
 
 }  // namespace bnl::cli

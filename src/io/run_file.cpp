@@ -1,6 +1,7 @@
 #include "bnlandscape/io/run_file.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <exception>
 #include <filesystem>
@@ -26,6 +27,12 @@ constexpr int kDeflateLevel = 4;
 constexpr double kInt64Limit = 9.2e18;
 
 std::string in_quotes(const std::string& s) { return "'" + s + "'"; }
+
+// Run files whose close failed in this process (see RunFile::close).
+std::atomic<int>& unclosable_files() {
+  static std::atomic<int> n{0};
+  return n;
+}
 
 bool valid_link_name(const std::string& name) {
   return !name.empty() && name != "." && name != ".." && name.find('/') == std::string::npos;
@@ -537,12 +544,25 @@ void RunFile::close() {
     });
   } catch (...) {
     if (!first_error) first_error = std::current_exception();
+    // A file whose close failed (disk full) stays half-open inside HDF5 1.10: closing its
+    // handles again only prints errors, and the library's own clean-up at exit crashes on it.
+    // Keep the handles alive for good and tell the process to end without that clean-up.
+    for (auto& s : f.series) {
+      new std::vector<H5::DataSet>(std::move(s->impl_->datasets));
+      if (s->impl_->group) new H5::Group(std::move(*s->impl_->group));
+      s->impl_->datasets.clear();
+      s->impl_->group.reset();
+    }
+    f.file.release();
+    unclosable_files().fetch_add(1);
   }
   f.open = false;
   if (first_error) std::rethrow_exception(first_error);
 }
 
 bool RunFile::is_open() const { return impl_->open; }
+
+bool must_skip_hdf5_cleanup() { return unclosable_files().load() > 0; }
 
 const std::string& RunFile::path() const { return impl_->path; }
 

@@ -84,3 +84,43 @@ TEST(Reliability, ASecondWriterIsRefusedAndAStaleLockTakenOver) {
   EXPECT_EQ(ok.code, 0) << ok.output;
   EXPECT_FALSE(std::filesystem::exists(out + ".lock"));
 }
+
+TEST(Reliability, AFullDiskEndsTheRunWithExitTwoAndStatusFailed) {
+  if (!have_fashion()) GTEST_SKIP() << "dataset-fashion-mnist not installed";
+  if (!have_h5py()) GTEST_SKIP() << "no python3 with h5py";
+  TempDir dir;
+  const std::string out = dir / "full.h5";
+  // A 200 KiB file-size limit stands in for a full disk: the first checkpoint (2.3 MB) cannot
+  // be written. SIGXFSZ is ignored so that the write fails with EFBIG instead of killing us.
+  auto r = sh("bash -c 'trap \"\" XFSZ; ulimit -f 200; exec " + std::string(BNL_BINARY) +
+              " train --train-subset 1000 --test-subset 100 --epochs 2 --checkpoint-every 5 --quiet --out " + out + "'");
+  EXPECT_EQ(r.code, 2) << r.output;  // not a crash in HDF5's clean-up at exit
+  EXPECT_NE(r.output.find("writing checkpoint '/checkpoints/step_0000005' failed"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("File too large"), std::string::npos) << r.output;
+  auto py = python("import h5py\nf = h5py.File('" + out + "', 'r')\nprint(f.attrs['status'], len(f['train/steps/step']))\n");
+  EXPECT_EQ(py.code, 0) << py.output;
+  EXPECT_NE(py.output.find("failed 5"), std::string::npos) << py.output;
+}
+
+TEST(Reliability, EveryBadOptionIsRefusedBeforeAnyOutput) {
+  if (!have_fashion()) GTEST_SKIP() << "dataset-fashion-mnist not installed";
+  TempDir dir;
+  const std::string out = " --out " + dir / "x.h5";
+  struct Case {
+    std::string args, needle;
+  };
+  for (const auto& c : std::vector<Case>{
+           {"train --lr 0", "--lr"},
+           {"train --train-subset 100 --batch-size 128", "--batch-size"},
+           {"train --hidden-dims ,", "hidden-dims"},
+           {"train --arch cnn --conv-channels 8,8,8", "not divisible"},
+           {"probe --step-interval 0", "step-interval"},
+           {"probe --step-sizes 0,1", "step-sizes"},
+           {"probe --top-k 600000", "top-k"},
+           {"train --data-dir " + dir.path.string(), "train-images"}}) {
+    auto r = bnl(c.args + out);
+    EXPECT_EQ(r.code, 2) << c.args << "\n" << r.output;
+    EXPECT_NE(r.output.find(c.needle), std::string::npos) << c.args << "\n" << r.output;
+    EXPECT_FALSE(std::filesystem::exists(dir / "x.h5")) << c.args;
+  }
+}

@@ -214,4 +214,9 @@ class RunFile {
   std::unique_ptr<Impl> impl_;
 };
 
+/// True when a run file of this process could not be closed (e.g. the disk is full). HDF5
+/// 1.10 then crashes in its own clean-up at exit, so the process should end with std::_Exit
+/// after flushing its output (run_app does).
+bool must_skip_hdf5_cleanup();
+
 }  // namespace bnl::io
