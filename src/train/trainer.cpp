@@ -131,6 +131,7 @@ TrainResult Trainer::run(TrainObserver& observer) {
   const auto& train = data_.train;
   const auto bounds = data::batch_bounds(train.n, config_.batch_size, drop_singleton_);
   const std::int64_t total = total_steps();
+  auto params = model_->parameters();
   observer.on_start(total);
 
   for (; epoch_ < config_.epochs; ++epoch_) {
@@ -143,7 +144,10 @@ TrainResult Trainer::run(TrainObserver& observer) {
       const auto [b, e] = bounds[batch];
       auto x = data::gather_images(train, data_.norm, perm.data() + b, e - b);
       auto y = data::gather_labels(train, perm.data() + b, e - b);
-      optimizer_->zero_grad();
+      // Dropping the gradients (rather than zeroing them) lets backward hand its freshly
+      // computed gradient buffers over instead of adding them into zeroed ones: one memset and
+      // one read-add-write of every parameter's size less per step.
+      for (auto& p : params) p.mutable_grad() = torch::Tensor();
       auto logits = model_->forward(x);
       auto loss = torch::nn::functional::cross_entropy(logits, y);
       loss.backward();
