@@ -184,6 +184,20 @@ std::vector<std::pair<std::string, torch::Tensor>> read_tensor_group(const std::
       } else if (space.getSimpleExtentType() != H5S_SCALAR) {
         throw Failure("dataset " + in_quotes(name) + " has an empty (null) dataspace");
       }
+      // A few bytes of HDF5 can declare a dataset of 2^40 values that was never written (it
+      // reads as fill values). Allocate only what the stored bytes can account for: deflate
+      // expands data at most ~1032 times (4096 leaves room for other filters), and small datasets
+      // are always fine.
+      long double values = 1;
+      for (auto d : sizes) values *= static_cast<long double>(d);
+      const long double bytes = values * static_cast<long double>(torch::elementSize(*st));
+      const long double stored = static_cast<long double>(ds.getStorageSize());
+      constexpr long double kAlwaysFine = 64.0L * 1024 * 1024;
+      if (bytes > kAlwaysFine && bytes > 4096.0L * stored) {
+        throw Failure("dataset " + in_quotes(name) + " declares " + std::to_string(static_cast<double>(bytes)) +
+                      " bytes but stores " + std::to_string(static_cast<double>(stored)) +
+                      " (expected the data to be present)");
+      }
       torch::Tensor t = torch::empty(sizes, torch::TensorOptions().dtype(*st));
       if (t.numel() > 0) ds.read(t.data_ptr(), *h5_type(*st));
       out.emplace_back(name, std::move(t));

@@ -257,5 +257,33 @@ print("OK")
   EXPECT_TRUE(list_checkpoints(path).empty());
 }
 
+
+TEST(Checkpoint, HugeDeclaredButUnwrittenDatasetsAreRefusedBeforeAllocating) {
+  BNL_REQUIRE_H5PY();
+  TempDir dir;
+  const std::string path = dir.file("huge.h5");
+  const std::string script = R"PY(
+import sys, h5py, numpy as np
+with h5py.File(sys.argv[1], "w") as f:
+    g = f.create_group("model")
+    g.create_dataset("net.0.weight", shape=(1 << 20, 1 << 20), dtype=np.float32, chunks=(1, 1024))
+    ok = f.create_group("ok")
+    ok.create_dataset("zeros", data=np.zeros(20_000_000, dtype=np.float32), compression="gzip")
+print("OK")
+)PY";
+  const auto r = run_python(dir, script, "'" + path + "'");
+  ASSERT_EQ(r.rc, 0) << r.out;
+  try {
+    read_tensor_group(path, "model");  // 4 TiB declared, a few bytes stored
+    FAIL() << "huge dataset accepted";
+  } catch (const IoError& e) {
+    EXPECT_NE(std::string(e.what()).find("net.0.weight"), std::string::npos) << e.what();
+  }
+  // Highly compressed real data (80 MB of zeros) is still read.
+  const auto ok = read_tensor_group(path, "ok");
+  ASSERT_EQ(ok.size(), 1u);
+  EXPECT_EQ(ok[0].second.numel(), 20000000);
+}
+
 }  // namespace
 }  // namespace bnl::io
