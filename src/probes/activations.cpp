@@ -10,6 +10,7 @@
 #include <torch/nn/modules/linear.h>
 
 #include "bnlandscape/models/norm_spec.h"
+#include "state_guard.h"
 
 namespace bnl::probes {
 
@@ -85,36 +86,26 @@ std::vector<ActivationSummary> ActivationRecorder::record() {
   std::map<std::string, std::shared_ptr<torch::nn::Module>> modules;
   for (const auto& item : model_.named_modules("", /*include_self=*/false)) modules.emplace(item.key(), item.value());
 
-  // Snapshot what a training-mode forward may change, to put it back afterwards: the running
-  // statistics (libtorch's BatchNorm cannot be told to leave them alone) and the noise draws.
-  std::vector<std::pair<torch::Tensor, torch::Tensor>> buffers;
-  for (auto& b : model_.buffers()) buffers.emplace_back(b, b.clone());
-  torch::Tensor noise_state;
-  if (auto* noise = model_.bn_noise()) noise_state = noise->generator().get_state();
-  const bool was_training = model_.is_training();
-  model_.train();
-
-  // Outputs by site in forward order; a Linear/Conv opens a hidden layer, its ReLU closes it.
   std::vector<std::pair<ActivationSite, torch::Tensor>> found;
-  std::string open_layer;
-  model_.forward_recorded(x_, [&](const std::string& name, const torch::Tensor& out) {
-    const auto it = modules.find(name);
-    if (it == modules.end()) return;
-    const auto& m = *it->second;
-    if (m.as<torch::nn::LinearImpl>() || m.as<torch::nn::Conv2dImpl>()) {
-      open_layer = name;
-      found.push_back({{name, "pre_norm", name}, out.detach().clone()});
-    } else if (!open_layer.empty() && models::is_norm_layer(m)) {
-      found.push_back({{open_layer, "post_norm", name}, out.detach().clone()});
-    } else if (!open_layer.empty() && m.as<torch::nn::ReLUImpl>()) {
-      found.push_back({{open_layer, "post_relu", name}, out.detach().clone()});
-      open_layer.clear();
-    }
-  });
-
-  for (auto& [live, saved] : buffers) live.copy_(saved);
-  if (noise_state.defined()) model_.bn_noise()->generator().set_state(noise_state);
-  model_.train(was_training);
+  {
+    detail::TrainingStateGuard guard(model_);
+    // Outputs by site in forward order; a Linear/Conv opens a hidden layer, its ReLU closes it.
+    std::string open_layer;
+    model_.forward_recorded(x_, [&](const std::string& name, const torch::Tensor& out) {
+      const auto it = modules.find(name);
+      if (it == modules.end()) return;
+      const auto& m = *it->second;
+      if (m.as<torch::nn::LinearImpl>() || m.as<torch::nn::Conv2dImpl>()) {
+        open_layer = name;
+        found.push_back({{name, "pre_norm", name}, out.detach().clone()});
+      } else if (!open_layer.empty() && models::is_norm_layer(m)) {
+        found.push_back({{open_layer, "post_norm", name}, out.detach().clone()});
+      } else if (!open_layer.empty() && m.as<torch::nn::ReLUImpl>()) {
+        found.push_back({{open_layer, "post_relu", name}, out.detach().clone()});
+        open_layer.clear();
+      }
+    });
+  }
 
   // Only hidden layers: the output layer opens a layer that no ReLU closes.
   std::vector<std::string> hidden;

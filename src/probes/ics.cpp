@@ -8,6 +8,7 @@
 #include <torch/nn/functional/loss.h>
 
 #include "bnlandscape/probes/flat_params.h"
+#include "state_guard.h"
 
 namespace bnl::probes {
 
@@ -41,21 +42,12 @@ IcsRecord internal_covariate_shift(models::Classifier& model, const std::vector<
   const auto saved_params = snapshot(params);
   std::vector<torch::Tensor> saved_grads;
   for (auto& p : params) saved_grads.push_back(p.grad());
-  std::vector<std::pair<torch::Tensor, torch::Tensor>> buffers;
-  for (auto& b : model.buffers()) buffers.emplace_back(b, b.clone());
-  torch::Tensor noise_state;
-  if (auto* noise = model.bn_noise()) noise_state = noise->generator().get_state();
-  const bool was_training = model.is_training();
-  model.train();
+  detail::TrainingStateGuard guard(model);
 
   // Gradient of the batch loss w.r.t. params[idx], replaying the same noise draws and leaving
   // running statistics and .grad untouched.
   auto gradient = [&](const std::vector<std::size_t>& idx) {
-    for (auto& [live, copy] : buffers) {
-      torch::NoGradGuard ng;
-      live.copy_(copy);
-    }
-    if (noise_state.defined()) model.bn_noise()->generator().set_state(noise_state);
+    guard.rewind();
     const auto loss = torch::nn::functional::cross_entropy(model.forward(x), y);
     std::vector<torch::Tensor> wrt;
     for (auto i : idx) wrt.push_back(params[i]);
@@ -90,13 +82,7 @@ IcsRecord internal_covariate_shift(models::Classifier& model, const std::vector<
                                       : std::numeric_limits<double>::quiet_NaN());
   }
 
-  for (auto& [live, copy] : buffers) {
-    torch::NoGradGuard ng;
-    live.copy_(copy);
-  }
-  if (noise_state.defined()) model.bn_noise()->generator().set_state(noise_state);
   for (std::size_t i = 0; i < params.size(); ++i) params[i].mutable_grad() = saved_grads[i];
-  model.train(was_training);
   return r;
 }
 
