@@ -21,7 +21,7 @@ if __name__ == "__main__" and not __package__:
 import numpy as np
 
 from plots import style
-from plots.runs import ComparisonSet, Run, SkipFigure, organise, select
+from plots.runs import ComparisonSet, Run, SkipFigure, plan_figures
 
 FAMILY = "ics"
 
@@ -81,11 +81,7 @@ def figure3(cset: ComparisonSet):
 
 
 def plan(runs, notice, context=None):
-    have = select(runs, "ics/step", FAMILY, notice)
-    if not have:
-        return []
-    return [(f"ics_{cset.slug}", lambda cset=cset: figure3(cset))
-            for cset in organise(have, context=context or runs, notice=notice)]
+    return plan_figures(runs, notice, context, "ics/step", FAMILY, [("ics", figure3)])
 
 
 def main(argv=None) -> int:

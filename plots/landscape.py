@@ -26,7 +26,7 @@ if __name__ == "__main__" and not __package__:
 import numpy as np
 
 from plots import style
-from plots.runs import ComparisonSet, Group, Run, SkipFigure, format_value, organise, select
+from plots.runs import ComparisonSet, Group, Run, SkipFigure, format_value, plan_figures
 
 FAMILY = "landscape"
 
@@ -113,11 +113,7 @@ def figure4(cset: ComparisonSet):
 
 
 def plan(runs, notice, context=None):
-    have = select(runs, "probes/step", FAMILY, notice)
-    if not have:
-        return []
-    return [(f"landscape_{cset.slug}", lambda cset=cset: figure4(cset))
-            for cset in organise(have, probe=True, context=context or runs, notice=notice)]
+    return plan_figures(runs, notice, context, "probes/step", FAMILY, [("landscape", figure4)], probe=True)
 
 
 def main(argv=None) -> int:

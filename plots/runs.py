@@ -557,3 +557,15 @@ def select(runs: Sequence[Run], required: str, family: str,
         if not r.has(required):
             notice(f"skip {family} for {r.path}: no /{required}")
     return have
+
+
+def plan_figures(runs: Sequence[Run], notice: Callable[[str], None], context: Sequence[Run] | None,
+                 required: str, family: str, figures, probe: bool = False):
+    """(name, render) for every figure of `figures` ((name, fn(ComparisonSet)) pairs) and every
+    comparison set of the runs that have `required`; the plan() of a plain figure family."""
+    have = select(runs, required, family, notice)
+    if not have:
+        return []
+    return [(f"{name}_{cset.slug}", lambda fn=fn, cset=cset: fn(cset))
+            for cset in organise(have, probe=probe, context=context or runs, notice=notice)
+            for name, fn in figures]

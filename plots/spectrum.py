@@ -24,7 +24,7 @@ if __name__ == "__main__" and not __package__:
 import numpy as np
 
 from plots import style
-from plots.runs import ComparisonSet, Run, SkipFigure, finite_any, format_value, organise, select
+from plots.runs import ComparisonSet, Run, SkipFigure, finite_any, format_value, plan_figures
 
 FAMILY = "spectrum"
 
@@ -150,14 +150,7 @@ FIGURES = (
 
 
 def plan(runs, notice, context=None):
-    have = select(runs, "probes/step", FAMILY, notice)
-    if not have:
-        return []
-    out = []
-    for cset in organise(have, probe=True, context=context or runs, notice=notice):
-        for name, fn in FIGURES:
-            out.append((f"{name}_{cset.slug}", lambda fn=fn, cset=cset: fn(cset)))
-    return out
+    return plan_figures(runs, notice, context, "probes/step", FAMILY, FIGURES, probe=True)
 
 
 def main(argv=None) -> int:

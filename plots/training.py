@@ -22,7 +22,7 @@ if __name__ == "__main__" and not __package__:
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from plots import style
-from plots.runs import ComparisonSet, Run, SkipFigure, organise, select
+from plots.runs import ComparisonSet, Run, SkipFigure, plan_figures
 
 FAMILY = "training"
 
@@ -234,14 +234,7 @@ FIGURES = (
 
 
 def plan(runs, notice, context=None):
-    have = select(runs, "train/steps/step", FAMILY, notice)
-    if not have:
-        return []
-    out = []
-    for cset in organise(have, context=context or runs, notice=notice):
-        for name, fn in FIGURES:
-            out.append((f"{name}_{cset.slug}", lambda fn=fn, cset=cset: fn(cset)))
-    return out
+    return plan_figures(runs, notice, context, "train/steps/step", FAMILY, FIGURES)
 
 
 def main(argv=None) -> int:
