@@ -12,12 +12,6 @@ namespace {
 // Mixed into the run's seed so the fixed batch does not follow the epoch-0 data order.
 constexpr std::uint64_t kActivationBatchSalt = 0x61637469766174ULL;  // "activat"
 
-std::string join(const std::vector<std::string>& v) {
-  std::string s;
-  for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
-  return s;
-}
-
 }  // namespace
 
 std::vector<std::int64_t> activation_batch_indices(std::int64_t n, std::uint64_t seed) {
@@ -72,15 +66,9 @@ AnalysisObserver::AnalysisObserver(train::Trainer& trainer, io::RunFile& file, c
                             "indices into the training set of the fixed batch every activation snapshot uses");
   }
   if (ics_every_ > 0) {
-    const auto available = trainer.model().weight_layer_names();
-    ics_layers_ = cfg.ics_layers.empty() ? available : train::parse_name_list(cfg.ics_layers);
-    if (ics_layers_.empty())
-      throw train::ConfigError("--ics-layers = \"" + cfg.ics_layers + "\": expected layer names among " + join(available));
-    for (const auto& l : ics_layers_) {
-      if (std::find(available.begin(), available.end(), l) == available.end())
-        throw train::ConfigError("--ics-layers = \"" + cfg.ics_layers + "\": expected layer names among " +
-                                 join(available) + ", got \"" + l + "\"");
-    }
+    // The names were checked against the model by prepare_run, before any output existed.
+    ics_layers_ = cfg.ics_layers.empty() ? trainer.model().weight_layer_names()
+                                         : train::parse_name_list(cfg.ics_layers);
     const auto L = static_cast<std::int64_t>(ics_layers_.size());
     const std::vector<io::ColumnSpec> cols{
         {"step", io::ColumnType::Int64, {}, "1", "update index the shift was measured at (before its update)"},

@@ -74,13 +74,15 @@ PreparedRun prepare_run(const train::TrainConfig& cfg) {
   }
   if (!cfg.ics_layers.empty()) {
     const auto available = run.model->weight_layer_names();
-    for (const auto& l : train::parse_name_list(cfg.ics_layers)) {
-      if (std::find(available.begin(), available.end(), l) == available.end()) {
-        std::string list;
-        for (const auto& a : available) list += (list.empty() ? "" : ", ") + a;
+    std::string list;
+    for (const auto& a : available) list += (list.empty() ? "" : ", ") + a;
+    const auto names = train::parse_name_list(cfg.ics_layers);
+    if (names.empty())
+      throw train::ConfigError("--ics-layers = \"" + cfg.ics_layers + "\": expected names among " + list);
+    for (const auto& l : names) {
+      if (std::find(available.begin(), available.end(), l) == available.end())
         throw train::ConfigError("--ics-layers = \"" + cfg.ics_layers + "\": expected names among " + list +
                                  ", got \"" + l + "\"");
-      }
     }
   }
   return run;

@@ -29,7 +29,7 @@ std::vector<std::int64_t> activation_batch_indices(std::int64_t n, std::uint64_t
 class AnalysisObserver : public train::TrainObserver {
  public:
   /// Does nothing unless cfg.activations_every or cfg.ics_every is > 0. The ICS layers are
-  /// cfg.ics_layers (checked against the model's Linear and Conv layers: ConfigError) or all.
+  /// cfg.ics_layers (names prepare_run has checked) or every Linear and Conv layer.
   /// With an active `resume` (may be null), existing groups are reopened, cut back to the
   /// checkpoint, and the histogram ranges come from their stored bin edges.
   AnalysisObserver(train::Trainer& trainer, io::RunFile& file, const train::TrainConfig& cfg,
