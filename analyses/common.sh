@@ -52,3 +52,40 @@ summary() {
   shift
   "$BNL" compare "$@" --group-by "$key"
 }
+
+# require_cifar10: CIFAR_DIR (default data/cifar10) must hold a CIFAR-10 copy; else says how to
+# get one and exits 2. CIFAR-10 cannot be bundled; it is downloaded once by the user.
+require_cifar10() {
+  CIFAR_DIR="${CIFAR_DIR:-$ROOT/data/cifar10}"
+  local d
+  for d in "$CIFAR_DIR/cifar-10-batches-bin/test_batch.bin" "$CIFAR_DIR/cifar-10-batches-py/test_batch" \
+           "$CIFAR_DIR/test_batch.bin" "$CIFAR_DIR/test_batch"; do
+    [[ -f "$d" ]] && return 0
+  done
+  echo "analyses: CIFAR-10 not found under $CIFAR_DIR." >&2
+  echo "  Download it once (needs internet, 163 MB, checksum verified): bash data/download_cifar10.sh $CIFAR_DIR" >&2
+  echo "  or point CIFAR_DIR at an existing copy (cifar-10-batches-bin/ or cifar-10-batches-py/)." >&2
+  exit 2
+}
+
+# original_study DATASET ARCH: the original study's notebook for DATASET x ARCH: its four runs
+# (configs/original/, BN and no BN at lr 0.1 and 0.6, replaying its BatchNorm gradient and batch
+# statistics in evaluation), each run's step-level and epoch-level figures with BN and no BN
+# overlaid per learning rate, and the compare table.
+original_study() {
+  local dataset=$1 arch=$2
+  local name="${dataset}_${arch}"
+  local runs="${RUNS:-$ROOT/runs/original}"
+  local extra=()
+  [[ "$dataset" == cifar10 ]] && extra=(--data-dir "$CIFAR_DIR")
+  local lr v
+  for lr in 0.1 0.6; do
+    for v in nobn bn; do
+      run_one train "configs/original/${name}_${v}_lr${lr}.toml" "$runs/${name}_${v}_lr${lr}.h5" "${extra[@]}"
+    done
+  done
+  for lr in 0.1 0.6; do
+    summary bn "$runs/${name}_nobn_lr${lr}.h5" "$runs/${name}_bn_lr${lr}.h5"
+    figures "$ROOT/analyses/$name/figures/lr$lr" "$runs/${name}_nobn_lr${lr}.h5" "$runs/${name}_bn_lr${lr}.h5"
+  done
+}

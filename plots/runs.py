@@ -32,7 +32,7 @@ import h5py
 # Keys that say how a run was stored or measured, not what was trained: never distinguish runs.
 MEASUREMENT_KEYS = frozenset({
     "out", "overwrite", "quiet", "threads", "data_dir", "flush_every", "checkpoint_every",
-    "eval_every", "dump_config", "config",
+    "eval_every", "dump_config", "config", "dist_timeout",
     # activation and ICS measurements
     "activations_every", "activation_bins", "activation_range", "ics_every", "ics_layers",
 })

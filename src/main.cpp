@@ -5,6 +5,7 @@
 #include "bnlandscape/cli/compare_command.h"
 #include "bnlandscape/cli/export_command.h"
 #include "bnlandscape/cli/info_command.h"
+#include "bnlandscape/cli/launch_command.h"
 #include "bnlandscape/cli/probe_command.h"
 #include "bnlandscape/cli/sweep_command.h"
 #include "bnlandscape/cli/train_command.h"
@@ -14,7 +15,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   std::vector<bnl::cli::Command> commands{bnl::cli::setup_train(app), bnl::cli::setup_compare(app),
                                           bnl::cli::setup_probe(app),  bnl::cli::setup_sweep(app),
-                                          bnl::cli::setup_info(app),   bnl::cli::setup_export(app)};
+                                          bnl::cli::setup_info(app),   bnl::cli::setup_export(app),
+                                          bnl::cli::setup_launch(app)};
   // `sweep --config FILE` names a sweep file, not an options file for run_app to expand.
   std::vector<std::string> args = bnl::cli::protect_sweep_config(argc, argv);
   std::vector<char*> cargs;

@@ -1,5 +1,6 @@
 #include "bnlandscape/cli/app.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <iostream>
 
@@ -42,6 +43,15 @@ std::vector<std::string> expand_config(CLI::App& app, const std::vector<std::str
     }
   }
   if (!sub) return args;
+  // Everything after "--" belongs to another command (launch -- probe --config F): verbatim.
+  const auto dashdash = std::find(args.begin() + static_cast<std::ptrdiff_t>(sub_pos), args.end(), std::string("--"));
+  const std::vector<std::string> verbatim(dashdash, args.end());
+  if (!verbatim.empty()) {
+    std::vector<std::string> head(args.begin(), dashdash);
+    auto out = expand_config(app, head);
+    out.insert(out.end(), verbatim.begin(), verbatim.end());
+    return out;
+  }
   std::vector<std::string> rest;
   std::vector<std::string> from_file;
   auto add_entries = [&](const std::vector<ConfigEntry>& entries, const std::string& path) {

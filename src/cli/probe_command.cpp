@@ -1,8 +1,10 @@
 #include "bnlandscape/cli/probe_command.h"
 
+#include <chrono>
 #include <cmath>
 #include <iostream>
 #include <numeric>
+#include <optional>
 #include <sstream>
 
 #include <torch/utils.h>
@@ -12,6 +14,8 @@
 #include "bnlandscape/cli/run_recorder.h"
 #include "bnlandscape/cli/train_command.h"
 #include "bnlandscape/data/batches.h"
+#include "bnlandscape/dist/communicator.h"
+#include "bnlandscape/dist/environment.h"
 #include "bnlandscape/io/checkpoint.h"
 #include "bnlandscape/io/run_reader.h"
 
@@ -51,20 +55,44 @@ std::string fmt(double v) {
   return buf;
 }
 
-std::string probe_line(const probes::ProbeRecord& r) {
+std::string probe_line(const probes::ProbeRecord& r, const dist::Communicator* comm) {
   std::string s = "probe step " + std::to_string(r.step) + ": loss " + fmt(r.loss) + " beta " + fmt(r.beta_smoothness) +
                   " max grad_pred " + fmt(r.grad_pred.empty() ? NAN : *std::max_element(r.grad_pred.begin(), r.grad_pred.end()));
   if (!r.eigvals.empty()) s += " lambda_max " + fmt(r.eigvals[0]) + " (" + std::to_string(r.hvp_count) + " HVPs)";
-  return s + " " + fmt(r.seconds) + "s";
+  s += " " + fmt(r.seconds) + "s";
+  if (comm) s += " (all-reduce " + fmt(r.allreduce_seconds) + "s, " + std::to_string(comm->world_size()) + " ranks)";
+  return s;
 }
 
-/// Probes during training.
+/// This rank's share of the probe set (the whole set for a single process).
+probes::ProbeShard shard_of(dist::Communicator* comm) {
+  probes::ProbeShard shard;
+  if (!comm) return shard;
+  shard.rank = comm->rank();
+  shard.world_size = comm->world_size();
+  shard.average = [comm](torch::Tensor& t) { comm->average(t); };
+  return shard;
+}
+
+/// Measures one probe, recording the time its all-reduces took.
+probes::ProbeRecord measure_timed(probes::LandscapeProbe& probe, dist::Communicator* comm, std::int64_t step,
+                                  const models::Classifier& model, const torch::Tensor& x, const torch::Tensor& y) {
+  const double before = comm ? comm->allreduce_seconds() : 0.0;
+  auto r = probe.measure(step, model, x, y);
+  if (comm) r.allreduce_seconds = comm->allreduce_seconds() - before;
+  return r;
+}
+
+/// Probes during training. Without a file (ranks other than 0) it measures its share and
+/// records nothing.
 class ProbeObserver : public train::TrainObserver {
  public:
-  ProbeObserver(train::Trainer& trainer, io::RunFile& file, Progress& progress, const models::ModelSpec& spec,
-                const probes::ProbeConfig& cfg, const data::Dataset& data, const ResumeInfo& resume)
-      : trainer_(trainer), progress_(progress), cfg_(cfg), probe_(spec, cfg, probe_context(trainer.config())),
-        series_(file, probe_, cfg, &resume) {
+  ProbeObserver(train::Trainer& trainer, io::RunFile* file, Progress& progress, const models::ModelSpec& spec,
+                const probes::ProbeConfig& cfg, const data::Dataset& data, const ResumeInfo& resume,
+                dist::Communicator* comm)
+      : trainer_(trainer), progress_(progress), cfg_(cfg), comm_(comm),
+        probe_(spec, cfg, probe_context(trainer.config()), shard_of(comm)) {
+    if (file) series_.emplace(*file, probe_, cfg, &resume, comm ? comm->world_size() : 1);
     if (cfg.probe_batch == "fixed") std::tie(fixed_x_, fixed_y_) = fixed_probe_set(data, cfg.probe_size);
     if (resume.active) {
       // The solver state of the uninterrupted run: the seed counter and Lanczos's warm start.
@@ -86,17 +114,18 @@ class ProbeObserver : public train::TrainObserver {
   void before_update(std::int64_t step, const torch::Tensor& x, const torch::Tensor& y) override {
     if (step % cfg_.step_interval != 0 && step != total_ - 1) return;
     const bool fixed = cfg_.probe_batch == "fixed";
-    auto r = probe_.measure(step, trainer_.model(), fixed ? fixed_x_ : x, fixed ? fixed_y_ : y);
-    series_.append(r);
-    progress_.log(probe_line(r));
+    auto r = measure_timed(probe_, comm_, step, trainer_.model(), fixed ? fixed_x_ : x, fixed ? fixed_y_ : y);
+    if (series_) series_->append(r);
+    progress_.log(probe_line(r, comm_));
   }
 
  private:
   train::Trainer& trainer_;
   Progress& progress_;
   probes::ProbeConfig cfg_;
+  dist::Communicator* comm_;
   probes::LandscapeProbe probe_;
-  ProbeSeries series_;
+  std::optional<ProbeSeries> series_;
   torch::Tensor fixed_x_, fixed_y_;
   std::int64_t total_ = 0;
 };
@@ -121,11 +150,11 @@ void adopt_checkpoint_config(ProbeOptions& opt) {
   }
 }
 
-int run_offline(ProbeOptions& opt) {
+int run_offline(ProbeOptions& opt, dist::Communicator* comm) {
   adopt_checkpoint_config(opt);
   auto& cfg = opt.cfg;
   PreparedRun run = prepare_run(cfg);
-  probes::LandscapeProbe probe(run.spec, opt.probe, probe_context(cfg));
+  probes::LandscapeProbe probe(run.spec, opt.probe, probe_context(cfg), shard_of(comm));
   probes::validate_probe(opt.probe, cfg.batch_size, probe.num_params());
   auto tensors = io::read_tensor_group(opt.probe.checkpoint, opt.probe.checkpoint_group);
   {
@@ -157,6 +186,11 @@ int run_offline(ProbeOptions& opt) {
   const auto pos = opt.probe.checkpoint_group.rfind("step_");
   if (pos != std::string::npos) step = std::atoll(opt.probe.checkpoint_group.c_str() + pos + 5);
   auto [x, y] = fixed_probe_set(run.data, opt.probe.probe_size);
+  if (comm && comm->rank() != 0) {
+    // Rank 0 writes the file; the others only contribute their share to its all-reduces.
+    measure_timed(probe, comm, step, *run.model, x, y);
+    return kExitOk;
+  }
 
   RunLock lock(cfg.out);
   auto file = io::RunFile::create(cfg.out, cfg.overwrite);
@@ -169,10 +203,10 @@ int run_offline(ProbeOptions& opt) {
   file->set_attr("checkpoint_file", opt.probe.checkpoint);
   file->set_attr("checkpoint_group", opt.probe.checkpoint_group);
   try {
-    ProbeSeries series(*file, probe, opt.probe);
-    auto r = probe.measure(step, *run.model, x, y);
+    ProbeSeries series(*file, probe, opt.probe, nullptr, comm ? comm->world_size() : 1);
+    auto r = measure_timed(probe, comm, step, *run.model, x, y);
     series.append(r);
-    if (!cfg.quiet) std::cerr << probe_line(r) << "\n";
+    if (!cfg.quiet) std::cerr << probe_line(r, comm) << "\n";
     file->set_attr("status", std::string("complete"));
     file->set_attr("end_time", iso8601_utc_now());
     file->close();
@@ -190,7 +224,7 @@ int run_offline(ProbeOptions& opt) {
 }  // namespace
 
 ProbeSeries::ProbeSeries(io::RunFile& file, const probes::LandscapeProbe& probe, const probes::ProbeConfig& cfg,
-                         const ResumeInfo* resume)
+                         const ResumeInfo* resume, int world_size)
     : file_(file) {
   k_ = static_cast<std::size_t>(cfg.top_k);
   kb_ = static_cast<std::size_t>(cfg.bottom_k);
@@ -219,6 +253,8 @@ ProbeSeries::ProbeSeries(io::RunFile& file, const probes::LandscapeProbe& probe,
   cols.push_back({"trace", ColumnType::Float64, {}, "1", "Hutchinson estimate of the Hessian trace (NaN = off)"});
   cols.push_back({"trace_stderr", ColumnType::Float64, {}, "1", "standard error of the trace estimate"});
   cols.push_back({"seconds", ColumnType::Float64, {}, "s", "wall time of the probe"});
+  cols.push_back({"allreduce_seconds", ColumnType::Float64, {}, "s",
+                  "of which in all-reduces across processes (rank 0's clock; 0 for one process)"});
   if (eigvecs_)
     cols.push_back({"top_eigenvector", ColumnType::Float64, {probe.num_params()}, "1",
                     "unit top eigenvector, parameters flattened in named_parameters order"});
@@ -241,6 +277,7 @@ ProbeSeries::ProbeSeries(io::RunFile& file, const probes::LandscapeProbe& probe,
   group_->set_attr("trace_samples", cfg.trace_samples);
   group_->set_attr("step_interval", cfg.step_interval);
   group_->set_attr("num_params", probe.num_params());
+  group_->set_attr("world_size", static_cast<std::int64_t>(world_size));
   file.flush();
 }
 
@@ -256,6 +293,7 @@ void ProbeSeries::append(const probes::ProbeRecord& r) {
   row.push_back(one(r.trace));
   row.push_back(one(r.trace_stderr));
   row.push_back(one(r.seconds));
+  row.push_back(one(r.allreduce_seconds));
   if (eigvecs_) row.emplace_back(r.top_eigenvector.begin(), r.top_eigenvector.end());
   group_->append(row);
   file_.flush();
@@ -279,10 +317,26 @@ int run_probe(ProbeOptions& opt) {
     return kExitOk;
   }
   probes::validate_probe(opt.probe, opt.cfg.batch_size, 0);
+  dist::DistEnv env;
+  try {
+    env = dist::read_dist_env(dist::process_env());
+  } catch (const std::invalid_argument& e) {
+    throw train::ConfigError(std::string("distributed environment: ") + e.what());
+  }
+  probes::validate_probe_shard(opt.probe, env.world_size);
+  if (env.world_size > 1 && !opt.resume.empty())
+    throw train::ConfigError("--resume: expected a single process (WORLD_SIZE = " + std::to_string(env.world_size) +
+                             "); resume the run with one process, or start it again");
+  std::unique_ptr<dist::Communicator> comm;
+  if (env.world_size > 1) {
+    if (env.rank != 0) opt.cfg.quiet = true;
+    comm = dist::Communicator::connect(
+        env, std::chrono::milliseconds(static_cast<std::int64_t>(opt.probe.dist_timeout * 1000.0)));
+  }
   if (!opt.probe.checkpoint.empty()) {
     if (!opt.resume.empty())
       throw train::ConfigError("--resume: expected an online probe run (probe --checkpoint runs once and has nothing to resume)");
-    return run_offline(opt);
+    return run_offline(opt, comm.get());
   }
   PreparedRun run = prepare_run(opt.cfg);
   std::int64_t num_params = 0;
@@ -292,9 +346,17 @@ int run_probe(ProbeOptions& opt) {
   const auto spec = run.spec;
   const auto pcfg = opt.probe;
   const data::Dataset& data = run.data;
+  dist::Communicator* c = comm.get();
+  if (c && c->rank() != 0) {
+    // Training is replicated (same seed, same numbers) so that each rank probes the weights
+    // rank 0 records.
+    return train_replica(opt.cfg, run, [&](train::Trainer& trainer, Progress& progress) {
+      return std::make_unique<ProbeObserver>(trainer, nullptr, progress, spec, pcfg, data, ResumeInfo{}, c);
+    });
+  }
   return train_and_record(opt.cfg, run, probe_config_toml(opt),
                           [&](train::Trainer& trainer, io::RunFile& file, Progress& progress, const ResumeInfo& resume) {
-                            return std::make_unique<ProbeObserver>(trainer, file, progress, spec, pcfg, data, resume);
+                            return std::make_unique<ProbeObserver>(trainer, &file, progress, spec, pcfg, data, resume, c);
                           },
                           opt.resume);
 }

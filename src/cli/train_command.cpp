@@ -97,6 +97,21 @@ int run_train(const TrainOptions& opt) {
   return train_and_record(opt.cfg, run, train_config_toml(opt.cfg), nullptr, opt.resume);
 }
 
+int train_replica(const train::TrainConfig& cfg, PreparedRun& run,
+                  const std::function<std::unique_ptr<train::TrainObserver>(train::Trainer&, Progress&)>& make) {
+  train::Trainer trainer(cfg, run.model, run.data);
+  Progress progress(cfg.out, /*quiet=*/true);
+  SignalGuard signals;
+  auto extra = make(trainer, progress);
+  ObserverList observers;
+  observers.add(extra.get());
+  observers.add(&signals);
+  const auto result = trainer.run(observers);
+  if (result.status == train::RunStatus::Diverged) return kExitDiverged;
+  if (result.status == train::RunStatus::Interrupted) return 128 + SignalGuard::received();
+  return kExitOk;
+}
+
 void add_resume_option(CLI::App& sub, std::string& resume) {
   sub.add_option("--resume", resume,
                  "continue the run in FILE from its newest checkpoint, with the configuration stored in it "

@@ -22,7 +22,7 @@ struct LossAndGradient {
   torch::Tensor gradient;  // [P], detached, parameters' dtype
 };
 
-LossAndGradient evaluate(const std::vector<torch::Tensor>& params, const LossFn& loss) {
+LossAndGradient evaluate(const std::vector<torch::Tensor>& params, const LossFn& loss, const TensorAverage& average) {
   torch::AutoGradMode grad_mode(true);
   const torch::Tensor l = loss();
   TORCH_CHECK(l.defined() && l.numel() == 1, "gradient_path: expected the loss closure to return a scalar, got ",
@@ -35,7 +35,15 @@ LossAndGradient evaluate(const std::vector<torch::Tensor>& params, const LossFn&
   for (std::size_t i = 0; i < params.size(); ++i) {
     if (!grads[i].defined()) grads[i] = torch::zeros_like(params[i]);
   }
-  return {l.detach().to(torch::kCPU, torch::kDouble).item<double>(), flatten(grads).detach()};
+  LossAndGradient out{l.detach().to(torch::kCPU, torch::kDouble).item<double>(), flatten(grads).detach()};
+  if (average) {
+    const std::int64_t n = out.gradient.numel();
+    auto packed = torch::cat({out.gradient, torch::full({1}, out.loss, out.gradient.options())});
+    average(packed);
+    out.gradient = packed.narrow(0, 0, n).clone();
+    out.loss = packed[n].item<double>();
+  }
+  return out;
 }
 
 double norm2(const torch::Tensor& t) { return t.to(torch::kDouble).norm().item<double>(); }
@@ -57,7 +65,8 @@ class RestoreOnExit {
 }  // namespace
 
 GradientPathResult gradient_path(const std::vector<torch::Tensor>& params, const LossFn& loss,
-                                 const std::vector<double>& step_sizes, const HessianOperator* op) {
+                                 const std::vector<double>& step_sizes, const HessianOperator* op,
+                                 const TensorAverage& average) {
   TORCH_CHECK(!params.empty(), "gradient_path: expected at least one parameter tensor, got none");
   TORCH_CHECK(static_cast<bool>(loss), "gradient_path: expected a loss closure, got an empty std::function");
   TORCH_CHECK(!step_sizes.empty(), "gradient_path: expected at least one step size, got none");
@@ -83,7 +92,7 @@ GradientPathResult gradient_path(const std::vector<torch::Tensor>& params, const
   result.loss_path.assign(step_sizes.size(), kNaN);
   result.grad_pred.assign(step_sizes.size(), kNaN);
 
-  const LossAndGradient base = evaluate(params, loss);
+  const LossAndGradient base = evaluate(params, loss, average);
   const torch::Tensor& g = base.gradient;
   result.loss = finite_or_nan(base.loss);
   result.grad_norm = finite_or_nan(norm2(g));
@@ -105,7 +114,7 @@ GradientPathResult gradient_path(const std::vector<torch::Tensor>& params, const
     RestoreOnExit guard(params, snapshot(params));
     for (std::size_t j = 0; j < step_sizes.size(); ++j) {
       assign_flat(params, w - step_sizes[j] * g);
-      const LossAndGradient moved = evaluate(params, loss);
+      const LossAndGradient moved = evaluate(params, loss, average);
       result.loss_path[j] = finite_or_nan(moved.loss);
       result.grad_pred[j] = finite_or_nan(norm2(g - moved.gradient));
     }

@@ -25,7 +25,8 @@ torch::Tensor bits(const torch::Tensor& t) {
 
 }  // namespace
 
-HessianOperator::HessianOperator(std::vector<torch::Tensor> params, LossFn loss) : params_(std::move(params)) {
+HessianOperator::HessianOperator(std::vector<torch::Tensor> params, LossFn loss, TensorAverage average)
+    : params_(std::move(params)), average_(std::move(average)) {
   TORCH_CHECK(!params_.empty(), "HessianOperator: expected at least one parameter tensor, got none");
   TORCH_CHECK(static_cast<bool>(loss), "HessianOperator: expected a loss closure, got an empty std::function");
   for (std::size_t i = 0; i < params_.size(); ++i) {
@@ -61,6 +62,13 @@ HessianOperator::HessianOperator(std::vector<torch::Tensor> params, LossFn loss)
   detached.reserve(grads_.size());
   for (const auto& g : grads_) detached.push_back(g.detach());
   gradient_ = flatten(detached).contiguous();
+  if (average_) {
+    // The loss rides along with the gradient: one all-reduce for both.
+    auto packed = torch::cat({gradient_, torch::full({1}, loss_, options_)});
+    average_(packed);
+    gradient_ = packed.narrow(0, 0, n_).clone();
+    loss_ = packed[n_].item<double>();
+  }
   finite_ = std::isfinite(loss_) && gradient_.isfinite().all().item<bool>();
   weights_ = snapshot(params_);
 }
@@ -78,6 +86,7 @@ torch::Tensor HessianOperator::hvp(const torch::Tensor& v) const {
               "], got shape ", v.sizes());
   check_weights_unchanged();
   ++hvp_count_;
+  // Structural, hence the same on every rank: no rank skips the all-reduce alone.
   if (!has_curvature_) return torch::zeros({n_}, options_);
 
   torch::AutoGradMode grad_mode(true);
@@ -98,7 +107,9 @@ torch::Tensor HessianOperator::hvp(const torch::Tensor& v) const {
   for (std::size_t i = 0; i < hv.size(); ++i) {
     if (!hv[i].defined()) hv[i] = torch::zeros_like(params_[i]);
   }
-  return flatten(hv).detach();
+  auto out = flatten(hv).detach();
+  if (average_) average_(out);
+  return out;
 }
 
 void HessianOperator::perform_op(const Scalar* x_in, Scalar* y_out) const {

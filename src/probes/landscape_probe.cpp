@@ -82,6 +82,22 @@ void validate_probe(const ProbeConfig& c, std::int64_t batch_size, std::int64_t 
         "both --checkpoint and --checkpoint-group, or neither");
   if (!c.checkpoint.empty() && c.probe_batch != "fixed")
     bad("probe-batch", "\"" + c.probe_batch + "\"", "fixed with --checkpoint (there is no training batch offline)");
+  if (!(c.dist_timeout > 0) || !std::isfinite(c.dist_timeout))
+    bad("dist-timeout", std::to_string(c.dist_timeout), "a positive number of seconds");
+}
+
+void validate_probe_shard(const ProbeConfig& c, int world_size) {
+  if (world_size <= 1) return;
+  const std::string ranks = std::to_string(world_size) + " ranks (WORLD_SIZE)";
+  if (c.probe_batch != "fixed")
+    bad("probe-batch", "\"" + c.probe_batch + "\"", "fixed with " + ranks + ": the fixed set is what is split");
+  if (c.probe_microbatch <= 0)
+    bad("probe-microbatch", std::to_string(c.probe_microbatch),
+        "M > 0 with " + ranks + ": the set is split in whole micro-batches");
+  const std::int64_t chunks = c.probe_size / c.probe_microbatch;
+  if (c.probe_size % c.probe_microbatch != 0 || chunks % world_size != 0)
+    bad("probe-microbatch", std::to_string(c.probe_microbatch),
+        "M with --probe-size / M = " + std::to_string(c.probe_size) + " / M a multiple of the " + ranks);
 }
 
 void copy_state(const torch::nn::Module& from, torch::nn::Module& to) {
@@ -100,8 +116,13 @@ void copy_state(const torch::nn::Module& from, torch::nn::Module& to) {
   }
 }
 
-LandscapeProbe::LandscapeProbe(const models::ModelSpec& spec, const ProbeConfig& config, const ProbeContext& ctx)
-    : config_(config), ctx_(ctx) {
+LandscapeProbe::LandscapeProbe(const models::ModelSpec& spec, const ProbeConfig& config, const ProbeContext& ctx,
+                               ProbeShard shard)
+    : config_(config), ctx_(ctx), shard_(std::move(shard)) {
+  TORCH_CHECK(shard_.world_size >= 1 && shard_.rank >= 0 && shard_.rank < shard_.world_size,
+              "LandscapeProbe: expected 0 <= rank < world_size, got rank ", shard_.rank, " of ", shard_.world_size);
+  TORCH_CHECK(shard_.world_size == 1 || shard_.average,
+              "LandscapeProbe: expected an all-reduce average with ", shard_.world_size, " ranks, got none");
   auto s = spec;
   s.norm.backward = models::BnBackward::Exact;
   // The copy's initial values are overwritten at every probe; only the architecture matters.
@@ -150,9 +171,19 @@ ProbeRecord LandscapeProbe::measure(std::int64_t step, const models::Classifier&
   ProbeRecord r;
   r.step = step;
   if (ctx_.optimizer == "sgd") r.eos_threshold = (2.0 + 2.0 * ctx_.momentum) / ctx_.lr;
-  auto loss = loss_fn(x, y);
-  HessianOperator op(params_, loss);
-  auto path = gradient_path(params_, loss, step_sizes_, &op);
+  torch::Tensor xs = x, ys = y;
+  if (shard_.world_size > 1) {
+    const std::int64_t n = x.size(0), m = config_.probe_microbatch;
+    TORCH_CHECK(m > 0 && n % m == 0 && (n / m) % shard_.world_size == 0, "LandscapeProbe: expected ", n,
+                " examples to split into micro-batches of ", m, " shared equally by ", shard_.world_size, " ranks");
+    const std::int64_t share = n / shard_.world_size;
+    xs = x.slice(0, shard_.rank * share, (shard_.rank + 1) * share);
+    ys = y.slice(0, shard_.rank * share, (shard_.rank + 1) * share);
+  }
+  auto loss = loss_fn(xs, ys);
+  const TensorAverage& avg = shard_.average;
+  HessianOperator op(params_, loss, shard_.world_size > 1 ? avg : TensorAverage{});
+  auto path = gradient_path(params_, loss, step_sizes_, &op, shard_.world_size > 1 ? avg : TensorAverage{});
   r.loss = path.loss;
   r.grad_norm = path.grad_norm;
   r.loss_path = path.loss_path;

@@ -27,7 +27,9 @@ struct ProbeOptions {
 /// Registers `probe` on `app`.
 Command setup_probe(CLI::App& app);
 
-/// Runs `probe`; returns the exit code.
+/// Runs `probe`; returns the exit code. With WORLD_SIZE > 1 (torchrun or SLURM environment,
+/// see dist/environment.h) the fixed probe set is split over the ranks, training is replicated
+/// on every rank, and rank 0 alone writes the run file.
 int run_probe(ProbeOptions& opt);
 
 /// The /probes series of a run file.
@@ -35,8 +37,9 @@ class ProbeSeries {
  public:
   /// Creates /probes with its datasets, the step sizes and the probe configuration attributes;
   /// with an active `resume`, reopens it and cuts it back to the checkpoint's step.
+  /// `world_size` is the number of processes that share the probe set (attribute of /probes).
   ProbeSeries(io::RunFile& file, const probes::LandscapeProbe& probe, const probes::ProbeConfig& cfg,
-              const ResumeInfo* resume = nullptr);
+              const ResumeInfo* resume = nullptr, int world_size = 1);
   /// Appends one probe's row and flushes the file.
   void append(const probes::ProbeRecord& r);
 

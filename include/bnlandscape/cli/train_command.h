@@ -56,6 +56,12 @@ using ExtendRun =
 int train_and_record(const train::TrainConfig& cfg, PreparedRun& run, const std::string& config_toml,
                      const ExtendRun& extend, const std::string& resume_file = "");
 
+/// Trains as configured without writing anything (no run file, no lock, no log): a replica
+/// of rank 0's training on another rank, whose only job is the observer `make` adds (its
+/// share of the probes). Returns the exit code train_and_record would return.
+int train_replica(const train::TrainConfig& cfg, PreparedRun& run,
+                  const std::function<std::unique_ptr<train::TrainObserver>(train::Trainer&, Progress&)>& make);
+
 /// Adds --resume FILE to a subcommand (run_app fills in the file's configuration).
 void add_resume_option(CLI::App& sub, std::string& resume);
 

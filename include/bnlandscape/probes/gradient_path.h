@@ -12,6 +12,7 @@
 
 #include "bnlandscape/probes/hessian_operator.h"
 #include "bnlandscape/probes/loss_fn.h"
+#include "bnlandscape/probes/shard.h"
 
 namespace bnl::probes {
 
@@ -41,9 +42,12 @@ struct GradientPathResult {
 /// w - s g in place (as assign_flat() does) and restored bit for bit
 /// afterwards, also when the closure throws. `op`, when given, must have been
 /// built at w with these parameters; it supplies g^T H g and stays valid.
-/// Throws on bad step sizes or a mismatched operator.
+/// Throws on bad step sizes or a mismatched operator. With `average` set (the probe set split
+/// across ranks, `loss` this rank's share), each loss and gradient is averaged over the ranks
+/// in one all-reduce, so every rank returns the single-process result.
 GradientPathResult gradient_path(const std::vector<torch::Tensor>& params, const LossFn& loss,
-                                 const std::vector<double>& step_sizes, const HessianOperator* op);
+                                 const std::vector<double>& step_sizes, const HessianOperator* op,
+                                 const TensorAverage& average = {});
 
 /// `count` step sizes log-spaced over [lo * lr, hi * lr] (both ends
 /// included; one step gives lo * lr). Santurkar et al. probe around the

@@ -11,6 +11,7 @@
 #include <torch/types.h>
 
 #include "bnlandscape/probes/loss_fn.h"
+#include "bnlandscape/probes/shard.h"
 
 namespace bnl::probes {
 
@@ -37,8 +38,10 @@ class HessianOperator {
   /// require grad, and share one floating dtype and device) and builds the
   /// differentiable gradient. Grad mode is switched on inside, so a caller's
   /// NoGradGuard does not break it. Throws (TORCH_CHECK) on bad input or a
-  /// non-scalar loss.
-  HessianOperator(std::vector<torch::Tensor> params, LossFn loss);
+  /// non-scalar loss. With `average` set (a probe set split across ranks, `loss` this rank's
+  /// share), L and g are averaged over the ranks in one all-reduce here, and every product
+  /// in one all-reduce each, so all ranks hold the same operator.
+  HessianOperator(std::vector<torch::Tensor> params, LossFn loss, TensorAverage average = {});
 
   /// P, the number of rows of H.
   Eigen::Index rows() const { return n_; }
@@ -77,6 +80,7 @@ class HessianOperator {
   void check_weights_unchanged() const;
 
   std::vector<torch::Tensor> params_;
+  TensorAverage average_;
   std::vector<torch::Tensor> grads_;    // with graph; entries that do not require grad have H rows = 0
   std::vector<torch::Tensor> weights_;  // private copy of the weights the graph was built at
   torch::Tensor gradient_;

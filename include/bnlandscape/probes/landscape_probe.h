@@ -18,6 +18,7 @@
 #include "bnlandscape/models/classifier.h"
 #include "bnlandscape/models/factory.h"
 #include "bnlandscape/probes/loss_fn.h"
+#include "bnlandscape/probes/shard.h"
 
 namespace bnl::probes {
 
@@ -38,6 +39,7 @@ struct ProbeConfig {
   std::string probe_dtype = "float32";   ///< float32 | float64
   std::string checkpoint;                ///< offline: HDF5 file holding the weights
   std::string checkpoint_group;          ///< offline: group of dotted-name datasets in it
+  double dist_timeout = 300;             ///< seconds to wait for the other ranks (several processes)
 };
 
 /// Calls v(key, field, doc) for every probe option.
@@ -58,11 +60,18 @@ void visit_probe_options(Config& c, Visitor&& v) {
   v("probe_dtype", c.probe_dtype, "precision of all probe arithmetic: float32 | float64");
   v("checkpoint", c.checkpoint, "offline: HDF5 file with the weights to probe (no training)");
   v("checkpoint_group", c.checkpoint_group, "offline: group of dotted-name datasets in --checkpoint, e.g. /checkpoints/step_0000469");
+  v("dist_timeout", c.dist_timeout, "with several processes (WORLD_SIZE > 1): seconds to wait for the other ranks before failing");
 }
 
 /// Checks the probe options (and their relation to the model's parameter count when known,
 /// num_params > 0); throws train::ConfigError naming the first bad one.
 void validate_probe(const ProbeConfig& c, std::int64_t batch_size, std::int64_t num_params);
+
+/// Checks that the probe set splits into whole micro-batches over `world_size` ranks: a fixed
+/// set (--probe-batch fixed) of N examples, --probe-microbatch M > 0, and N / M a multiple of
+/// world_size. Nothing to check for one rank. Throws train::ConfigError-compatible
+/// std::invalid_argument naming the option.
+void validate_probe_shard(const ProbeConfig& c, int world_size);
 
 /// What one probe measured. Non-finite values are NaN, never errors.
 struct ProbeRecord {
@@ -83,6 +92,7 @@ struct ProbeRecord {
   double trace_stderr = NAN;
   std::vector<float> top_eigenvector; ///< only with save_eigenvectors
   double seconds = 0;                 ///< wall time of the probe
+  double allreduce_seconds = 0;       ///< of which in all-reduces (several ranks; set by the caller)
 };
 
 /// Settings a probe needs from the training configuration.
@@ -98,10 +108,15 @@ class LandscapeProbe {
  public:
   /// Builds the private model copy from `spec` (BN backward forced to exact: the original's
   /// backward is not the gradient of any loss, so a Hessian through it would not be symmetric).
-  LandscapeProbe(const models::ModelSpec& spec, const ProbeConfig& config, const ProbeContext& ctx);
+  /// With a `shard` of several ranks, each measure() evaluates this rank's micro-batches and
+  /// averages every loss, gradient and Hessian-vector product over the ranks.
+  LandscapeProbe(const models::ModelSpec& spec, const ProbeConfig& config, const ProbeContext& ctx,
+                 ProbeShard shard = {});
 
   /// Probes at `source`'s current weights and buffers on images x [N, C, H, W] and labels y [N]
-  /// (split into micro-batches as configured).
+  /// (split into micro-batches as configured). With several ranks, x and y are the whole set,
+  /// the same on every rank; rank r takes micro-batches [r c / W, (r + 1) c / W) of the
+  /// c = N / M, and every rank returns the same record.
   ProbeRecord measure(std::int64_t step, const models::Classifier& source, const torch::Tensor& x,
                       const torch::Tensor& y);
 
@@ -124,6 +139,7 @@ class LandscapeProbe {
 
   ProbeConfig config_;
   ProbeContext ctx_;
+  ProbeShard shard_;
   std::shared_ptr<models::Classifier> model_;
   std::vector<torch::Tensor> params_;
   torch::Dtype dtype_;
