@@ -68,7 +68,8 @@ require_cifar10() {
   exit 2
 }
 
-# original_study DATASET ARCH: the original study's notebook for DATASET x ARCH: its four runs
+# original_study DATASET ARCH: the original study's notebook for DATASET (fashion | cifar10) x
+# ARCH (mlp | cnn), analyses/DATASET_ARCH/: its four runs
 # (configs/original/, BN and no BN at lr 0.1 and 0.6, replaying its BatchNorm gradient and batch
 # statistics in evaluation), each run's step-level and epoch-level figures with BN and no BN
 # overlaid per learning rate, and the compare table.
@@ -77,7 +78,7 @@ original_study() {
   local name="${dataset}_${arch}"
   local runs="${RUNS:-$ROOT/runs/original}"
   local extra=()
-  [[ "$dataset" == cifar10 ]] && extra=(--data-dir "$CIFAR_DIR")
+  if [[ "$dataset" == cifar10 ]]; then extra=(--data-dir "$CIFAR_DIR"); fi
   local lr v
   for lr in 0.1 0.6; do
     for v in nobn bn; do
