@@ -117,8 +117,10 @@ int run_launch(const LaunchOptions& opt) {
     if (done < 0) {
       if (errno != EINTR) break;
       if (g_forward_signal != 0 && !forwarded) {
+        // SIGTERM, whatever launch received: a Ctrl-C already reached the ranks from the
+        // terminal, and a second SIGINT would make them exit without their checkpoint.
         for (pid_t p : pids)
-          if (p > 0) ::kill(p, g_forward_signal);
+          if (p > 0) ::kill(p, SIGTERM);
         forwarded = true;
       }
       continue;

@@ -12,16 +12,38 @@ using namespace bnl_test;
 
 namespace {
 
-/// Starts a full-data training run in the background, sends `sig` after `seconds`, and returns
-/// the exit code the shell saw.
+/// Starts a full-data training run in the background, sends `sig` `seconds` after its run file
+/// appears (so a loaded machine's slow data loading cannot make the signal land first), and
+/// returns the exit code the shell saw.
 int run_and_signal(const std::string& out, const char* sig, double seconds) {
   const std::string cmd = std::string(BNL_BINARY) +
                           " train --dataset fashion-mnist --hidden-dims 256,128 --epochs 3 --flush-every 50 --quiet --out " +
-                          out + " & pid=$!; sleep " + std::to_string(seconds) + "; kill -" + sig +
+                          out + " & pid=$!; for i in $(seq 1200); do [ -e " + out +
+                          " ] && break; sleep 0.05; done; sleep " + std::to_string(seconds) + "; kill -" + sig +
                           " $pid; wait $pid; echo \"rc=$?\"";
   auto r = sh(cmd);
   const auto pos = r.output.rfind("rc=");
   return pos == std::string::npos ? -1 : std::atoi(r.output.c_str() + pos + 3);
+}
+
+/// Rows of /train/steps in `file`, -1 when it cannot be read.
+int steps_in(const std::string& file) {
+  auto r = python("import h5py\nprint('rows', len(h5py.File('" + file + "', 'r')['train/steps/step']))\n");
+  const auto pos = r.output.rfind("rows ");
+  return r.code == 0 && pos != std::string::npos ? std::atoi(r.output.c_str() + pos + 5) : -1;
+}
+
+/// run_and_signal, repeated with twice the delay while the run had not yet `min_rows` rows on
+/// disk when the signal came (a loaded machine); returns the last exit code.
+int signal_after_rows(const std::string& out, const char* sig, double seconds, int min_rows) {
+  int code = -1;
+  for (double s = seconds; s <= 8 * seconds; s *= 2) {
+    std::filesystem::remove(out);
+    std::filesystem::remove(out + ".lock");
+    code = run_and_signal(out, sig, s);
+    if (steps_in(out) >= min_rows) break;
+  }
+  return code;
 }
 
 }  // namespace
@@ -29,7 +51,7 @@ int run_and_signal(const std::string& out, const char* sig, double seconds) {
 TEST(Reliability, SigtermFinishesTheStepCheckpointsAndSaysInterrupted) {
   if (!have_fashion() || !have_h5py()) GTEST_SKIP();
   TempDir dir;
-  EXPECT_EQ(run_and_signal(dir / "r.h5", "TERM", 4.0), 143);
+  EXPECT_EQ(signal_after_rows(dir / "r.h5", "TERM", 2.0, 1), 143);
   auto py = python(R"(
 import h5py, numpy as np
 f = h5py.File(")" + dir / "r.h5" + R"(", "r")
@@ -48,7 +70,7 @@ print("ok")
 TEST(Reliability, KillNineLeavesAReadableFileUpToTheLastFlush) {
   if (!have_fashion() || !have_h5py()) GTEST_SKIP();
   TempDir dir;
-  EXPECT_EQ(run_and_signal(dir / "k.h5", "KILL", 5.0), 137);
+  EXPECT_EQ(signal_after_rows(dir / "k.h5", "KILL", 3.0, 50), 137);
   auto py = python(R"(
 import h5py
 f = h5py.File(")" + dir / "k.h5" + R"(", "r")

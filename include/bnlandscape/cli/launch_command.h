@@ -4,7 +4,8 @@
 /// `--`, each with the torchrun environment (RANK, LOCAL_RANK, WORLD_SIZE, LOCAL_WORLD_SIZE,
 /// MASTER_ADDR=127.0.0.1, MASTER_PORT = a free loopback port), waits for all, and returns the
 /// first non-zero exit code. When one process fails the others are stopped (SIGTERM), so a
-/// failed rank never leaves its peers waiting; SIGINT/SIGTERM sent to launch go to every rank.
+/// failed rank never leaves its peers waiting; SIGINT or SIGTERM sent to launch reaches every rank
+/// as SIGTERM (each stops cleanly after its current step).
 
 #include <string>
 #include <vector>
