@@ -181,9 +181,8 @@ ProbeRecord LandscapeProbe::measure(std::int64_t step, const models::Classifier&
     ys = y.slice(0, shard_.rank * share, (shard_.rank + 1) * share);
   }
   auto loss = loss_fn(xs, ys);
-  const TensorAverage& avg = shard_.average;
-  HessianOperator op(params_, loss, shard_.world_size > 1 ? avg : TensorAverage{});
-  auto path = gradient_path(params_, loss, step_sizes_, &op, shard_.world_size > 1 ? avg : TensorAverage{});
+  HessianOperator op(params_, loss, shard_.average);
+  auto path = gradient_path(params_, loss, step_sizes_, &op, shard_.average);
   r.loss = path.loss;
   r.grad_norm = path.grad_norm;
   r.loss_path = path.loss_path;
