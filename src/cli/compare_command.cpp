@@ -129,6 +129,17 @@ double median(std::vector<double> v) {
 
 }  // namespace stats
 
+double finite_mean(const double* v, std::size_t n) {
+  double sum = 0;
+  std::size_t used = 0;
+  for (std::size_t j = 0; j < n; ++j)
+    if (std::isfinite(v[j])) {
+      sum += v[j];
+      ++used;
+    }
+  return used ? sum / static_cast<double>(used) : std::numeric_limits<double>::quiet_NaN();
+}
+
 namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
@@ -155,16 +166,7 @@ std::vector<double> row_means(const io::ArrayData& a) {
   std::vector<double> out;
   if (a.dims.size() != 2 || a.dims[1] == 0) return out;
   const auto L = static_cast<std::size_t>(a.dims[1]);
-  for (std::size_t r = 0; (r + 1) * L <= a.values.size(); ++r) {
-    double sum = 0;
-    std::size_t n = 0;
-    for (std::size_t j = 0; j < L; ++j)
-      if (std::isfinite(a.values[r * L + j])) {
-        sum += a.values[r * L + j];
-        ++n;
-      }
-    out.push_back(n ? sum / static_cast<double>(n) : kNaN);
-  }
+  for (std::size_t r = 0; (r + 1) * L <= a.values.size(); ++r) out.push_back(finite_mean(&a.values[r * L], L));
   return out;
 }
 

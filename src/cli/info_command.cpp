@@ -8,6 +8,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "bnlandscape/cli/compare_command.h"
 #include "bnlandscape/cli/config_file.h"
 #include "bnlandscape/cli/export_command.h"
 #include "bnlandscape/io/run_reader.h"
@@ -57,14 +58,7 @@ std::vector<std::string> last_values(const SeriesGroup& g) {
       if (c.name == "eigvals") {
         out.push_back("lambda_max " + num(c.values[last * w]));
       } else if (g.path == "/ics" && c.name == "l2") {
-        double s = 0;
-        std::size_t n = 0;
-        for (std::size_t j = 0; j < w; ++j)
-          if (std::isfinite(c.values[last * w + j])) {
-            s += c.values[last * w + j];
-            ++n;
-          }
-        out.push_back("l2 (layer mean) " + num(n ? s / static_cast<double>(n) : NAN));
+        out.push_back("l2 (layer mean) " + num(finite_mean(&c.values[last * w], w)));
       } else if (c.name == "grad_pred" || c.name == "loss_path") {
         double mx = -INFINITY;
         for (std::size_t j = 0; j < w; ++j) mx = std::max(mx, c.values[last * w + j]);

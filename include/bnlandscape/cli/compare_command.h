@@ -6,6 +6,7 @@
 /// JSON or Markdown.
 
 #include <cstdint>
+#include <cstddef>
 #include <map>
 #include <string>
 #include <vector>
@@ -32,6 +33,10 @@ struct RunSummary {
   std::string status;
   std::map<std::string, double> metrics;
 };
+
+/// Mean of the finite values among v[0..n) (NaN when there are none): the layer mean of one
+/// row of an [n x L] series such as /ics/l2.
+double finite_mean(const double* v, std::size_t n);
 
 /// Reads one run file's summary; `group_by` names a key of its config_toml. `target_acc` and
 /// `last_steps` as in CompareOptions.
