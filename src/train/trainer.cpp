@@ -14,6 +14,8 @@
 #include <torch/optim/sgd.h>
 
 #include "bnlandscape/data/batches.h"
+#include "bnlandscape/train/metrics.h"
+#include "bnlandscape/train/sgd_step.h"
 
 namespace bnl::train {
 namespace {
@@ -59,6 +61,8 @@ Trainer::Trainer(const TrainConfig& config, std::shared_ptr<models::Classifier> 
     layer_params_.push_back(std::move(ps));
   }
   drop_singleton_ = config_.bn != "none";
+  params_ = model_->parameters();
+  plain_sgd_ = is_plain_sgd(config_);
 }
 
 std::int64_t Trainer::steps_per_epoch() const {
@@ -68,30 +72,23 @@ std::int64_t Trainer::steps_per_epoch() const {
 std::int64_t Trainer::total_steps() const { return steps_per_epoch() * config_.epochs; }
 
 void Trainer::compute_grad_norms(StepRecord& r) const {
-  // One dot product per parameter (no squared temporaries), gathered into one tensor so the
-  // host waits once per step; the global norm is the root of the sum of the layers' squares.
-  std::vector<torch::Tensor> squares;
-  squares.reserve(layer_params_.size());
-  for (const auto& params : layer_params_) {
-    torch::Tensor sq;
-    for (const auto& p : params) {
-      const auto& g = p.grad();
-      if (!g.defined()) continue;
-      const auto flat = g.reshape(-1);
-      const auto d = at::dot(flat, flat).to(torch::kFloat64);
-      sq = sq.defined() ? sq + d : d;
-    }
-    squares.push_back(sq.defined() ? sq : torch::zeros({}, torch::kFloat64));
-  }
-  const auto all = torch::stack(squares).contiguous();
-  const double* v = all.data_ptr<double>();
   r.layer_grad_norm.assign(layer_params_.size(), 0.0);
   double total = 0;
   for (std::size_t l = 0; l < layer_params_.size(); ++l) {
-    r.layer_grad_norm[l] = std::sqrt(v[l]);
-    total += v[l];
+    double sq = 0;
+    for (const auto& p : layer_params_[l]) sq += squared_norm(p.grad());
+    r.layer_grad_norm[l] = std::sqrt(sq);
+    total += sq;
   }
   r.grad_norm = std::sqrt(total);
+}
+
+void Trainer::update() {
+  if (plain_sgd_) {
+    plain_sgd_update(params_, config_.lr);
+  } else {
+    optimizer_->step();
+  }
 }
 
 std::pair<double, double> Trainer::evaluate() {
@@ -131,7 +128,6 @@ TrainResult Trainer::run(TrainObserver& observer) {
   const auto& train = data_.train;
   const auto bounds = data::batch_bounds(train.n, config_.batch_size, drop_singleton_);
   const std::int64_t total = total_steps();
-  auto params = model_->parameters();
   observer.on_start(total);
 
   for (; epoch_ < config_.epochs; ++epoch_) {
@@ -147,7 +143,7 @@ TrainResult Trainer::run(TrainObserver& observer) {
       // Dropping the gradients (rather than zeroing them) lets backward hand its freshly
       // computed gradient buffers over instead of adding them into zeroed ones: one memset and
       // one read-add-write of every parameter's size less per step.
-      for (auto& p : params) p.mutable_grad() = torch::Tensor();
+      for (auto& p : params_) p.mutable_grad() = torch::Tensor();
       auto logits = model_->forward(x);
       auto loss = torch::nn::functional::cross_entropy(logits, y);
       loss.backward();
@@ -156,7 +152,7 @@ TrainResult Trainer::run(TrainObserver& observer) {
       r.step = step_;
       r.epoch = epoch_;
       r.loss = loss.item<double>();
-      r.acc = logits.detach().argmax(1).eq(y).to(torch::kFloat64).mean().item<double>();
+      r.acc = batch_accuracy(logits, y);
       r.lr = config_.lr;
       compute_grad_norms(r);
       if (!std::isfinite(r.loss)) {
@@ -170,7 +166,7 @@ TrainResult Trainer::run(TrainObserver& observer) {
         return result;
       }
       observer.before_update(step_, x, y);
-      optimizer_->step();
+      update();
       ++step_;
       r.wall_time = run_time();
       observer.on_step(r);
@@ -343,7 +339,7 @@ std::vector<torch::Tensor> Trainer::preview_update() {
     }
     saved.emplace_back(key, std::move(copy));
   }
-  optimizer_->step();
+  update();
   std::vector<torch::Tensor> after;
   for (std::size_t i = 0; i < params.size(); ++i) {
     after.push_back(params[i].detach().clone());

@@ -8,6 +8,7 @@
 #include <torch/torch.h>
 
 #include "bnlandscape/models/factory.h"
+#include "bnlandscape/train/sgd_step.h"
 #include "bnlandscape/train/trainer.h"
 
 using namespace bnl;
@@ -225,13 +226,15 @@ struct PreviewChecker : train::TrainObserver {
 
 TEST(Trainer, PreviewUpdateEqualsTheStepAndLeavesTheOptimizerAlone) {
   auto d = synthetic(160, 40);
-  for (const std::string opt : {"sgd", "adam"}) {
+  // "plain" is SGD without momentum or weight decay: the trainer's own BLAS update.
+  for (const std::string opt : {"plain", "sgd", "adam"}) {
     auto c = config();
     c.epochs = 1;
-    c.optimizer = opt;
+    c.optimizer = opt == "adam" ? "adam" : "sgd";
     c.momentum = opt == "sgd" ? 0.9 : 0.0;
-    c.weight_decay = 1e-3;
-    c.lr = opt == "sgd" ? 0.1 : 1e-3;
+    c.weight_decay = opt == "plain" ? 0.0 : 1e-3;
+    c.lr = opt == "adam" ? 1e-3 : 0.1;
+    ASSERT_EQ(train::is_plain_sgd(c), opt == "plain");
     // Reference trajectory without previews; momentum/moment buffers must be left untouched
     // by a preview, or the next steps would differ.
     auto plain = run(c, d);
@@ -257,4 +260,26 @@ TEST(Trainer, PreviewUpdateEqualsTheStepAndLeavesTheOptimizerAlone) {
     ASSERT_EQ(both.losses.size(), plain.steps.size());
     for (std::size_t i = 0; i < both.losses.size(); ++i) EXPECT_EQ(both.losses[i], plain.steps[i].loss) << opt << " step " << i;
   }
+}
+
+TEST(Trainer, PlainSgdFollowsLibtorchsSgd) {
+  // The plain-SGD update goes through BLAS; a weight decay of 1e-30 (below float32's resolution
+  // next to any gradient entry that matters) sends the same run through torch::optim::SGD.
+  auto d = synthetic(320, 100);
+  auto c = config();
+  auto ref_cfg = c;
+  ref_cfg.weight_decay = 1e-30;
+  ASSERT_TRUE(train::is_plain_sgd(c));
+  ASSERT_FALSE(train::is_plain_sgd(ref_cfg));
+  auto ours = run(c, d), ref = run(ref_cfg, d);
+  ASSERT_EQ(ours.steps.size(), ref.steps.size());
+  for (std::size_t i = 0; i < ours.steps.size(); ++i) {
+    EXPECT_NEAR(ours.steps[i].loss, ref.steps[i].loss, 1e-4 * ref.steps[i].loss) << "step " << i;
+    EXPECT_NEAR(ours.steps[i].grad_norm, ref.steps[i].grad_norm, 1e-4 * ref.steps[i].grad_norm) << "step " << i;
+  }
+  EXPECT_NEAR(ours.epochs.back().test_acc, ref.epochs.back().test_acc, 0.02);
+  // A wrong learning rate would not follow: half the step gives a different trajectory.
+  auto half = c;
+  half.lr = c.lr / 2;
+  EXPECT_GT(std::abs(run(half, d).steps.back().loss - ref.steps.back().loss), 1e-3);
 }

@@ -133,6 +133,9 @@ class Trainer {
 
  private:
   void compute_grad_norms(StepRecord& r) const;
+  /// One optimizer step from the current gradients: plain_sgd_update for plain SGD (the same
+  /// arithmetic as torch::optim::SGD, through BLAS), the libtorch optimizer otherwise.
+  void update();
 
   TrainConfig config_;
   std::shared_ptr<models::Classifier> model_;
@@ -140,6 +143,8 @@ class Trainer {
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
   std::vector<std::string> layer_names_;
   std::vector<std::vector<torch::Tensor>> layer_params_;
+  std::vector<torch::Tensor> params_;  ///< model parameters, in parameters() order
+  bool plain_sgd_ = false;
   bool drop_singleton_ = false;
   std::int64_t step_ = 0;
   std::int64_t epoch_ = 0;

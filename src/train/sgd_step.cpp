@@ -1,0 +1,85 @@
+#include "bnlandscape/train/sgd_step.h"
+
+#include <dlfcn.h>
+
+#include <algorithm>
+#include <limits>
+
+#include <torch/utils.h>
+
+namespace bnl::train {
+namespace {
+
+using SdotFn = float (*)(int, const float*, int, const float*, int);
+using SaxpyFn = void (*)(int, float, const float*, int, float*, int);
+
+// The CBLAS entry points of whatever libblas.so.3 libtorch loaded (OpenBLAS on Debian).
+// The reference BLAS ships no CBLAS symbols: then the ATen fallbacks below are used.
+struct Level1 {
+  SdotFn sdot = nullptr;
+  SaxpyFn saxpy = nullptr;
+};
+
+const Level1& level1() {
+  static const Level1 l = [] {
+    Level1 out;
+    out.sdot = reinterpret_cast<SdotFn>(dlsym(RTLD_DEFAULT, "cblas_sdot"));
+    out.saxpy = reinterpret_cast<SaxpyFn>(dlsym(RTLD_DEFAULT, "cblas_saxpy"));
+    return out;
+  }();
+  return l;
+}
+
+// BLAS takes int lengths; a longer vector goes through in pieces.
+constexpr std::int64_t kMaxBlasLength = std::numeric_limits<int>::max();
+
+bool blas_float(const torch::Tensor& t) {
+  return t.scalar_type() == torch::kFloat32 && t.is_contiguous() && t.device().is_cpu() && !t.requires_grad();
+}
+
+}  // namespace
+
+double squared_norm(const torch::Tensor& t) {
+  if (!t.defined() || t.numel() == 0) return 0.0;
+  const auto& l = level1();
+  if (l.sdot && blas_float(t)) {
+    const float* x = t.data_ptr<float>();
+    double sum = 0;
+    for (std::int64_t b = 0; b < t.numel(); b += kMaxBlasLength) {
+      const int n = static_cast<int>(std::min(kMaxBlasLength, t.numel() - b));
+      sum += static_cast<double>(l.sdot(n, x + b, 1, x + b, 1));
+    }
+    return sum;
+  }
+  torch::NoGradGuard no_grad;
+  const auto flat = t.detach().reshape(-1);
+  return at::dot(flat, flat).item<double>();
+}
+
+void plain_sgd_update(const std::vector<torch::Tensor>& params, double lr) {
+  torch::NoGradGuard no_grad;
+  const auto& l = level1();
+  for (const auto& p : params) {
+    const auto& g = p.grad();
+    if (!g.defined()) continue;
+    TORCH_CHECK(g.sizes() == p.sizes(), "plain_sgd_update: expected a gradient of shape ", p.sizes(),
+                ", got ", g.sizes());
+    const auto w = p.detach();
+    if (l.saxpy && blas_float(w) && blas_float(g)) {
+      const float* gx = g.data_ptr<float>();
+      float* wy = w.data_ptr<float>();
+      for (std::int64_t b = 0; b < w.numel(); b += kMaxBlasLength) {
+        const int n = static_cast<int>(std::min(kMaxBlasLength, w.numel() - b));
+        l.saxpy(n, static_cast<float>(-lr), gx + b, 1, wy + b, 1);
+      }
+    } else {
+      w.add_(g, -lr);
+    }
+  }
+}
+
+bool is_plain_sgd(const TrainConfig& config) {
+  return config.optimizer != "adam" && config.momentum == 0.0 && config.weight_decay == 0.0;
+}
+
+}  // namespace bnl::train
