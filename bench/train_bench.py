@@ -290,10 +290,13 @@ class Bench:
         self.gemm = os.path.join(self.tmp, "gemm_bench")
         subprocess.run([cxx, "-O2", "-std=c++17", os.path.join(ROOT, "bench", "gemm_bench.cpp"),
                         "-o", self.gemm, "-l:libblas.so.3", "-l:libopenblas.so.0"], check=True)
+        self.sgemm_timer = os.path.join(self.tmp, "sgemm_timer.so")
+        subprocess.run([shutil.which("gcc") or shutil.which("cc"), "-O2", "-shared", "-fPIC",
+                        os.path.join(ROOT, "bench", "sgemm_timer.c"), "-o", self.sgemm_timer, "-ldl"], check=True)
         prepare_torchvision_root(self.tv_root)
 
     # --- one measurement of each kind; each returns (steps_per_s, extra dict)
-    def bnl(self, arch, bn, threads, steps, warmup, shim=True):
+    def bnl(self, arch, bn, threads, steps, warmup, shim=True, gemm_log=None):
         out = os.path.join(self.tmp, "run_%s_%s.h5" % (arch, bn))
         n = (steps + warmup) * BATCH
         cmd = [self.binary, "train", "--dataset", "fashion-mnist", "--arch", arch, "--bn", bn,
@@ -303,6 +306,8 @@ class Bench:
         if shim:
             env.update(LD_PRELOAD=self.shim, BNL_BENCH_INTRA=str(threads[0]),
                        BNL_BENCH_BLAS=str(threads[1]), BNL_BENCH_VERBOSE="1")
+        if gemm_log:
+            env.update(LD_PRELOAD=self.sgemm_timer, BNL_SGEMM_LOG=gemm_log)
         _, err, wall, foreign, load = run_measured(cmd, env)
         if shim and ("shim: intra-op threads %d" % threads[0] not in err
                      or "shim: BLAS threads %d" % threads[1] not in err):
@@ -317,11 +322,13 @@ class Bench:
         rate = steps / (wt[-1] - wt[warmup - 1])
         return rate, dict(wall=wall, foreign=foreign, load=load)
 
-    def py(self, kind, arch, bn, threads, steps, warmup):
+    def py(self, kind, arch, bn, threads, steps, warmup, gemm_log=None):
         cmd = [PY, os.path.abspath(__file__), "worker", "--kind", kind, "--arch", arch, "--bn", bn,
                "--intra", str(threads[0]), "--blas", str(threads[1]), "--steps", str(steps),
                "--warmup", str(warmup), "--tv-root", self.tv_root]
         env = dict(os.environ, OPENBLAS_NUM_THREADS=str(threads[1]), OMP_NUM_THREADS=str(threads[0]))
+        if gemm_log:
+            env.update(LD_PRELOAD=self.sgemm_timer, BNL_SGEMM_LOG=gemm_log)
         out, _, wall, foreign, load = run_measured(cmd, env)
         r = json.loads(out.strip().splitlines()[-1])
         if (r["intra"], r["blas"]) != tuple(threads):
@@ -334,6 +341,30 @@ class Bench:
                "--steps", str(steps), "--warmup", str(warmup)]
         out, _, wall, foreign, load = run_measured(cmd)
         return json.loads(out)["steps_per_s"], dict(wall=wall, foreign=foreign, load=load)
+
+    def gemm_share(self, spec):
+        """Fraction of the training steps' time spent inside sgemm_, both timed in one process
+        over the same steps (bench/sgemm_timer.c). Steps W..N-2 of N: step k's products are the
+        calls [c k, c (k+1)) with c = 3 L - 1 per step for L Linear layers (forward, weight
+        gradient, and input gradient except for the first layer), and its time runs from its
+        first product to the next step's first product."""
+        arch, bn, threads, steps, warmup = spec["arch"], spec["bn"], spec["threads"], spec["steps"], spec["warmup"]
+        log = os.path.join(self.tmp, "sgemm_%s_%s.log" % (spec["of"], bn))
+        if spec["of"] == "bnlandscape":
+            _, extra = self.bnl(arch, bn, threads, steps, warmup, shim=False, gemm_log=log)
+        else:
+            _, extra = self.py("py-preloaded", arch, bn, threads, steps, warmup, gemm_log=log)
+        with open(log) as f:
+            calls = [tuple(map(float, line.split())) for line in f]
+        per_step = 3 * (len(HEAD) + 1) - 1
+        n = steps + warmup
+        if len(calls) < n * per_step:
+            raise RuntimeError("expected at least %d sgemm calls for %d steps, got %d" % (n * per_step, n, len(calls)))
+        first, last = warmup * per_step, (n - 1) * per_step
+        span = calls[last][0] - calls[first][0]
+        busy = sum(d for _, d in calls[first:last])
+        extra = dict(extra, gemm_ms_per_step=1e3 * busy / (n - 1 - warmup), step_ms=1e3 * span / (n - 1 - warmup))
+        return busy / span, extra
 
     # --- scheduling
     def wait_quiet(self):
@@ -355,6 +386,8 @@ class Bench:
                 rate, extra = self.gemm_cpp(arch, threads, steps, warmup)
             elif kind == "gemm-torch":
                 rate, extra = self.py("gemm-torch", arch, bn, threads, steps, warmup)
+            elif kind == "gemm-share":
+                rate, extra = self.gemm_share(spec)
             else:
                 raise ValueError(kind)
             if extra["foreign"] <= self.a.max_foreign:
@@ -366,7 +399,8 @@ class Bench:
 
 
 def spec_key(s):
-    return (s["kind"], s["arch"], s["bn"], tuple(s["threads"]), s.get("shim", True))
+    return (s["kind"] + ("/" + s["of"] if "of" in s else ""), s["arch"], s["bn"], tuple(s["threads"]),
+            s.get("shim", True))
 
 
 def make_specs(a):
@@ -375,6 +409,15 @@ def make_specs(a):
     (about 25 steps/s) only at (1, 2), which is bnlandscape's setting and also Python's default
     here (torch.get_num_threads() = 1, OpenBLAS 2)."""
     S = []
+    # Share of the MLP step spent in matrix products, in-process (the steady estimate of the
+    # ratio to the GEMM-only limit), for bnlandscape as shipped and Python preloaded.
+    share_steps = (100, 10) if a.quick else (400, 20)
+    for of, bns in (("bnlandscape", ("none", "custom")), ("py-preloaded", ("none", "torch"))):
+        for bn in bns:
+            S.append(dict(kind="gemm-share", of=of, arch="mlp", bn=bn, threads=(1, 2), shim=False,
+                          steps=share_steps[0], warmup=share_steps[1]))
+    if a.only_share:
+        return S
     sizes = {"mlp": (60, 10) if a.quick else (120, 12), "cnn": (8, 2) if a.quick else (20, 3)}
     settings = {"mlp": [(1, 1), (1, 2), (2, 1), (2, 2)], "cnn": [(1, 2), (2, 1)]}
     for arch in ("mlp", "cnn"):
@@ -443,10 +486,20 @@ def main_run(a):
             rate, extra = bench.measure(s)
             results[spec_key(s)].append(rate)
             extras[spec_key(s)].append(extra)
+            if s["kind"] == "gemm-share":
+                print("  rep %d gemm share of %-12s mlp bn=%-6s: %.3f (products %.2f ms of a %.2f ms step; "
+                      "load %.2f, foreign %.2f cores)" % (rep + 1, s["of"], s["bn"], rate, extra["gemm_ms_per_step"],
+                                                         extra["step_ms"], extra["load"], extra["foreign"]), flush=True)
+                continue
             print("  rep %d %-13s %-3s bn=%-6s intra=%d blas=%d%s: %8.1f steps/s  (load %.2f, foreign %.2f cores)"
                   % (rep + 1, s["kind"], s["arch"], s["bn"], s["threads"][0], s["threads"][1],
                      "" if s.get("shim", True) else " (as shipped)", rate, extra["load"], extra["foreign"]),
                   flush=True)
+    if a.only_share:
+        for k, v in results.items():
+            print("%s %s: median share %.3f over %s" % (k[0], k[2], statistics.median(v), ", ".join("%.3f" % x for x in v)))
+        shutil.rmtree(bench.tmp, ignore_errors=True)
+        return
     mem = {bn: peak_memory(bench, bn) for bn in ("custom", "none")}
     elapsed = time.monotonic() - t_start
     info = "%s, git revision %s" % (bench.binary_info, getattr(bench, "git_revision", "?"))
@@ -648,6 +701,8 @@ def main():
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "RESULTS.md"))
     ap.add_argument("--json", metavar="PATH", help="also write the raw measurements (every repeat) to PATH")
     ap.add_argument("--quick", action="store_true", help="fewer steps and settings (a smoke test)")
+    ap.add_argument("--only-share", action="store_true",
+                    help="only the in-process GEMM-share measurements (prints them, writes no RESULTS.md)")
     ap.add_argument("--max-load", type=float, default=1.5, help="wait for the 1-min load average to drop to this")
     ap.add_argument("--wait-quiet", type=float, default=0, help="seconds to wait at most for --max-load")
     ap.add_argument("--max-foreign", type=float, default=0.3,

@@ -1,0 +1,63 @@
+/* In-process GEMM timer for bench/train_bench.py (LD_PRELOAD): interposes sgemm_, the BLAS
+ * entry libtorch calls for float matrix products, times every call, and at exit writes one
+ * line per call, "start_seconds duration_seconds" (CLOCK_MONOTONIC), to $BNL_SGEMM_LOG.
+ * The benchmark divides the products' time by the time of the same training steps: the share
+ * of each step spent in matrix products, measured over the very same steps, so it does not
+ * move with the host's speed from one measurement to the next as separately timed runs do.
+ *
+ *   cc -O2 -shared -fPIC bench/sgemm_timer.c -o sgemm_timer.so -ldl
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+typedef void (*sgemm_fn)(const char*, const char*, const int*, const int*, const int*, const float*,
+                         const float*, const int*, const float*, const int*, const float*, float*,
+                         const int*);
+
+enum { kMaxCalls = 1 << 20 };
+static double starts[kMaxCalls], durations[kMaxCalls];
+static long calls;
+
+static double now(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+void sgemm_(const char* ta, const char* tb, const int* m, const int* n, const int* k, const float* alpha,
+            const float* a, const int* lda, const float* b, const int* ldb, const float* beta, float* c,
+            const int* ldc) {
+  static sgemm_fn real;
+  if (!real) real = (sgemm_fn)dlsym(RTLD_NEXT, "sgemm_");
+  if (!real) {
+    /* Python loads libtorch, and with it the BLAS, with RTLD_LOCAL: not in the global scope
+     * RTLD_NEXT searches, so ask the already loaded library itself. */
+    void* blas = dlopen("libblas.so.3", RTLD_NOW | RTLD_NOLOAD);
+    if (blas) real = (sgemm_fn)dlsym(blas, "sgemm_");
+    if (!real) {
+      fprintf(stderr, "sgemm_timer: cannot find the real sgemm_\n");
+      abort();
+    }
+  }
+  const double t0 = now();
+  real(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  const double t1 = now();
+  if (calls < kMaxCalls) {
+    starts[calls] = t0;
+    durations[calls] = t1 - t0;
+  }
+  ++calls;
+}
+
+__attribute__((destructor)) static void write_log(void) {
+  const char* path = getenv("BNL_SGEMM_LOG");
+  if (!path) return;
+  FILE* f = fopen(path, "w");
+  if (!f) return;
+  const long n = calls < kMaxCalls ? calls : kMaxCalls;
+  for (long i = 0; i < n; ++i) fprintf(f, "%.9f %.9f\n", starts[i], durations[i]);
+  fclose(f);
+}
