@@ -642,6 +642,15 @@ def write_results(a, specs, results, extras, mem, load0, elapsed, info="?"):
     L.append("| no BN: >= 0.75 of GEMM-only limit | %s | %s | %s | %s |"
              % (ratio(x0, lim), yes(x0, lim, 0.75), ratio(x0p, lim), yes(x0p, lim, 0.75)))
     L.append("| BN custom: fraction of GEMM-only limit (report only) | %s | - | %s | - |" % (ratio(x1, lim), ratio(x1p, lim)))
+    share = {(k[0].split("/", 1)[1], k[2]): v for k, v in med.items() if k[0].startswith("gemm-share/")}
+    if ("bnlandscape", "none") in share:
+        v = share[("bnlandscape", "none")]
+        L.append("| no BN: GEMM share of the step, in-process (steady estimate of the line above) | %.2f | %s | | |"
+                 % (v, "yes" if v >= 0.75 else "NO"))
+    if ("bnlandscape", "none") in share and ("py-preloaded", "none") in share:
+        v = share[("bnlandscape", "none")] / share[("py-preloaded", "none")]
+        L.append("| no BN: >= 1.2x Python preloaded, from the in-process GEMM shares | %.2f | %s | | |"
+                 % (v, "yes" if v >= 1.2 else "NO"))
     mb = mem["custom"][0]
     L.append("| peak RSS, full Fashion-MNIST MLP 1 epoch, BN custom < 600 MB | %.0f MB | %s | | |"
              % (mb, "yes" if mb < 600 else "NO"))
@@ -650,6 +659,26 @@ def write_results(a, specs, results, extras, mem, load0, elapsed, info="?"):
              "--epochs 1 --threads 2` on the full data: BN custom %.0f MB (wall %s), no BN %.0f MB (wall %s)."
              % (mem["custom"][0], mem["custom"][1], mem["none"][0], mem["none"][1]))
     L.append("")
+    if share:
+        L.append("In-process GEMM share (`bench/sgemm_timer.c`, LD_PRELOAD): every `sgemm_` call of a 1-epoch "
+                 "run is timed inside the process, and the products' time is divided by the time of the same "
+                 "steps (after the warm-up). Both come from one window of one process, so the share does not "
+                 "swing with the host's speed the way separately timed runs do; it equals the ratio to the "
+                 "GEMM-only limit when the products run as fast in the training process as back to back. "
+                 "The ratio of two shares is the ratio of the two loops' speeds when their products take the "
+                 "same time. Median of %d repeats:" % a.reps)
+        L.append("")
+        L.append("| loop | GEMM share | products ms / step | step ms | non-GEMM ms / step |")
+        L.append("|---|---:|---:|---:|---:|")
+        for (of, bn) in sorted(share):
+            key = ("gemm-share/" + of, "mlp", bn, (1, 2), False)
+            ex = extras[key]
+            g = statistics.median(e["gemm_ms_per_step"] for e in ex)
+            st = statistics.median(e["step_ms"] for e in ex)
+            nong = statistics.median(e["step_ms"] - e["gemm_ms_per_step"] for e in ex)
+            L.append("| %s %s | %.3f | %.2f | %.2f | %.2f |" % (of, "no BN" if bn == "none" else "BN " + bn,
+                                                              share[(of, bn)], g, st, nong))
+        L.append("")
     L.append("GEMM-only limit: per Linear layer with input [128, in] and weight [out, in], the forward "
              "[128,in]x[in,out], the input-gradient [128,out]x[out,in] (skipped for the first layer, whose "
              "input needs no gradient, as autograd skips it) and the weight-gradient [out,128]x[128,in] "
