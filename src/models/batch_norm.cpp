@@ -1,5 +1,7 @@
 #include "bnlandscape/models/batch_norm.h"
 
+#include <algorithm>
+#include <cmath>
 #include <vector>
 
 #include <torch/autograd.h>
@@ -31,6 +33,120 @@ const char* name_of(BnBackward b) { return b == BnBackward::Exact ? "exact" : "o
 
 const char* name_of(BnEvalStats s) { return s == BnEvalStats::Running ? "running" : "batch"; }
 
+// Loops for the dense layers' input x [N, C] (contiguous float32 or float64): one pass per
+// statistic over rows, the inner loop running along the channels so it vectorises, sums in
+// double. The tensor-op formulas cost a dozen full-size passes and dispatches per call; these
+// take three (forward) and two (backward) and are used wherever no graph is being recorded.
+bool loops_apply(const torch::Tensor& x) {
+  return x.dim() == 2 && x.is_contiguous() && x.device().is_cpu() &&
+         (x.scalar_type() == torch::kFloat32 || x.scalar_type() == torch::kFloat64);
+}
+
+/// Batch mean and biased variance [C] of x [N, C], two-pass.
+template <typename T>
+void channel_stats(const T* x, int64_t n, int64_t c, double* mean, double* var) {
+  std::fill(mean, mean + c, 0.0);
+  std::fill(var, var + c, 0.0);
+  for (int64_t i = 0; i < n; ++i) {
+    const T* row = x + i * c;
+    for (int64_t j = 0; j < c; ++j) mean[j] += static_cast<double>(row[j]);
+  }
+  for (int64_t j = 0; j < c; ++j) mean[j] /= static_cast<double>(n);
+  for (int64_t i = 0; i < n; ++i) {
+    const T* row = x + i * c;
+    for (int64_t j = 0; j < c; ++j) {
+      const double d = static_cast<double>(row[j]) - mean[j];
+      var[j] += d * d;
+    }
+  }
+  for (int64_t j = 0; j < c; ++j) var[j] /= static_cast<double>(n);
+}
+
+/// y = (x - mu) * gamma / sqrt(var + eps) + beta for x [N, C]; returns {y, mu [C], var [C]}.
+template <typename T>
+variable_list forward_loops(const torch::Tensor& x, const torch::Tensor& gamma,
+                            const torch::Tensor& beta, double eps) {
+  const int64_t n = x.size(0), c = x.size(1);
+  auto mu = torch::empty({c}, x.options().dtype(torch::kFloat64));
+  auto var = torch::empty({c}, x.options().dtype(torch::kFloat64));
+  double* m = mu.data_ptr<double>();
+  double* v = var.data_ptr<double>();
+  channel_stats(x.data_ptr<T>(), n, c, m, v);
+  const auto g = gamma.contiguous(), b = beta.contiguous();
+  const T* gp = g.data_ptr<T>();
+  const T* bp = b.data_ptr<T>();
+  std::vector<T> mean_t(static_cast<size_t>(c)), scale(static_cast<size_t>(c));
+  for (int64_t j = 0; j < c; ++j) {
+    mean_t[j] = static_cast<T>(m[j]);
+    scale[j] = static_cast<T>(static_cast<double>(gp[j]) / std::sqrt(v[j] + eps));
+  }
+  auto y = torch::empty_like(x);
+  const T* xp = x.data_ptr<T>();
+  T* yp = y.data_ptr<T>();
+  for (int64_t i = 0; i < n; ++i) {
+    const T* row = xp + i * c;
+    T* out = yp + i * c;
+    for (int64_t j = 0; j < c; ++j) out[j] = (row[j] - mean_t[j]) * scale[j] + bp[j];
+  }
+  return {y, mu.to(x.scalar_type()), var.to(x.scalar_type())};
+}
+
+/// The exact backward for x [N, C] with no graph recorded: {dx, dgamma [C], dbeta [C]}, where
+/// dbeta = sum dy, s = sum dy (x - mu), dgamma = s / sd and
+/// dx = gamma / sd * (dy - dbeta / n - (x - mu) s / (n var_eps)).
+template <typename T>
+variable_list backward_loops(const torch::Tensor& x, const torch::Tensor& gamma,
+                             const torch::Tensor& dy_in, double eps, bool want_dx) {
+  const int64_t n = x.size(0), c = x.size(1);
+  const auto dy = dy_in.contiguous();
+  std::vector<double> mu(static_cast<size_t>(c)), var(static_cast<size_t>(c));
+  channel_stats(x.data_ptr<T>(), n, c, mu.data(), var.data());
+  std::vector<double> sum_dy(static_cast<size_t>(c), 0.0), sum_dy_xc(static_cast<size_t>(c), 0.0);
+  const T* xp = x.data_ptr<T>();
+  const T* dp = dy.data_ptr<T>();
+  for (int64_t i = 0; i < n; ++i) {
+    const T* xr = xp + i * c;
+    const T* dr = dp + i * c;
+    for (int64_t j = 0; j < c; ++j) {
+      const double d = static_cast<double>(dr[j]);
+      sum_dy[j] += d;
+      sum_dy_xc[j] += d * (static_cast<double>(xr[j]) - mu[j]);
+    }
+  }
+  const auto g = gamma.contiguous();
+  const T* gp = g.data_ptr<T>();
+  auto dgamma = torch::empty({c}, x.options());
+  auto dbeta = torch::empty({c}, x.options());
+  T* dgp = dgamma.data_ptr<T>();
+  T* dbp = dbeta.data_ptr<T>();
+  std::vector<T> a(static_cast<size_t>(c)), b(static_cast<size_t>(c)), k(static_cast<size_t>(c)),
+      mean_t(static_cast<size_t>(c));
+  const double nd = static_cast<double>(n);
+  for (int64_t j = 0; j < c; ++j) {
+    const double inv_std = 1.0 / std::sqrt(var[j] + eps);
+    const double kj = static_cast<double>(gp[j]) * inv_std;
+    dgp[j] = static_cast<T>(sum_dy_xc[j] * inv_std);
+    dbp[j] = static_cast<T>(sum_dy[j]);
+    // dx = k dy + a + b (x - mu)
+    k[j] = static_cast<T>(kj);
+    a[j] = static_cast<T>(-kj * sum_dy[j] / nd);
+    b[j] = static_cast<T>(-kj * inv_std * inv_std * sum_dy_xc[j] / nd);
+    mean_t[j] = static_cast<T>(mu[j]);
+  }
+  torch::Tensor dx;
+  if (want_dx) {
+    dx = torch::empty_like(x);
+    T* out = dx.data_ptr<T>();
+    for (int64_t i = 0; i < n; ++i) {
+      const T* xr = xp + i * c;
+      const T* dr = dp + i * c;
+      T* o = out + i * c;
+      for (int64_t j = 0; j < c; ++j) o[j] = k[j] * dr[j] + a[j] + b[j] * (xr[j] - mean_t[j]);
+    }
+  }
+  return {dx, dgamma, dbeta};
+}
+
 /// Outputs y, and the batch mean and biased variance [C] (non-differentiable, for the running
 /// statistics).
 class BatchNormTrainFunction : public torch::autograd::Function<BatchNormTrainFunction> {
@@ -38,6 +154,17 @@ class BatchNormTrainFunction : public torch::autograd::Function<BatchNormTrainFu
   static variable_list forward(AutogradContext* ctx, const torch::Tensor& x,
                                const torch::Tensor& gamma, const torch::Tensor& beta, double eps,
                                BnBackward mode) {
+    ctx->save_for_backward({x, gamma});
+    ctx->saved_data["eps"] = eps;
+    ctx->saved_data["original"] = mode == BnBackward::Original;
+    // The statistics never receive gradients; materialising zeros for them would be wasted work.
+    ctx->set_materialize_grads(false);
+    if (loops_apply(x) && gamma.scalar_type() == x.scalar_type() && beta.scalar_type() == x.scalar_type()) {
+      auto out = x.scalar_type() == torch::kFloat32 ? forward_loops<float>(x, gamma, beta, eps)
+                                                     : forward_loops<double>(x, gamma, beta, eps);
+      ctx->mark_non_differentiable({out[1], out[2]});
+      return out;
+    }
     const auto dims = reduce_dims(x);
     // Two-pass statistics: torch::var_mean (Welford) is ~10x slower on CPU here.
     const auto mu = x.mean(dims, /*keepdim=*/true);
@@ -45,17 +172,12 @@ class BatchNormTrainFunction : public torch::autograd::Function<BatchNormTrainFu
     const auto var = (xc * xc).mean(dims, /*keepdim=*/true);
     const auto scale = per_channel(gamma, x) * (var + eps).rsqrt();
     const auto y = torch::addcmul(per_channel(beta, x), xc, scale);
-    // Only x and gamma are saved: mu, var and x_hat are recomputed in backward from x, because
-    // forward runs with grad mode off and anything derived here would be a constant to double
-    // backward, silently dropping the Hessian terms through the statistics.
-    ctx->save_for_backward({x, gamma});
-    ctx->saved_data["eps"] = eps;
-    ctx->saved_data["original"] = mode == BnBackward::Original;
+    // Only x and gamma are saved (above): mu, var and x_hat are recomputed in backward from x,
+    // because forward runs with grad mode off and anything derived here would be a constant to
+    // double backward, silently dropping the Hessian terms through the statistics.
     auto mu_out = mu.flatten();
     auto var_out = var.flatten();
     ctx->mark_non_differentiable({mu_out, var_out});
-    // The statistics never receive gradients; materialising zeros for them would be wasted work.
-    ctx->set_materialize_grads(false);
     return {y, mu_out, var_out};
   }
 
@@ -70,6 +192,17 @@ class BatchNormTrainFunction : public torch::autograd::Function<BatchNormTrainFu
     const auto& gamma = saved[1];
     const double eps = ctx->saved_data["eps"].toDouble();
     const bool original = ctx->saved_data["original"].toBool();
+
+    // Grad mode is on here only when backward itself is being differentiated (create_graph, the
+    // Hessian-vector products): then the tensor-op formula below, whose every step is recorded.
+    if (!original && !torch::GradMode::is_enabled() && loops_apply(x) && gamma.scalar_type() == x.scalar_type() &&
+        dy.scalar_type() == x.scalar_type()) {
+      auto out = x.scalar_type() == torch::kFloat32
+                     ? backward_loops<float>(x, gamma, dy, eps, ctx->needs_input_grad(0))
+                     : backward_loops<double>(x, gamma, dy, eps, ctx->needs_input_grad(0));
+      return {out[0], ctx->needs_input_grad(1) ? out[1] : torch::Tensor(),
+              ctx->needs_input_grad(2) ? out[2] : torch::Tensor(), torch::Tensor(), torch::Tensor()};
+    }
 
     const auto dims = reduce_dims(x);
     const double n = static_cast<double>(x.numel() / x.size(1));
