@@ -34,7 +34,7 @@ const Level1& level1() {
 constexpr std::int64_t kMaxBlasLength = std::numeric_limits<int>::max();
 
 bool blas_float(const torch::Tensor& t) {
-  return t.scalar_type() == torch::kFloat32 && t.is_contiguous() && t.device().is_cpu() && !t.requires_grad();
+  return t.scalar_type() == torch::kFloat32 && t.is_contiguous() && t.device().is_cpu();
 }
 
 }  // namespace
@@ -64,16 +64,17 @@ void plain_sgd_update(const std::vector<torch::Tensor>& params, double lr) {
     if (!g.defined()) continue;
     TORCH_CHECK(g.sizes() == p.sizes(), "plain_sgd_update: expected a gradient of shape ", p.sizes(),
                 ", got ", g.sizes());
-    const auto w = p.detach();
-    if (l.saxpy && blas_float(w) && blas_float(g)) {
+    if (l.saxpy && blas_float(p) && blas_float(g)) {
+      // Written through the pointer, as torch's optimizers write through .data(): the update is
+      // not part of any graph.
       const float* gx = g.data_ptr<float>();
-      float* wy = w.data_ptr<float>();
-      for (std::int64_t b = 0; b < w.numel(); b += kMaxBlasLength) {
-        const int n = static_cast<int>(std::min(kMaxBlasLength, w.numel() - b));
+      float* wy = p.data_ptr<float>();
+      for (std::int64_t b = 0; b < p.numel(); b += kMaxBlasLength) {
+        const int n = static_cast<int>(std::min(kMaxBlasLength, p.numel() - b));
         l.saxpy(n, static_cast<float>(-lr), gx + b, 1, wy + b, 1);
       }
     } else {
-      w.add_(g, -lr);
+      p.detach().add_(g, -lr);
     }
   }
 }

@@ -21,8 +21,8 @@ TEST(SquaredNorm, MatchesAFloat64SumOfSquares) {
     const auto t = torch::randn(shape) * 3.0;
     const double ref = t.to(torch::kFloat64).pow(2).sum().item<double>();
     EXPECT_NEAR(train::squared_norm(t), ref, 1e-5 * ref) << t.sizes();
-    // Float64, a transposed (non-contiguous) view and a tensor that requires grad take the
-    // fallback and give the same value.
+    // Float64 and a transposed (non-contiguous) view take the fallback, a tensor that requires
+    // grad the BLAS path; all give the same value.
     EXPECT_NEAR(train::squared_norm(t.to(torch::kFloat64)), ref, 1e-12 * ref);
     if (t.dim() == 2) {
       EXPECT_NEAR(train::squared_norm(t.t()), ref, 1e-5 * ref);
