@@ -159,7 +159,8 @@ class BatchNormTrainFunction : public torch::autograd::Function<BatchNormTrainFu
     ctx->saved_data["original"] = mode == BnBackward::Original;
     // The statistics never receive gradients; materialising zeros for them would be wasted work.
     ctx->set_materialize_grads(false);
-    if (loops_apply(x) && gamma.scalar_type() == x.scalar_type() && beta.scalar_type() == x.scalar_type()) {
+    // check_batch_inputs has already required gamma and beta in x's dtype.
+    if (loops_apply(x)) {
       auto out = x.scalar_type() == torch::kFloat32 ? forward_loops<float>(x, gamma, beta, eps)
                                                      : forward_loops<double>(x, gamma, beta, eps);
       ctx->mark_non_differentiable({out[1], out[2]});
@@ -195,8 +196,7 @@ class BatchNormTrainFunction : public torch::autograd::Function<BatchNormTrainFu
 
     // Grad mode is on here only when backward itself is being differentiated (create_graph, the
     // Hessian-vector products): then the tensor-op formula below, whose every step is recorded.
-    if (!original && !torch::GradMode::is_enabled() && loops_apply(x) && gamma.scalar_type() == x.scalar_type() &&
-        dy.scalar_type() == x.scalar_type()) {
+    if (!original && !torch::GradMode::is_enabled() && loops_apply(x) && dy.scalar_type() == x.scalar_type()) {
       auto out = x.scalar_type() == torch::kFloat32
                      ? backward_loops<float>(x, gamma, dy, eps, ctx->needs_input_grad(0))
                      : backward_loops<double>(x, gamma, dy, eps, ctx->needs_input_grad(0));

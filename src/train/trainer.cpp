@@ -319,7 +319,7 @@ void Trainer::restore(const std::vector<std::pair<std::string, torch::Tensor>>& 
 
 std::vector<torch::Tensor> Trainer::preview_update() {
   torch::NoGradGuard no_grad;
-  auto params = model_->parameters();
+  const auto& params = params_;
   std::vector<torch::Tensor> before;
   for (const auto& p : params) before.push_back(p.detach().clone());
   // A deep copy of the optimizer state: step() updates momentum and moment buffers in place,
