@@ -62,7 +62,8 @@ void channel_stats(const T* x, int64_t n, int64_t c, double* mean, double* var) 
   for (int64_t j = 0; j < c; ++j) var[j] /= static_cast<double>(n);
 }
 
-/// y = (x - mu) * gamma / sqrt(var + eps) + beta for x [N, C]; returns {y, mu [C], var [C]}.
+/// y = (x - mu) * gamma / sqrt(var + eps) + beta for x [N, C]; returns {y, mu [C], var [C]} in
+/// x's dtype, then the same mu and var in float64 (for backward_loops).
 template <typename T>
 variable_list forward_loops(const torch::Tensor& x, const torch::Tensor& gamma,
                             const torch::Tensor& beta, double eps) {
@@ -88,19 +89,21 @@ variable_list forward_loops(const torch::Tensor& x, const torch::Tensor& gamma,
     T* out = yp + i * c;
     for (int64_t j = 0; j < c; ++j) out[j] = (row[j] - mean_t[j]) * scale[j] + bp[j];
   }
-  return {y, mu.to(x.scalar_type()), var.to(x.scalar_type())};
+  return {y, mu.to(x.scalar_type()), var.to(x.scalar_type()), mu, var};
 }
 
 /// The exact backward for x [N, C] with no graph recorded: {dx, dgamma [C], dbeta [C]}, where
 /// dbeta = sum dy, s = sum dy (x - mu), dgamma = s / sd and
-/// dx = gamma / sd * (dy - dbeta / n - (x - mu) s / (n var_eps)).
+/// dx = gamma / sd * (dy - dbeta / n - (x - mu) s / (n var_eps)). mu_t and var_t are forward's
+/// float64 statistics of this x.
 template <typename T>
 variable_list backward_loops(const torch::Tensor& x, const torch::Tensor& gamma,
-                             const torch::Tensor& dy_in, double eps, bool want_dx) {
+                             const torch::Tensor& dy_in, const torch::Tensor& mu_t,
+                             const torch::Tensor& var_t, double eps, bool want_dx) {
   const int64_t n = x.size(0), c = x.size(1);
   const auto dy = dy_in.contiguous();
-  std::vector<double> mu(static_cast<size_t>(c)), var(static_cast<size_t>(c));
-  channel_stats(x.data_ptr<T>(), n, c, mu.data(), var.data());
+  const double* mu = mu_t.data_ptr<double>();
+  const double* var = var_t.data_ptr<double>();
   std::vector<double> sum_dy(static_cast<size_t>(c), 0.0), sum_dy_xc(static_cast<size_t>(c), 0.0);
   const T* xp = x.data_ptr<T>();
   const T* dp = dy.data_ptr<T>();
@@ -163,6 +166,11 @@ class BatchNormTrainFunction : public torch::autograd::Function<BatchNormTrainFu
     if (loops_apply(x)) {
       auto out = x.scalar_type() == torch::kFloat32 ? forward_loops<float>(x, gamma, beta, eps)
                                                      : forward_loops<double>(x, gamma, beta, eps);
+      // Constants, unlike x: only backward_loops reads them, which runs when no graph is
+      // recorded; the tensor-op backward still recomputes the statistics from x.
+      ctx->saved_data["loop_mean"] = out[3];
+      ctx->saved_data["loop_var"] = out[4];
+      out.resize(3);
       ctx->mark_non_differentiable({out[1], out[2]});
       return out;
     }
@@ -196,10 +204,14 @@ class BatchNormTrainFunction : public torch::autograd::Function<BatchNormTrainFu
 
     // Grad mode is on here only when backward itself is being differentiated (create_graph, the
     // Hessian-vector products): then the tensor-op formula below, whose every step is recorded.
-    if (!original && !torch::GradMode::is_enabled() && loops_apply(x) && dy.scalar_type() == x.scalar_type()) {
-      auto out = x.scalar_type() == torch::kFloat32
-                     ? backward_loops<float>(x, gamma, dy, eps, ctx->needs_input_grad(0))
-                     : backward_loops<double>(x, gamma, dy, eps, ctx->needs_input_grad(0));
+    const auto loop_stats = ctx->saved_data.find("loop_mean");
+    if (!original && !torch::GradMode::is_enabled() && loop_stats != ctx->saved_data.end() &&
+        dy.scalar_type() == x.scalar_type()) {
+      const auto mu = loop_stats->second.toTensor();
+      const auto var = ctx->saved_data["loop_var"].toTensor();
+      const bool want_dx = ctx->needs_input_grad(0);
+      auto out = x.scalar_type() == torch::kFloat32 ? backward_loops<float>(x, gamma, dy, mu, var, eps, want_dx)
+                                                     : backward_loops<double>(x, gamma, dy, mu, var, eps, want_dx);
       return {out[0], ctx->needs_input_grad(1) ? out[1] : torch::Tensor(),
               ctx->needs_input_grad(2) ? out[2] : torch::Tensor(), torch::Tensor(), torch::Tensor()};
     }
