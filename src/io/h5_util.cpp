@@ -56,6 +56,21 @@ void remove_existing(const H5::H5Object& obj, const std::string& name) {
   if (obj.attrExists(name)) obj.removeAttr(name);
 }
 
+// A scalar attribute `name` of `type`: the existing one when it already has that type and is
+// scalar, else a new one. Rewriting in place leaves the object header as it is; deleting and
+// re-creating can move the attribute into a new header chunk, which a flush that fails midway
+// (a full disk) may leave referenced from the header but past the end of file the superblock
+// records, and the file would no longer open.
+H5::Attribute scalar_attr(const H5::H5Object& obj, const std::string& name, const H5::DataType& type) {
+  if (obj.attrExists(name)) {
+    H5::Attribute existing = obj.openAttribute(name);
+    if (existing.getDataType() == type && existing.getSpace().getSimpleExtentType() == H5S_SCALAR) return existing;
+    existing.close();
+    obj.removeAttr(name);
+  }
+  return obj.createAttribute(name, type, H5::DataSpace(H5S_SCALAR));
+}
+
 }  // namespace
 
 ErrorCapture::ErrorCapture() {
@@ -155,21 +170,16 @@ H5::Group require_group(const H5::H5File& file, const std::string& path, bool tr
 }
 
 void write_attr(const H5::H5Object& obj, const std::string& name, const std::string& value) {
-  remove_existing(obj, name);
   const H5::StrType type = utf8_string_type();
-  obj.createAttribute(name, type, H5::DataSpace(H5S_SCALAR)).write(type, value);
+  scalar_attr(obj, name, type).write(type, value);
 }
 
 void write_attr(const H5::H5Object& obj, const std::string& name, std::int64_t value) {
-  remove_existing(obj, name);
-  obj.createAttribute(name, H5::PredType::NATIVE_INT64, H5::DataSpace(H5S_SCALAR))
-      .write(H5::PredType::NATIVE_INT64, &value);
+  scalar_attr(obj, name, H5::PredType::NATIVE_INT64).write(H5::PredType::NATIVE_INT64, &value);
 }
 
 void write_attr(const H5::H5Object& obj, const std::string& name, double value) {
-  remove_existing(obj, name);
-  obj.createAttribute(name, H5::PredType::NATIVE_DOUBLE, H5::DataSpace(H5S_SCALAR))
-      .write(H5::PredType::NATIVE_DOUBLE, &value);
+  scalar_attr(obj, name, H5::PredType::NATIVE_DOUBLE).write(H5::PredType::NATIVE_DOUBLE, &value);
 }
 
 void write_attr(const H5::H5Object& obj, const std::string& name,
