@@ -1,5 +1,7 @@
 /* In-process GEMM timer for bench/train_bench.py (LD_PRELOAD): interposes sgemm_, the BLAS
- * entry libtorch calls for float matrix products, times every call, and at exit writes one
+ * entry libtorch calls for float matrix products, and cblas_sgemm, the entry bnlandscape's
+ * fused MLP step calls (OpenBLAS's cblas_sgemm does not go through sgemm_, so no product is
+ * counted twice), times every call, and at exit writes one
  * line per call, "start_seconds duration_seconds" (CLOCK_MONOTONIC), to $BNL_SGEMM_LOG.
  * The benchmark divides the products' time by the time of the same training steps: the share
  * of each step spent in matrix products, measured over the very same steps, so it does not
@@ -44,6 +46,32 @@ void sgemm_(const char* ta, const char* tb, const int* m, const int* n, const in
   }
   const double t0 = now();
   real(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  const double t1 = now();
+  if (calls < kMaxCalls) {
+    starts[calls] = t0;
+    durations[calls] = t1 - t0;
+  }
+  ++calls;
+}
+
+typedef void (*cblas_sgemm_fn)(int, int, int, int, int, int, float, const float*, int, const float*, int,
+                               float, float*, int);
+
+/* The CBLAS enums are passed as int, which is their ABI. */
+void cblas_sgemm(int order, int ta, int tb, int m, int n, int k, float alpha, const float* a, int lda,
+                 const float* b, int ldb, float beta, float* c, int ldc) {
+  static cblas_sgemm_fn real;
+  if (!real) real = (cblas_sgemm_fn)dlsym(RTLD_NEXT, "cblas_sgemm");
+  if (!real) {
+    void* blas = dlopen("libblas.so.3", RTLD_NOW | RTLD_NOLOAD);
+    if (blas) real = (cblas_sgemm_fn)dlsym(blas, "cblas_sgemm");
+    if (!real) {
+      fprintf(stderr, "sgemm_timer: cannot find the real cblas_sgemm\n");
+      abort();
+    }
+  }
+  const double t0 = now();
+  real(order, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
   const double t1 = now();
   if (calls < kMaxCalls) {
     starts[calls] = t0;

@@ -78,6 +78,7 @@ RunRecorder::RunRecorder(const std::string& path, bool overwrite, const RunProve
   f.set_attr("blas", train::blas_description());
   f.set_attr("intra_op_threads", std::int64_t{prov.intra_op_threads});
   f.set_attr("blas_threads", std::int64_t{prov.blas_threads});
+  f.set_attr("step_engine", std::string(trainer.step_engine()));
   char host[256] = {0};
   gethostname(host, sizeof host - 1);
   f.set_attr("host", std::string(host));

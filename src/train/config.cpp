@@ -53,6 +53,7 @@ void validate(const TrainConfig& c) {
   if (!(c.bn_noise_sigma >= 0) || !std::isfinite(c.bn_noise_sigma))
     bad("bn-noise-sigma", str(c.bn_noise_sigma), "a finite value >= 0");
   one_of("optimizer", c.optimizer, {"sgd", "adam"});
+  one_of("step-engine", c.step_engine, {"auto", "autograd"});
   if (!(c.lr > 0) || !std::isfinite(c.lr)) bad("lr", str(c.lr), "a finite learning rate > 0");
   if (!(c.momentum >= 0 && c.momentum < 1)) bad("momentum", str(c.momentum), "0 <= momentum < 1");
   if (!(c.weight_decay >= 0) || !std::isfinite(c.weight_decay))

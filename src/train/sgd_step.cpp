@@ -1,34 +1,14 @@
 #include "bnlandscape/train/sgd_step.h"
 
-#include <dlfcn.h>
-
 #include <algorithm>
 #include <limits>
 
 #include <torch/utils.h>
 
+#include "bnlandscape/train/blas.h"
+
 namespace bnl::train {
 namespace {
-
-using SdotFn = float (*)(int, const float*, int, const float*, int);
-using SaxpyFn = void (*)(int, float, const float*, int, float*, int);
-
-// The CBLAS entry points of whatever libblas.so.3 libtorch loaded (OpenBLAS on Debian).
-// The reference BLAS ships no CBLAS symbols: then the ATen fallbacks below are used.
-struct Level1 {
-  SdotFn sdot = nullptr;
-  SaxpyFn saxpy = nullptr;
-};
-
-const Level1& level1() {
-  static const Level1 l = [] {
-    Level1 out;
-    out.sdot = reinterpret_cast<SdotFn>(dlsym(RTLD_DEFAULT, "cblas_sdot"));
-    out.saxpy = reinterpret_cast<SaxpyFn>(dlsym(RTLD_DEFAULT, "cblas_saxpy"));
-    return out;
-  }();
-  return l;
-}
 
 // BLAS takes int lengths; a longer vector goes through in pieces.
 constexpr std::int64_t kMaxBlasLength = std::numeric_limits<int>::max();
@@ -41,7 +21,7 @@ bool blas_float(const torch::Tensor& t) {
 
 double squared_norm(const torch::Tensor& t) {
   if (!t.defined() || t.numel() == 0) return 0.0;
-  const auto& l = level1();
+  const auto& l = cblas();
   if (l.sdot && blas_float(t)) {
     const float* x = t.data_ptr<float>();
     double sum = 0;
@@ -58,7 +38,7 @@ double squared_norm(const torch::Tensor& t) {
 
 void plain_sgd_update(const std::vector<torch::Tensor>& params, double lr) {
   torch::NoGradGuard no_grad;
-  const auto& l = level1();
+  const auto& l = cblas();
   for (const auto& p : params) {
     const auto& g = p.grad();
     if (!g.defined()) continue;

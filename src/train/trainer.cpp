@@ -63,6 +63,8 @@ Trainer::Trainer(const TrainConfig& config, std::shared_ptr<models::Classifier> 
   drop_singleton_ = config_.bn != "none";
   params_ = model_->parameters();
   plain_sgd_ = is_plain_sgd(config_);
+  if (config_.step_engine == "auto" && FusedMlpStep::unsupported_reason(*model_).empty())
+    fused_ = std::make_unique<FusedMlpStep>(*model_);
 }
 
 std::int64_t Trainer::steps_per_epoch() const {
@@ -140,18 +142,23 @@ TrainResult Trainer::run(TrainObserver& observer) {
       const auto [b, e] = bounds[batch];
       auto x = data::gather_images(train, data_.norm, perm.data() + b, e - b);
       auto y = data::gather_labels(train, perm.data() + b, e - b);
-      // Dropping the gradients (rather than zeroing them) lets backward hand its freshly
-      // computed gradient buffers over instead of adding them into zeroed ones: one memset and
-      // one read-add-write of every parameter's size less per step.
-      for (auto& p : params_) p.mutable_grad() = torch::Tensor();
-      auto logits = model_->forward(x);
-      auto loss = torch::nn::functional::cross_entropy(logits, y);
-      loss.backward();
-
       StepRecord r;
+      torch::Tensor logits;
+      if (fused_) {
+        r.loss = fused_->forward_backward(x, y);
+        logits = fused_->logits();
+      } else {
+        // Dropping the gradients (rather than zeroing them) lets backward hand its freshly
+        // computed gradient buffers over instead of adding them into zeroed ones: one memset
+        // and one read-add-write of every parameter's size less per step.
+        for (auto& p : params_) p.mutable_grad() = torch::Tensor();
+        logits = model_->forward(x);
+        auto loss = torch::nn::functional::cross_entropy(logits, y);
+        loss.backward();
+        r.loss = loss.item<double>();
+      }
       r.step = step_;
       r.epoch = epoch_;
-      r.loss = loss.item<double>();
       r.acc = batch_accuracy(logits, y);
       r.lr = config_.lr;
       compute_grad_norms(r);

@@ -32,6 +32,7 @@ for k in ["schema_version", "config_toml", "bnlandscape_version", "git_revision"
           "intra_op_threads", "blas_threads", "host", "seed", "start_time", "end_time", "data_files"]:
     assert k in a, k
 assert 'bn = "custom"' in a["config_toml"]
+assert a["step_engine"] == "autograd", a["step_engine"]  # BN models train through autograd
 assert "train-images-idx3-ubyte.gz" in a["data_files"]
 s = f["train/steps"]
 n = len(s["step"])
@@ -117,6 +118,7 @@ TEST(TrainCli, BadOptionsExitTwoBeforeAnyOutput) {
                                          {"--arch resnet", "--arch"},
                                          {"--bn batch", "--bn"},
                                          {"--epochs 0", "--epochs"},
+                                         {"--step-engine manual", "--step-engine"},
                                          {"--no-such-flag 1", "no-such-flag"},
                                          {"--data-dir /nonexistent", "/nonexistent"}}) {
     auto r = bnl("train " + c.args + out);
@@ -149,6 +151,7 @@ TEST(TrainCli, DivergenceExitsThreeAndTheFileSaysSo) {
 import h5py, numpy as np
 f = h5py.File(")" + dir / "d.h5" + R"(", "r")
 assert f.attrs["status"] == "diverged"
+assert f.attrs["step_engine"] == "fused", f.attrs["step_engine"]  # no-BN MLP: the fused step diverges too
 d = int(f.attrs["diverged_at_step"])
 loss = f["train/steps/loss"][:]
 assert d >= 0 and len(loss) == d + 1, (d, len(loss))

@@ -283,3 +283,30 @@ TEST(Trainer, PlainSgdFollowsLibtorchsSgd) {
   half.lr = c.lr / 2;
   EXPECT_GT(std::abs(run(half, d).steps.back().loss - ref.steps.back().loss), 1e-3);
 }
+
+TEST(Trainer, FusedStepFollowsAutograd) {
+  // --step-engine auto takes the fused step for an MLP without BN; autograd gives the reference.
+  auto d = synthetic(330, 100);  // 330 = 10 batches of 32 and one of 10
+  auto c = config("none");
+  auto ref_cfg = c;
+  ref_cfg.step_engine = "autograd";
+  {
+    auto m = model_for(c);
+    EXPECT_STREQ(train::Trainer(c, m, d).step_engine(), "fused");
+    EXPECT_STREQ(train::Trainer(ref_cfg, m, d).step_engine(), "autograd");
+    auto bn = config("custom");
+    EXPECT_STREQ(train::Trainer(bn, model_for(bn), d).step_engine(), "autograd");
+  }
+  auto fused = run(c, d), ref = run(ref_cfg, d);
+  ASSERT_EQ(fused.steps.size(), ref.steps.size());
+  ASSERT_EQ(fused.steps.size(), 22u);
+  for (std::size_t i = 0; i < fused.steps.size(); ++i) {
+    EXPECT_NEAR(fused.steps[i].loss, ref.steps[i].loss, 1e-4 * ref.steps[i].loss) << "step " << i;
+    EXPECT_NEAR(fused.steps[i].grad_norm, ref.steps[i].grad_norm, 1e-4 * ref.steps[i].grad_norm) << "step " << i;
+    EXPECT_EQ(fused.steps[i].acc, ref.steps[i].acc) << "step " << i;
+    // The observer sees the batch gradient in .grad() before the update, as with autograd.
+    EXPECT_NEAR(fused.direct_grad_norms[i], fused.steps[i].grad_norm, 1e-5 * fused.steps[i].grad_norm);
+  }
+  EXPECT_NEAR(fused.epochs.back().test_acc, ref.epochs.back().test_acc, 0.02);
+  EXPECT_LT(fused.epochs.back().train_loss, fused.epochs.front().train_loss);
+}

@@ -17,6 +17,7 @@
 #include "bnlandscape/data/dataset.h"
 #include "bnlandscape/models/classifier.h"
 #include "bnlandscape/train/config.h"
+#include "bnlandscape/train/fused_mlp_step.h"
 
 namespace bnl::train {
 
@@ -130,6 +131,9 @@ class Trainer {
   const TrainConfig& config() const { return config_; }
   /// Whether a last batch of one example is dropped (the model normalises over the batch).
   bool drops_singleton() const { return drop_singleton_; }
+  /// How training steps are computed: "fused" (FusedMlpStep, chosen by --step-engine auto for
+  /// a supported model) or "autograd".
+  const char* step_engine() const { return fused_ ? "fused" : "autograd"; }
 
  private:
   void compute_grad_norms(StepRecord& r) const;
@@ -145,6 +149,7 @@ class Trainer {
   std::vector<std::vector<torch::Tensor>> layer_params_;
   std::vector<torch::Tensor> params_;  ///< model parameters, in parameters() order
   bool plain_sgd_ = false;
+  std::unique_ptr<FusedMlpStep> fused_;  ///< set when steps bypass autograd
   bool drop_singleton_ = false;
   std::int64_t step_ = 0;
   std::int64_t epoch_ = 0;

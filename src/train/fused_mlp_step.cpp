@@ -1,0 +1,179 @@
+#include "bnlandscape/train/fused_mlp_step.h"
+
+#include <climits>
+#include <cmath>
+#include <stdexcept>
+
+#include <torch/nn/modules/activation.h>
+#include <torch/nn/modules/linear.h>
+
+#include "bnlandscape/models/mlp.h"
+#include "bnlandscape/train/blas.h"
+
+namespace bnl::train {
+namespace {
+
+bool float_cpu_contiguous(const torch::Tensor& t) {
+  return t.defined() && t.scalar_type() == torch::kFloat32 && t.device().is_cpu() && t.is_contiguous();
+}
+
+}  // namespace
+
+std::string FusedMlpStep::unsupported_reason(models::Classifier& model) {
+  auto* mlp = dynamic_cast<models::MLPImpl*>(&model);
+  if (!mlp) return "not an MLP";
+  if (!cblas().sgemm) return "the loaded BLAS has no cblas_sgemm";
+  const auto children = mlp->net->named_children();
+  if (children.is_empty()) return "net is empty";
+  bool want_linear = true;
+  for (const auto& item : children) {
+    const std::string name = "net." + item.key();
+    if (auto* lin = item.value()->as<torch::nn::Linear>()) {
+      if (!want_linear) return name + " is a Linear after a Linear";
+      if (!lin->bias.defined()) return name + " has no bias";
+      for (const auto* p : {&lin->weight, &lin->bias}) {
+        if (!float_cpu_contiguous(*p)) return name + " has a parameter that is not float32, contiguous, on the CPU";
+        if (!p->requires_grad()) return name + " has a parameter that does not require grad";
+      }
+      if (lin->weight.size(0) >= INT_MAX || lin->weight.size(1) >= INT_MAX) return name + " is too wide for BLAS";
+      want_linear = false;
+    } else if (item.value()->as<torch::nn::ReLU>()) {
+      if (want_linear) return name + " is a ReLU that does not follow a Linear";
+      want_linear = true;
+    } else {
+      return name + " is " + item.value()->name() + ", not Linear or ReLU";
+    }
+  }
+  if (want_linear) return "net ends in a ReLU, not a Linear";
+  return "";
+}
+
+FusedMlpStep::FusedMlpStep(models::Classifier& model) {
+  const std::string why = unsupported_reason(model);
+  if (!why.empty()) throw std::invalid_argument("fused MLP step: " + why);
+  auto& mlp = dynamic_cast<models::MLPImpl&>(model);
+  for (const auto& item : mlp.net->children()) {
+    if (auto* lin = item->as<torch::nn::Linear>())
+      layers_.push_back({lin->weight, lin->bias, lin->weight.size(1), lin->weight.size(0)});
+  }
+  for (std::size_t l = 1; l < layers_.size(); ++l)
+    TORCH_CHECK(layers_[l].in == layers_[l - 1].out, "fused MLP step: expected layer ", l, " to take ",
+                layers_[l - 1].out, " inputs, got ", layers_[l].in);
+}
+
+void FusedMlpStep::reserve(std::int64_t batch) {
+  if (batch <= capacity_) return;
+  act_.clear();
+  dact_.clear();
+  for (const auto& layer : layers_) {
+    act_.push_back(torch::empty({batch, layer.out}, torch::kFloat32));
+    dact_.push_back(torch::empty({batch, layer.out}, torch::kFloat32));
+  }
+  capacity_ = batch;
+}
+
+float* FusedMlpStep::grad_buffer(torch::Tensor& param) {
+  auto& g = param.mutable_grad();
+  if (!float_cpu_contiguous(g) || g.sizes() != param.sizes()) g = torch::empty_like(param, torch::MemoryFormat::Contiguous);
+  return g.data_ptr<float>();
+}
+
+double FusedMlpStep::forward_backward(const torch::Tensor& x, const torch::Tensor& y) {
+  const std::int64_t in0 = layers_.front().in, k = layers_.back().out;
+  TORCH_CHECK(x.dim() >= 2 && x.scalar_type() == torch::kFloat32 && x.device().is_cpu(),
+              "fused MLP step: expected float32 CPU images [B, ...], got ", x.scalar_type(), " ", x.sizes());
+  const std::int64_t b = x.size(0);
+  TORCH_CHECK(b > 0 && b < INT_MAX && x.numel() == b * in0, "fused MLP step: expected images of ", in0,
+              " values each, got ", x.sizes());
+  TORCH_CHECK(y.dim() == 1 && y.size(0) == b && y.scalar_type() == torch::kInt64,
+              "fused MLP step: expected int64 labels [", b, "], got ", y.scalar_type(), " ", y.sizes());
+  const auto xc = x.contiguous();
+  const auto yc = y.contiguous();
+  const std::int64_t* labels = yc.data_ptr<std::int64_t>();
+  for (std::int64_t i = 0; i < b; ++i)
+    TORCH_CHECK(labels[i] >= 0 && labels[i] < k, "fused MLP step: expected labels in [0, ", k, "), got ", labels[i]);
+  reserve(b);
+  batch_ = b;
+  const auto& blas = cblas();
+  const int B = static_cast<int>(b);
+  const std::size_t n_layers = layers_.size();
+
+  // Forward. The bias is added in the same pass as the ReLU rather than by prefilling the
+  // output for beta = 1: OpenBLAS clears C for beta = 0 anyway, so this costs no extra pass.
+  const float* input = xc.data_ptr<float>();
+  for (std::size_t l = 0; l < n_layers; ++l) {
+    const auto& layer = layers_[l];
+    const int in = static_cast<int>(layer.in), out = static_cast<int>(layer.out);
+    float* z = act_[l].data_ptr<float>();
+    blas.sgemm(Cblas::kRowMajor, Cblas::kNoTrans, Cblas::kTrans, B, out, in, 1.0f, input, in,
+               layer.weight.data_ptr<float>(), in, 0.0f, z, out);
+    const float* bias = layer.bias.data_ptr<float>();
+    const bool relu = l + 1 < n_layers;
+    for (std::int64_t i = 0; i < b; ++i) {
+      float* row = z + i * out;
+      if (relu) {
+        // `v < 0` is false for NaN: a NaN passes, as in torch.relu.
+        for (int j = 0; j < out; ++j) {
+          const float v = row[j] + bias[j];
+          row[j] = v < 0.0f ? 0.0f : v;
+        }
+      } else {
+        for (int j = 0; j < out; ++j) row[j] += bias[j];
+      }
+    }
+    input = z;
+  }
+
+  // Mean cross-entropy and its gradient with respect to the logits, row by row in double.
+  const float* logits = act_.back().data_ptr<float>();
+  float* g_last = dact_.back().data_ptr<float>();
+  const double inv_b = 1.0 / static_cast<double>(b);
+  double loss = 0;
+  for (std::int64_t i = 0; i < b; ++i) {
+    const float* z = logits + i * k;
+    float* g = g_last + i * k;
+    double m = z[0];
+    for (std::int64_t j = 1; j < k; ++j) m = z[j] > m ? z[j] : m;
+    double s = 0;
+    for (std::int64_t j = 0; j < k; ++j) s += std::exp(static_cast<double>(z[j]) - m);
+    const double lse = m + std::log(s);
+    loss += lse - static_cast<double>(z[labels[i]]);
+    for (std::int64_t j = 0; j < k; ++j) g[j] = static_cast<float>(std::exp(static_cast<double>(z[j]) - lse) * inv_b);
+    g[labels[i]] = static_cast<float>((std::exp(static_cast<double>(z[labels[i]]) - lse) - 1.0) * inv_b);
+  }
+  loss *= inv_b;
+
+  // Backward, last layer first. The first layer's input needs no gradient, as in autograd.
+  std::vector<double> colsum;
+  for (std::size_t l = n_layers; l-- > 0;) {
+    auto& layer = layers_[l];
+    const int in = static_cast<int>(layer.in), out = static_cast<int>(layer.out);
+    const float* g = dact_[l].data_ptr<float>();
+    const float* a_prev = l == 0 ? xc.data_ptr<float>() : act_[l - 1].data_ptr<float>();
+    blas.sgemm(Cblas::kRowMajor, Cblas::kTrans, Cblas::kNoTrans, out, in, B, 1.0f, g, out, a_prev, in, 0.0f,
+               grad_buffer(layer.weight), in);
+    colsum.assign(static_cast<std::size_t>(out), 0.0);
+    for (std::int64_t i = 0; i < b; ++i) {
+      const float* row = g + i * out;
+      for (int j = 0; j < out; ++j) colsum[j] += row[j];
+    }
+    float* db = grad_buffer(layer.bias);
+    for (int j = 0; j < out; ++j) db[j] = static_cast<float>(colsum[j]);
+    if (l == 0) break;
+    float* g_prev = dact_[l - 1].data_ptr<float>();
+    blas.sgemm(Cblas::kRowMajor, Cblas::kNoTrans, Cblas::kNoTrans, B, in, out, 1.0f, g, out,
+               layer.weight.data_ptr<float>(), in, 0.0f, g_prev, in);
+    const float* a = act_[l - 1].data_ptr<float>();
+    // Autograd's threshold_backward zeroes where the ReLU output is <= 0; a NaN output passes.
+    const std::int64_t n = b * in;
+    for (std::int64_t i = 0; i < n; ++i) g_prev[i] = a[i] <= 0.0f ? 0.0f : g_prev[i];
+  }
+  return loss;
+}
+
+torch::Tensor FusedMlpStep::logits() const {
+  TORCH_CHECK(batch_ > 0, "fused MLP step: expected a forward_backward before logits()");
+  return act_.back().narrow(0, 0, batch_);
+}
+
+}  // namespace bnl::train
