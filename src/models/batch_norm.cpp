@@ -8,6 +8,83 @@
 
 namespace bnl::models {
 
+template <typename T>
+void batch_norm_rows_forward(const T* x, int64_t n, int64_t c, const T* gamma, const T* beta, double eps,
+                             double* mean, double* var, T* y) {
+  // Two passes for the statistics (mean, then squared deviations), sums in double.
+  std::fill(mean, mean + c, 0.0);
+  std::fill(var, var + c, 0.0);
+  for (int64_t i = 0; i < n; ++i) {
+    const T* row = x + i * c;
+    for (int64_t j = 0; j < c; ++j) mean[j] += static_cast<double>(row[j]);
+  }
+  for (int64_t j = 0; j < c; ++j) mean[j] /= static_cast<double>(n);
+  for (int64_t i = 0; i < n; ++i) {
+    const T* row = x + i * c;
+    for (int64_t j = 0; j < c; ++j) {
+      const double d = static_cast<double>(row[j]) - mean[j];
+      var[j] += d * d;
+    }
+  }
+  for (int64_t j = 0; j < c; ++j) var[j] /= static_cast<double>(n);
+  std::vector<T> mean_t(static_cast<size_t>(c)), scale(static_cast<size_t>(c));
+  for (int64_t j = 0; j < c; ++j) {
+    mean_t[j] = static_cast<T>(mean[j]);
+    scale[j] = static_cast<T>(static_cast<double>(gamma[j]) / std::sqrt(var[j] + eps));
+  }
+  for (int64_t i = 0; i < n; ++i) {
+    const T* row = x + i * c;
+    T* out = y + i * c;
+    for (int64_t j = 0; j < c; ++j) out[j] = (row[j] - mean_t[j]) * scale[j] + beta[j];
+  }
+}
+
+template <typename T>
+void batch_norm_rows_backward(const T* x, const T* dy, int64_t n, int64_t c, const T* gamma, const double* mean,
+                              const double* var, double eps, T* dx, T* dgamma, T* dbeta) {
+  std::vector<double> sum_dy(static_cast<size_t>(c), 0.0), sum_dy_xc(static_cast<size_t>(c), 0.0);
+  for (int64_t i = 0; i < n; ++i) {
+    const T* xr = x + i * c;
+    const T* dr = dy + i * c;
+    for (int64_t j = 0; j < c; ++j) {
+      const double d = static_cast<double>(dr[j]);
+      sum_dy[j] += d;
+      sum_dy_xc[j] += d * (static_cast<double>(xr[j]) - mean[j]);
+    }
+  }
+  std::vector<T> a(static_cast<size_t>(c)), b(static_cast<size_t>(c)), k(static_cast<size_t>(c)),
+      mean_t(static_cast<size_t>(c));
+  const double nd = static_cast<double>(n);
+  for (int64_t j = 0; j < c; ++j) {
+    const double inv_std = 1.0 / std::sqrt(var[j] + eps);
+    const double kj = static_cast<double>(gamma[j]) * inv_std;
+    dgamma[j] = static_cast<T>(sum_dy_xc[j] * inv_std);
+    dbeta[j] = static_cast<T>(sum_dy[j]);
+    // dx = k dy + a + b (x - mu)
+    k[j] = static_cast<T>(kj);
+    a[j] = static_cast<T>(-kj * sum_dy[j] / nd);
+    b[j] = static_cast<T>(-kj * inv_std * inv_std * sum_dy_xc[j] / nd);
+    mean_t[j] = static_cast<T>(mean[j]);
+  }
+  if (!dx) return;
+  // Element by element after the sums: dx may be dy itself.
+  for (int64_t i = 0; i < n; ++i) {
+    const T* xr = x + i * c;
+    const T* dr = dy + i * c;
+    T* o = dx + i * c;
+    for (int64_t j = 0; j < c; ++j) o[j] = k[j] * dr[j] + a[j] + b[j] * (xr[j] - mean_t[j]);
+  }
+}
+
+template void batch_norm_rows_forward<float>(const float*, int64_t, int64_t, const float*, const float*, double,
+                                             double*, double*, float*);
+template void batch_norm_rows_forward<double>(const double*, int64_t, int64_t, const double*, const double*,
+                                              double, double*, double*, double*);
+template void batch_norm_rows_backward<float>(const float*, const float*, int64_t, int64_t, const float*,
+                                              const double*, const double*, double, float*, float*, float*);
+template void batch_norm_rows_backward<double>(const double*, const double*, int64_t, int64_t, const double*,
+                                               const double*, const double*, double, double*, double*, double*);
+
 namespace {
 
 using torch::autograd::AutogradContext;
@@ -42,26 +119,6 @@ bool loops_apply(const torch::Tensor& x) {
          (x.scalar_type() == torch::kFloat32 || x.scalar_type() == torch::kFloat64);
 }
 
-/// Batch mean and biased variance [C] of x [N, C], two-pass.
-template <typename T>
-void channel_stats(const T* x, int64_t n, int64_t c, double* mean, double* var) {
-  std::fill(mean, mean + c, 0.0);
-  std::fill(var, var + c, 0.0);
-  for (int64_t i = 0; i < n; ++i) {
-    const T* row = x + i * c;
-    for (int64_t j = 0; j < c; ++j) mean[j] += static_cast<double>(row[j]);
-  }
-  for (int64_t j = 0; j < c; ++j) mean[j] /= static_cast<double>(n);
-  for (int64_t i = 0; i < n; ++i) {
-    const T* row = x + i * c;
-    for (int64_t j = 0; j < c; ++j) {
-      const double d = static_cast<double>(row[j]) - mean[j];
-      var[j] += d * d;
-    }
-  }
-  for (int64_t j = 0; j < c; ++j) var[j] /= static_cast<double>(n);
-}
-
 /// y = (x - mu) * gamma / sqrt(var + eps) + beta for x [N, C]; returns {y, mu [C], var [C]} in
 /// x's dtype, then the same mu and var in float64 (for backward_loops).
 template <typename T>
@@ -70,83 +127,28 @@ variable_list forward_loops(const torch::Tensor& x, const torch::Tensor& gamma,
   const int64_t n = x.size(0), c = x.size(1);
   auto mu = torch::empty({c}, x.options().dtype(torch::kFloat64));
   auto var = torch::empty({c}, x.options().dtype(torch::kFloat64));
-  double* m = mu.data_ptr<double>();
-  double* v = var.data_ptr<double>();
-  channel_stats(x.data_ptr<T>(), n, c, m, v);
   const auto g = gamma.contiguous(), b = beta.contiguous();
-  const T* gp = g.data_ptr<T>();
-  const T* bp = b.data_ptr<T>();
-  std::vector<T> mean_t(static_cast<size_t>(c)), scale(static_cast<size_t>(c));
-  for (int64_t j = 0; j < c; ++j) {
-    mean_t[j] = static_cast<T>(m[j]);
-    scale[j] = static_cast<T>(static_cast<double>(gp[j]) / std::sqrt(v[j] + eps));
-  }
   auto y = torch::empty_like(x);
-  const T* xp = x.data_ptr<T>();
-  T* yp = y.data_ptr<T>();
-  for (int64_t i = 0; i < n; ++i) {
-    const T* row = xp + i * c;
-    T* out = yp + i * c;
-    for (int64_t j = 0; j < c; ++j) out[j] = (row[j] - mean_t[j]) * scale[j] + bp[j];
-  }
+  batch_norm_rows_forward(x.data_ptr<T>(), n, c, g.data_ptr<T>(), b.data_ptr<T>(), eps, mu.data_ptr<double>(),
+                          var.data_ptr<double>(), y.data_ptr<T>());
   return {y, mu.to(x.scalar_type()), var.to(x.scalar_type()), mu, var};
 }
 
-/// The exact backward for x [N, C] with no graph recorded: {dx, dgamma [C], dbeta [C]}, where
-/// dbeta = sum dy, s = sum dy (x - mu), dgamma = s / sd and
-/// dx = gamma / sd * (dy - dbeta / n - (x - mu) s / (n var_eps)). mu_t and var_t are forward's
-/// float64 statistics of this x.
+/// The exact backward for x [N, C] with no graph recorded: {dx (undefined unless want_dx),
+/// dgamma [C], dbeta [C]}. mu_t and var_t are forward's float64 statistics of this x.
 template <typename T>
 variable_list backward_loops(const torch::Tensor& x, const torch::Tensor& gamma,
                              const torch::Tensor& dy_in, const torch::Tensor& mu_t,
                              const torch::Tensor& var_t, double eps, bool want_dx) {
   const int64_t n = x.size(0), c = x.size(1);
   const auto dy = dy_in.contiguous();
-  const double* mu = mu_t.data_ptr<double>();
-  const double* var = var_t.data_ptr<double>();
-  std::vector<double> sum_dy(static_cast<size_t>(c), 0.0), sum_dy_xc(static_cast<size_t>(c), 0.0);
-  const T* xp = x.data_ptr<T>();
-  const T* dp = dy.data_ptr<T>();
-  for (int64_t i = 0; i < n; ++i) {
-    const T* xr = xp + i * c;
-    const T* dr = dp + i * c;
-    for (int64_t j = 0; j < c; ++j) {
-      const double d = static_cast<double>(dr[j]);
-      sum_dy[j] += d;
-      sum_dy_xc[j] += d * (static_cast<double>(xr[j]) - mu[j]);
-    }
-  }
   const auto g = gamma.contiguous();
-  const T* gp = g.data_ptr<T>();
   auto dgamma = torch::empty({c}, x.options());
   auto dbeta = torch::empty({c}, x.options());
-  T* dgp = dgamma.data_ptr<T>();
-  T* dbp = dbeta.data_ptr<T>();
-  std::vector<T> a(static_cast<size_t>(c)), b(static_cast<size_t>(c)), k(static_cast<size_t>(c)),
-      mean_t(static_cast<size_t>(c));
-  const double nd = static_cast<double>(n);
-  for (int64_t j = 0; j < c; ++j) {
-    const double inv_std = 1.0 / std::sqrt(var[j] + eps);
-    const double kj = static_cast<double>(gp[j]) * inv_std;
-    dgp[j] = static_cast<T>(sum_dy_xc[j] * inv_std);
-    dbp[j] = static_cast<T>(sum_dy[j]);
-    // dx = k dy + a + b (x - mu)
-    k[j] = static_cast<T>(kj);
-    a[j] = static_cast<T>(-kj * sum_dy[j] / nd);
-    b[j] = static_cast<T>(-kj * inv_std * inv_std * sum_dy_xc[j] / nd);
-    mean_t[j] = static_cast<T>(mu[j]);
-  }
-  torch::Tensor dx;
-  if (want_dx) {
-    dx = torch::empty_like(x);
-    T* out = dx.data_ptr<T>();
-    for (int64_t i = 0; i < n; ++i) {
-      const T* xr = xp + i * c;
-      const T* dr = dp + i * c;
-      T* o = out + i * c;
-      for (int64_t j = 0; j < c; ++j) o[j] = k[j] * dr[j] + a[j] + b[j] * (xr[j] - mean_t[j]);
-    }
-  }
+  torch::Tensor dx = want_dx ? torch::empty_like(x) : torch::Tensor();
+  batch_norm_rows_backward(x.data_ptr<T>(), dy.data_ptr<T>(), n, c, g.data_ptr<T>(), mu_t.data_ptr<double>(),
+                           var_t.data_ptr<double>(), eps, want_dx ? dx.data_ptr<T>() : nullptr,
+                           dgamma.data_ptr<T>(), dbeta.data_ptr<T>());
   return {dx, dgamma, dbeta};
 }
 

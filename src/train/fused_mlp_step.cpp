@@ -7,6 +7,7 @@
 #include <torch/nn/modules/activation.h>
 #include <torch/nn/modules/linear.h>
 
+#include "bnlandscape/models/batch_norm.h"
 #include "bnlandscape/models/mlp.h"
 #include "bnlandscape/train/blas.h"
 
@@ -23,49 +24,77 @@ std::string FusedMlpStep::unsupported_reason(models::Classifier& model) {
   auto* mlp = dynamic_cast<models::MLPImpl*>(&model);
   if (!mlp) return "not an MLP";
   if (!cblas().sgemm) return "the loaded BLAS has no cblas_sgemm";
+  if (model.bn_noise()) return "noisy BN is on";
   const auto children = mlp->net->named_children();
   if (children.is_empty()) return "net is empty";
-  bool want_linear = true;
+  // What may come next: a Linear, or (after a Linear) a BatchNorm or ReLU, or (after a
+  // BatchNorm) a ReLU.
+  enum class Next { Linear, NormOrRelu, Relu } next = Next::Linear;
+  std::int64_t width = 0;
+  auto check_params = [](const std::string& name, std::initializer_list<const torch::Tensor*> ps) -> std::string {
+    for (const auto* p : ps) {
+      if (!float_cpu_contiguous(*p)) return name + " has a parameter that is not float32, contiguous, on the CPU";
+      if (!p->requires_grad()) return name + " has a parameter that does not require grad";
+    }
+    return "";
+  };
   for (const auto& item : children) {
     const std::string name = "net." + item.key();
     if (auto* lin = item.value()->as<torch::nn::Linear>()) {
-      if (!want_linear) return name + " is a Linear after a Linear";
+      if (next != Next::Linear) return name + " is a Linear that follows a Linear or BatchNorm";
       if (!lin->bias.defined()) return name + " has no bias";
-      for (const auto* p : {&lin->weight, &lin->bias}) {
-        if (!float_cpu_contiguous(*p)) return name + " has a parameter that is not float32, contiguous, on the CPU";
-        if (!p->requires_grad()) return name + " has a parameter that does not require grad";
-      }
+      if (auto why = check_params(name, {&lin->weight, &lin->bias}); !why.empty()) return why;
       if (lin->weight.size(0) >= INT_MAX || lin->weight.size(1) >= INT_MAX) return name + " is too wide for BLAS";
-      want_linear = false;
+      width = lin->weight.size(0);
+      next = Next::NormOrRelu;
+    } else if (auto* bn = item.value()->as<models::BatchNorm>()) {
+      if (next != Next::NormOrRelu) return name + " is a BatchNorm that does not follow a Linear";
+      if (bn->options.spatial()) return name + " is a spatial BatchNorm";
+      if (bn->options.backward() != models::BnBackward::Exact) return name + " uses the original study's backward";
+      if (bn->options.num_features() != width) return name + " does not match its Linear's width";
+      if (auto why = check_params(name, {&bn->gamma, &bn->beta}); !why.empty()) return why;
+      if (!float_cpu_contiguous(bn->running_mean) || !float_cpu_contiguous(bn->running_var))
+        return name + " has running statistics that are not float32, contiguous, on the CPU";
+      next = Next::Relu;
     } else if (item.value()->as<torch::nn::ReLU>()) {
-      if (want_linear) return name + " is a ReLU that does not follow a Linear";
-      want_linear = true;
+      if (next == Next::Linear) return name + " is a ReLU that does not follow a Linear or BatchNorm";
+      next = Next::Linear;
     } else {
-      return name + " is " + item.value()->name() + ", not Linear or ReLU";
+      return name + " is " + item.value()->name() + ", not Linear, our BatchNorm or ReLU";
     }
   }
-  if (want_linear) return "net ends in a ReLU, not a Linear";
+  if (next != Next::NormOrRelu) return "net does not end in a Linear";
   return "";
 }
 
 FusedMlpStep::FusedMlpStep(models::Classifier& model) {
   const std::string why = unsupported_reason(model);
   if (!why.empty()) throw std::invalid_argument("fused MLP step: " + why);
+  model_ = &model;
   auto& mlp = dynamic_cast<models::MLPImpl&>(model);
   for (const auto& item : mlp.net->children()) {
-    if (auto* lin = item->as<torch::nn::Linear>())
-      layers_.push_back({lin->weight, lin->bias, lin->weight.size(1), lin->weight.size(0)});
+    if (auto* lin = item->as<torch::nn::Linear>()) {
+      layers_.push_back({lin->weight, lin->bias, nullptr, lin->weight.size(1), lin->weight.size(0)});
+    } else if (auto* bn = item->as<models::BatchNorm>()) {
+      layers_.back().bn = bn;
+    }
   }
   for (std::size_t l = 1; l < layers_.size(); ++l)
     TORCH_CHECK(layers_[l].in == layers_[l - 1].out, "fused MLP step: expected layer ", l, " to take ",
                 layers_[l - 1].out, " inputs, got ", layers_[l].in);
+  for (const auto& layer : layers_) {
+    mean_.emplace_back(layer.bn ? static_cast<std::size_t>(layer.out) : 0);
+    var_.emplace_back(layer.bn ? static_cast<std::size_t>(layer.out) : 0);
+  }
 }
 
 void FusedMlpStep::reserve(std::int64_t batch) {
   if (batch <= capacity_) return;
+  pre_.clear();
   act_.clear();
   dact_.clear();
   for (const auto& layer : layers_) {
+    pre_.push_back(layer.bn ? torch::empty({batch, layer.out}, torch::kFloat32) : torch::Tensor());
     act_.push_back(torch::empty({batch, layer.out}, torch::kFloat32));
     dact_.push_back(torch::empty({batch, layer.out}, torch::kFloat32));
   }
@@ -80,6 +109,7 @@ float* FusedMlpStep::grad_buffer(torch::Tensor& param) {
 
 double FusedMlpStep::forward_backward(const torch::Tensor& x, const torch::Tensor& y) {
   const std::int64_t in0 = layers_.front().in, k = layers_.back().out;
+  TORCH_CHECK(!model_->bn_noise(), "fused MLP step: expected no BN noise, got noise turned on after the step was built");
   TORCH_CHECK(x.dim() >= 2 && x.scalar_type() == torch::kFloat32 && x.device().is_cpu(),
               "fused MLP step: expected float32 CPU images [B, ...], got ", x.scalar_type(), " ", x.sizes());
   const std::int64_t b = x.size(0);
@@ -104,24 +134,52 @@ double FusedMlpStep::forward_backward(const torch::Tensor& x, const torch::Tenso
   for (std::size_t l = 0; l < n_layers; ++l) {
     const auto& layer = layers_[l];
     const int in = static_cast<int>(layer.in), out = static_cast<int>(layer.out);
-    float* z = act_[l].data_ptr<float>();
+    float* a = act_[l].data_ptr<float>();
+    float* z = layer.bn ? pre_[l].data_ptr<float>() : a;
     blas.sgemm(Cblas::kRowMajor, Cblas::kNoTrans, Cblas::kTrans, B, out, in, 1.0f, input, in,
                layer.weight.data_ptr<float>(), in, 0.0f, z, out);
     const float* bias = layer.bias.data_ptr<float>();
-    const bool relu = l + 1 < n_layers;
-    for (std::int64_t i = 0; i < b; ++i) {
-      float* row = z + i * out;
-      if (relu) {
-        // `v < 0` is false for NaN: a NaN passes, as in torch.relu.
-        for (int j = 0; j < out; ++j) {
-          const float v = row[j] + bias[j];
-          row[j] = v < 0.0f ? 0.0f : v;
-        }
-      } else {
+    const bool last = l + 1 == n_layers;
+    if (layer.bn) {
+      for (std::int64_t i = 0; i < b; ++i) {
+        float* row = z + i * out;
         for (int j = 0; j < out; ++j) row[j] += bias[j];
       }
+      auto& bn = *layer.bn;
+      TORCH_CHECK(bn.is_training(), "fused MLP step: expected BatchNorm layers in training mode, got eval mode");
+      TORCH_CHECK(b > 1, "fused MLP step: expected more than 1 example per batch for batch statistics, got ", b);
+      double* mean = mean_[l].data();
+      double* var = var_[l].data();
+      models::batch_norm_rows_forward(z, b, layer.out, bn.gamma.data_ptr<float>(), bn.beta.data_ptr<float>(),
+                                      bn.options.eps(), mean, var, a);
+      if (bn.update_running_stats()) {
+        // As BatchNormImpl::forward: the running variance tracks the unbiased batch variance.
+        const double m = bn.options.momentum();
+        const double unbias = static_cast<double>(b) / static_cast<double>(b - 1);
+        float* rm = bn.running_mean.data_ptr<float>();
+        float* rv = bn.running_var.data_ptr<float>();
+        for (int j = 0; j < out; ++j) {
+          rm[j] = static_cast<float>((1.0 - m) * rm[j] + m * static_cast<float>(mean[j]));
+          rv[j] = static_cast<float>((1.0 - m) * rv[j] + m * unbias * static_cast<float>(var[j]));
+        }
+      }
+      // `v < 0` is false for NaN: a NaN passes, as in torch.relu.
+      const std::int64_t n = b * layer.out;
+      for (std::int64_t i = 0; i < n; ++i) a[i] = a[i] < 0.0f ? 0.0f : a[i];
+    } else {
+      for (std::int64_t i = 0; i < b; ++i) {
+        float* row = z + i * out;
+        if (last) {
+          for (int j = 0; j < out; ++j) row[j] += bias[j];
+        } else {
+          for (int j = 0; j < out; ++j) {
+            const float v = row[j] + bias[j];
+            row[j] = v < 0.0f ? 0.0f : v;
+          }
+        }
+      }
     }
-    input = z;
+    input = a;
   }
 
   // Mean cross-entropy and its gradient with respect to the logits, row by row in double.
@@ -167,6 +225,11 @@ double FusedMlpStep::forward_backward(const torch::Tensor& x, const torch::Tenso
     // Autograd's threshold_backward zeroes where the ReLU output is <= 0; a NaN output passes.
     const std::int64_t n = b * in;
     for (std::int64_t i = 0; i < n; ++i) g_prev[i] = a[i] <= 0.0f ? 0.0f : g_prev[i];
+    if (auto* bn = layers_[l - 1].bn) {
+      models::batch_norm_rows_backward(pre_[l - 1].data_ptr<float>(), g_prev, b, layers_[l - 1].out,
+                                       bn->gamma.data_ptr<float>(), mean_[l - 1].data(), var_[l - 1].data(),
+                                       bn->options.eps(), g_prev, grad_buffer(bn->gamma), grad_buffer(bn->beta));
+    }
   }
   return loss;
 }

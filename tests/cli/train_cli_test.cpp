@@ -32,7 +32,7 @@ for k in ["schema_version", "config_toml", "bnlandscape_version", "git_revision"
           "intra_op_threads", "blas_threads", "host", "seed", "start_time", "end_time", "data_files"]:
     assert k in a, k
 assert 'bn = "custom"' in a["config_toml"]
-assert a["step_engine"] == "autograd", a["step_engine"]  # BN models train through autograd
+assert a["step_engine"] == "fused", a["step_engine"]  # our BN on an MLP: the fused step
 assert "train-images-idx3-ubyte.gz" in a["data_files"]
 s = f["train/steps"]
 n = len(s["step"])

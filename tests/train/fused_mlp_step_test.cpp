@@ -1,8 +1,10 @@
 // The fused MLP step against autograd: the same model's float64 copy (an independent, more
-// precise reference) and its float32 autograd step; gradient buffers that persist and are
-// overwritten, not accumulated; non-finite values; unsupported models and bad inputs.
+// precise reference) and its float32 autograd step, without normalisation and with our
+// BatchNorm (gradients of gamma and beta, running statistics); gradient buffers that persist
+// and are overwritten, not accumulated; non-finite values; unsupported models and bad inputs.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -32,10 +34,12 @@ struct Reference {
   double loss = 0;
   torch::Tensor logits;
   std::vector<torch::Tensor> grads;
+  std::vector<torch::Tensor> buffers;  ///< running statistics after the step
 };
 
-// cross_entropy(model(x), y).backward() on a copy of the model in `dtype`: a model of the
-// same architecture built afresh, the parameters copied over.
+// cross_entropy(model(x), y).backward() on a copy of the model in `dtype`, in training mode: a
+// model of the same architecture built afresh, parameters and buffers copied over. Taken
+// before the fused step, which moves the live model's running statistics.
 Reference autograd_step(models::Classifier& model, const torch::Tensor& x, const torch::Tensor& y,
                         torch::Dtype dtype) {
   auto& live = dynamic_cast<models::MLPImpl&>(model);
@@ -45,6 +49,9 @@ Reference autograd_step(models::Classifier& model, const torch::Tensor& x, const
     const auto from = live.parameters();
     auto to = copy->parameters();
     for (std::size_t i = 0; i < from.size(); ++i) to[i].copy_(from[i]);
+    const auto bfrom = live.buffers();
+    auto bto = copy->buffers();
+    for (std::size_t i = 0; i < bfrom.size(); ++i) bto[i].copy_(bfrom[i]);
   }
   copy->to(dtype);
   for (auto& p : copy->parameters()) p.mutable_grad() = torch::Tensor();
@@ -55,6 +62,7 @@ Reference autograd_step(models::Classifier& model, const torch::Tensor& x, const
   r.loss = loss.item<double>();
   r.logits = r.logits.detach().to(torch::kFloat64);
   for (const auto& p : copy->parameters()) r.grads.push_back(p.grad().to(torch::kFloat64));
+  for (const auto& b : copy->buffers()) r.buffers.push_back(b.to(torch::kFloat64));
   return r;
 }
 
@@ -67,11 +75,19 @@ void expect_matches(models::Classifier& model, train::FusedMlpStep& step, double
   EXPECT_LE(max_abs(logits - ref.logits), rel * max_abs(ref.logits)) << what;
   const auto params = model.parameters();
   ASSERT_EQ(params.size(), ref.grads.size());
+  // Relative to the parameter's own gradient, with a floor at the largest gradient's scale: the
+  // bias of a Linear followed by BN has an exactly zero gradient, float rounding aside.
+  double scale = 0;
+  for (const auto& g : ref.grads) scale = std::max(scale, max_abs(g));
   for (std::size_t i = 0; i < params.size(); ++i) {
     ASSERT_TRUE(params[i].grad().defined()) << what << " parameter " << i;
     const auto g = params[i].grad().to(torch::kFloat64);
-    EXPECT_LE(max_abs(g - ref.grads[i]), rel * max_abs(ref.grads[i]) + 1e-12) << what << " parameter " << i;
+    EXPECT_LE(max_abs(g - ref.grads[i]), rel * std::max(max_abs(ref.grads[i]), 1e-2 * scale)) << what << " parameter " << i;
   }
+  const auto buffers = model.buffers();
+  ASSERT_EQ(buffers.size(), ref.buffers.size());
+  for (std::size_t i = 0; i < buffers.size(); ++i)
+    EXPECT_LE(max_abs(buffers[i].to(torch::kFloat64) - ref.buffers[i]), 1e-6 * max_abs(ref.buffers[i])) << what << " buffer " << i;
 }
 
 }  // namespace
@@ -80,22 +96,36 @@ TEST(FusedMlpStep, LossLogitsAndGradientsEqualAutograd) {
   struct Case {
     std::vector<std::int64_t> hidden;
     std::int64_t size, batch;
+    std::string bn;
   };
-  // The study's widths on 28x28 inputs, a single hidden layer, odd widths; batch 1, odd, full.
-  const std::vector<Case> cases = {{{512, 256, 128}, 28, 128}, {{512, 256, 128}, 28, 1}, {{7}, 5, 33},
-                                   {{33, 17, 9, 5}, 6, 13}};
+  // The study's widths on 28x28 inputs, a single hidden layer, odd widths; batch 1 (no BN),
+  // 2 (the smallest BN batch), odd, full.
+  const std::vector<Case> cases = {{{512, 256, 128}, 28, 128, "none"},  {{512, 256, 128}, 28, 1, "none"},
+                                   {{7}, 5, 33, "none"},                {{33, 17, 9, 5}, 6, 13, "none"},
+                                   {{512, 256, 128}, 28, 128, "custom"}, {{7}, 5, 2, "custom"},
+                                   {{33, 17, 9, 5}, 6, 13, "custom"}};
   std::uint64_t seed = 10;
   for (const auto& c : cases) {
-    const std::string what = "hidden " + c10::str(c.hidden) + " batch " + std::to_string(c.batch);
-    auto model = mlp(c.hidden, c.size, ++seed);
+    const std::string what = "hidden " + c10::str(c.hidden) + " batch " + std::to_string(c.batch) + " bn " + c.bn;
+    auto model = mlp(c.hidden, c.size, ++seed, c.bn);
     ASSERT_EQ(train::FusedMlpStep::unsupported_reason(*model), "") << what;
+    {
+      // Trained-looking BN parameters and running statistics rather than the initial 1 and 0.
+      torch::NoGradGuard no_grad;
+      for (auto& b : model->buffers()) b.uniform_(0.5, 1.5);
+      for (auto& item : model->named_parameters())
+        if (item.key().find("gamma") != std::string::npos || item.key().find("beta") != std::string::npos)
+          item.value().uniform_(-1.0, 1.5);
+    }
     train::FusedMlpStep step(*model);
     torch::manual_seed(seed);
     const auto x = torch::randn({c.batch, 1, c.size, c.size}) * 1.5;
     const auto y = torch::randint(0, 10, {c.batch}, torch::kInt64);
+    const auto ref64 = autograd_step(*model, x, y, torch::kFloat64);
+    const auto ref32 = autograd_step(*model, x, y, torch::kFloat32);
     const double loss = step.forward_backward(x, y);
-    expect_matches(*model, step, loss, autograd_step(*model, x, y, torch::kFloat64), 2e-5, what + " vs float64");
-    expect_matches(*model, step, loss, autograd_step(*model, x, y, torch::kFloat32), 2e-5, what + " vs float32");
+    expect_matches(*model, step, loss, ref64, 2e-5, what + " vs float64");
+    expect_matches(*model, step, loss, ref32, 2e-5, what + " vs float32");
   }
 }
 
@@ -115,7 +145,9 @@ TEST(FusedMlpStep, GradientBuffersPersistAndAreOverwrittenNotAccumulated) {
   const double loss = step.forward_backward(x2, y2);
   expect_matches(*model, step, loss, autograd_step(*model, x2, y2, torch::kFloat64), 2e-5, "second batch");
   for (std::size_t i = 0; i < params.size(); ++i) {
-    if (i != 1) EXPECT_EQ(params[i].grad().data_ptr(), ptrs[i]) << "parameter " << i << " got a new buffer";
+    if (i != 1) {
+      EXPECT_EQ(params[i].grad().data_ptr(), ptrs[i]) << "parameter " << i << " got a new buffer";
+    }
   }
   // A smaller batch after a larger one (an epoch's last batch) reuses the buffers' first rows.
   const auto x3 = x1.narrow(0, 0, 7), y3 = y1.narrow(0, 0, 7);
@@ -159,22 +191,53 @@ TEST(FusedMlpStep, NonFiniteValuesBehaveAsInAutograd) {
     EXPECT_TRUE(torch::equal(params[i].grad().isnan(), ref.grads[i].isnan())) << "parameter " << i;
 }
 
+TEST(FusedMlpStep, BatchNormWithoutRunningStatisticUpdatesLeavesThemAlone) {
+  auto model = mlp({16, 8}, 4, 9, "custom");
+  models::for_each_batch_norm(*model, [](models::BatchNormImpl& bn) { bn.set_update_running_stats(false); });
+  std::vector<torch::Tensor> before;
+  for (const auto& b : model->buffers()) before.push_back(b.clone());
+  train::FusedMlpStep step(*model);
+  torch::manual_seed(9);
+  const auto x = torch::randn({6, 1, 4, 4});
+  const auto y = torch::randint(0, 10, {6}, torch::kInt64);
+  const auto ref = autograd_step(*model, x, y, torch::kFloat64);
+  const double loss = step.forward_backward(x, y);
+  const auto buffers = model->buffers();
+  for (std::size_t i = 0; i < buffers.size(); ++i) EXPECT_TRUE(torch::equal(buffers[i], before[i])) << "buffer " << i;
+  // The reference copy does update its statistics; only gradients and loss are compared.
+  EXPECT_NEAR(loss, ref.loss, 2e-5 * ref.loss);
+  const auto params = model->parameters();
+  double scale = 0;
+  for (const auto& g : ref.grads) scale = std::max(scale, max_abs(g));
+  for (std::size_t i = 0; i < params.size(); ++i)
+    EXPECT_LE(max_abs(params[i].grad().to(torch::kFloat64) - ref.grads[i]), 2e-5 * std::max(max_abs(ref.grads[i]), 1e-2 * scale));
+}
+
 TEST(FusedMlpStep, RefusesWhatItCannotCompute) {
-  auto bn = mlp({16}, 4, 1, "custom");
-  EXPECT_NE(train::FusedMlpStep::unsupported_reason(*bn).find("net.1"), std::string::npos)
-      << train::FusedMlpStep::unsupported_reason(*bn);
-  EXPECT_THROW(train::FusedMlpStep{*bn}, std::invalid_argument);
+  auto why = [](const std::shared_ptr<models::Classifier>& m) { return train::FusedMlpStep::unsupported_reason(*m); };
+  auto torch_bn = mlp({16}, 4, 1, "torch");
+  EXPECT_NE(why(torch_bn).find("net.1"), std::string::npos) << why(torch_bn);
+  EXPECT_THROW(train::FusedMlpStep{*torch_bn}, std::invalid_argument);
+  EXPECT_NE(why(mlp({16}, 4, 1, "lp2")).find("net.1"), std::string::npos) << why(mlp({16}, 4, 1, "lp2"));
+
+  auto original = mlp({16}, 4, 1, "custom");
+  models::for_each_batch_norm(*original, [](models::BatchNormImpl& bn) { bn.options.backward(models::BnBackward::Original); });
+  EXPECT_NE(why(original).find("original"), std::string::npos) << why(original);
+
+  auto noisy = mlp({16}, 4, 1, "custom");
+  noisy->set_bn_noise(std::make_shared<models::BnNoise>(models::BnNoiseOptions{0.5, 0.25}, 1));
+  EXPECT_NE(why(noisy).find("noisy"), std::string::npos) << why(noisy);
 
   models::ModelSpec cnn;
   cnn.arch = "cnn";
   cnn.input_size = 8;
   cnn.hidden_dims = {16};
   cnn.conv_channels = {2, 2};
-  EXPECT_EQ(train::FusedMlpStep::unsupported_reason(*models::make_model(cnn)), "not an MLP");
+  EXPECT_EQ(why(models::make_model(cnn)), "not an MLP");
 
   auto f64 = mlp({16}, 4, 1);
   f64->to(torch::kFloat64);
-  EXPECT_NE(train::FusedMlpStep::unsupported_reason(*f64).find("float32"), std::string::npos);
+  EXPECT_NE(why(f64).find("float32"), std::string::npos) << why(f64);
 
   auto model = mlp({16}, 4, 1);
   train::FusedMlpStep step(*model);
@@ -186,4 +249,11 @@ TEST(FusedMlpStep, RefusesWhatItCannotCompute) {
   EXPECT_THROW(step.forward_backward(torch::randn({3, 1, 5, 4}), torch::tensor({0, 1, 2}, torch::kInt64)), c10::Error);
   EXPECT_THROW(step.forward_backward(x.to(torch::kFloat64), torch::tensor({0, 1, 2}, torch::kInt64)), c10::Error);
   EXPECT_THROW(step.logits(), c10::Error);
+
+  // Batch statistics need two examples, and BN layers in eval mode are not a training step.
+  auto bn = mlp({16}, 4, 1, "custom");
+  train::FusedMlpStep bn_step(*bn);
+  EXPECT_THROW(bn_step.forward_backward(x.narrow(0, 0, 1), torch::tensor({0}, torch::kInt64)), c10::Error);
+  bn->eval();
+  EXPECT_THROW(bn_step.forward_backward(x, torch::tensor({0, 1, 2}, torch::kInt64)), c10::Error);
 }

@@ -285,28 +285,38 @@ TEST(Trainer, PlainSgdFollowsLibtorchsSgd) {
 }
 
 TEST(Trainer, FusedStepFollowsAutograd) {
-  // --step-engine auto takes the fused step for an MLP without BN; autograd gives the reference.
+  // --step-engine auto takes the fused step for an MLP without BN or with ours; autograd gives
+  // the reference.
   auto d = synthetic(330, 100);  // 330 = 10 batches of 32 and one of 10
-  auto c = config("none");
-  auto ref_cfg = c;
-  ref_cfg.step_engine = "autograd";
-  {
-    auto m = model_for(c);
-    EXPECT_STREQ(train::Trainer(c, m, d).step_engine(), "fused");
-    EXPECT_STREQ(train::Trainer(ref_cfg, m, d).step_engine(), "autograd");
-    auto bn = config("custom");
-    EXPECT_STREQ(train::Trainer(bn, model_for(bn), d).step_engine(), "autograd");
+  for (const std::string bn : {"none", "custom"}) {
+    auto c = config(bn);
+    auto ref_cfg = c;
+    ref_cfg.step_engine = "autograd";
+    {
+      auto m = model_for(c);
+      EXPECT_STREQ(train::Trainer(c, m, d).step_engine(), "fused");
+      EXPECT_STREQ(train::Trainer(ref_cfg, m, d).step_engine(), "autograd");
+    }
+    auto fused = run(c, d), ref = run(ref_cfg, d);
+    ASSERT_EQ(fused.steps.size(), ref.steps.size());
+    ASSERT_EQ(fused.steps.size(), 22u);
+    for (std::size_t i = 0; i < fused.steps.size(); ++i) {
+      EXPECT_NEAR(fused.steps[i].loss, ref.steps[i].loss, 1e-4 * ref.steps[i].loss) << bn << " step " << i;
+      EXPECT_NEAR(fused.steps[i].grad_norm, ref.steps[i].grad_norm, 1e-4 * ref.steps[i].grad_norm) << bn << " step " << i;
+      EXPECT_EQ(fused.steps[i].acc, ref.steps[i].acc) << bn << " step " << i;
+      // The observer sees the batch gradient in .grad() before the update, as with autograd.
+      EXPECT_NEAR(fused.direct_grad_norms[i], fused.steps[i].grad_norm, 1e-5 * fused.steps[i].grad_norm);
+    }
+    // Evaluation uses the running statistics the fused steps moved.
+    EXPECT_NEAR(fused.epochs.back().test_loss, ref.epochs.back().test_loss, 1e-3 * ref.epochs.back().test_loss) << bn;
+    EXPECT_NEAR(fused.epochs.back().test_acc, ref.epochs.back().test_acc, 0.02) << bn;
+    EXPECT_LT(fused.epochs.back().train_loss, fused.epochs.front().train_loss) << bn;
   }
-  auto fused = run(c, d), ref = run(ref_cfg, d);
-  ASSERT_EQ(fused.steps.size(), ref.steps.size());
-  ASSERT_EQ(fused.steps.size(), 22u);
-  for (std::size_t i = 0; i < fused.steps.size(); ++i) {
-    EXPECT_NEAR(fused.steps[i].loss, ref.steps[i].loss, 1e-4 * ref.steps[i].loss) << "step " << i;
-    EXPECT_NEAR(fused.steps[i].grad_norm, ref.steps[i].grad_norm, 1e-4 * ref.steps[i].grad_norm) << "step " << i;
-    EXPECT_EQ(fused.steps[i].acc, ref.steps[i].acc) << "step " << i;
-    // The observer sees the batch gradient in .grad() before the update, as with autograd.
-    EXPECT_NEAR(fused.direct_grad_norms[i], fused.steps[i].grad_norm, 1e-5 * fused.steps[i].grad_norm);
+  for (const std::string bn : {"torch", "lp2"}) {
+    auto c = config(bn);
+    EXPECT_STREQ(train::Trainer(c, model_for(c), d).step_engine(), "autograd") << bn;
   }
-  EXPECT_NEAR(fused.epochs.back().test_acc, ref.epochs.back().test_acc, 0.02);
-  EXPECT_LT(fused.epochs.back().train_loss, fused.epochs.front().train_loss);
+  auto original = config("custom");
+  original.bn_backward = "original";
+  EXPECT_STREQ(train::Trainer(original, model_for(original), d).step_engine(), "autograd");
 }

@@ -114,4 +114,20 @@ TORCH_MODULE(BatchNorm);
 torch::Tensor batch_norm_train(const torch::Tensor& x, const torch::Tensor& gamma,
                                const torch::Tensor& beta, double eps, BnBackward backward);
 
+/// Training-mode batch normalisation of x [N, C] (row-major, contiguous; T float or double) by
+/// loops, the kernel of batch_norm_train for such inputs when no graph is recorded: the batch
+/// mean and biased variance per channel into mean, var [C] (two passes, sums in double), and
+/// y = (x - mean) * gamma / sqrt(var + eps) + beta into y [N, C] (not aliasing x). n >= 1.
+template <typename T>
+void batch_norm_rows_forward(const T* x, int64_t n, int64_t c, const T* gamma, const T* beta, double eps,
+                             double* mean, double* var, T* y);
+
+/// The exact gradient of batch_norm_rows_forward for upstream dy [N, C], given forward's mean
+/// and var: dbeta = sum_i dy, dgamma = sum_i dy (x - mean) / sd, and (when dx is not null; dx
+/// may be dy itself) dx = gamma / sd * (dy - dbeta / n - (x - mean) sum_i dy (x - mean) / (n sd^2)),
+/// sd = sqrt(var + eps); sums in double.
+template <typename T>
+void batch_norm_rows_backward(const T* x, const T* dy, int64_t n, int64_t c, const T* gamma, const double* mean,
+                              const double* var, double eps, T* dx, T* dgamma, T* dbeta);
+
 }  // namespace bnl::models

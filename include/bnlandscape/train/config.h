@@ -89,7 +89,7 @@ void visit_train_options(Config& c, Visitor&& v) {
   v("epochs", c.epochs, "number of epochs");
   v("seed", c.seed, "seed of initialisation and data order");
   v("threads", c.threads, "compute threads (0 = the measured default, see README)");
-  v("step_engine", c.step_engine, "training step: auto (direct BLAS products and fused loops for an MLP without normalisation, autograd for every other model) | autograd (always libtorch autograd)");
+  v("step_engine", c.step_engine, "training step: auto (direct BLAS products and fused loops for an MLP with --bn none or custom, exact backward, no noise; autograd for every other model) | autograd (always libtorch autograd)");
   v("eval_every", c.eval_every, "also evaluate the test set every N steps (0 = per epoch only)");
   v("checkpoint_every", c.checkpoint_every, "write a checkpoint every N steps (0 = at the end only)");
   v("flush_every", c.flush_every, "flush the run file every N steps (at most 50)");
