@@ -9,6 +9,7 @@
 
 #include <torch/utils.h>
 
+#include "bnlandscape/cli/build_info.h"
 #include "bnlandscape/cli/progress.h"
 #include "bnlandscape/cli/run_control.h"
 #include "bnlandscape/cli/run_recorder.h"
@@ -197,7 +198,7 @@ int run_offline(ProbeOptions& opt, dist::Communicator* comm) {
   file->set_attr("status", std::string("running"));
   file->set_attr("config_toml", probe_config_toml(opt));
   file->set_attr("bnlandscape_version", std::string(BNL_VERSION));
-  file->set_attr("git_revision", std::string(BNL_GIT_REVISION));
+  file->set_attr("git_revision", std::string(git_revision()));
   file->set_attr("seed", static_cast<std::int64_t>(cfg.seed));
   file->set_attr("start_time", iso8601_utc_now());
   file->set_attr("checkpoint_file", opt.probe.checkpoint);

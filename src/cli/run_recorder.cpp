@@ -6,6 +6,7 @@
 
 #include <torch/version.h>
 
+#include "bnlandscape/cli/build_info.h"
 #include "bnlandscape/io/checkpoint.h"
 #include "bnlandscape/train/config.h"
 
@@ -73,7 +74,7 @@ RunRecorder::RunRecorder(const std::string& path, bool overwrite, const RunProve
   f.set_attr("diverged_at_step", std::int64_t{-1});
   f.set_attr("config_toml", prov.config_toml);
   f.set_attr("bnlandscape_version", std::string(BNL_VERSION));
-  f.set_attr("git_revision", std::string(BNL_GIT_REVISION));
+  f.set_attr("git_revision", std::string(git_revision()));
   f.set_attr("torch_version", std::string(TORCH_VERSION));
   f.set_attr("blas", train::blas_description());
   f.set_attr("intra_op_threads", std::int64_t{prov.intra_op_threads});

@@ -33,6 +33,8 @@ for k in ["schema_version", "config_toml", "bnlandscape_version", "git_revision"
     assert k in a, k
 assert 'bn = "custom"' in a["config_toml"]
 assert a["step_engine"] == "fused", a["step_engine"]  # our BN on an MLP: the fused step
+import re
+assert re.fullmatch(r"[0-9a-f]{12}|unknown", a["git_revision"]), a["git_revision"]
 assert "train-images-idx3-ubyte.gz" in a["data_files"]
 s = f["train/steps"]
 n = len(s["step"])
