@@ -296,12 +296,12 @@ class Bench:
         prepare_torchvision_root(self.tv_root)
 
     # --- one measurement of each kind; each returns (steps_per_s, extra dict)
-    def bnl(self, arch, bn, threads, steps, warmup, shim=True, gemm_log=None):
+    def bnl(self, arch, bn, threads, steps, warmup, shim=True, gemm_log=None, engine="auto"):
         out = os.path.join(self.tmp, "run_%s_%s.h5" % (arch, bn))
         n = (steps + warmup) * BATCH
         cmd = [self.binary, "train", "--dataset", "fashion-mnist", "--arch", arch, "--bn", bn,
                "--epochs", "1", "--train-subset", str(n), "--test-subset", "256",
-               "--out", out, "--overwrite", "--threads", "2", "--quiet"]
+               "--out", out, "--overwrite", "--threads", "2", "--quiet", "--step-engine", engine]
         env = dict(os.environ)
         if shim:
             env.update(LD_PRELOAD=self.shim, BNL_BENCH_INTRA=str(threads[0]),
@@ -343,15 +343,17 @@ class Bench:
         return json.loads(out)["steps_per_s"], dict(wall=wall, foreign=foreign, load=load)
 
     def gemm_share(self, spec):
-        """Fraction of the training steps' time spent inside sgemm_, both timed in one process
+        """Fraction of the training steps' time spent inside sgemm_ (torch's products) and
+        cblas_sgemm (bnlandscape's fused step), both timed in one process
         over the same steps (bench/sgemm_timer.c). Steps W..N-2 of N: step k's products are the
         calls [c k, c (k+1)) with c = 3 L - 1 per step for L Linear layers (forward, weight
         gradient, and input gradient except for the first layer), and its time runs from its
         first product to the next step's first product."""
         arch, bn, threads, steps, warmup = spec["arch"], spec["bn"], spec["threads"], spec["steps"], spec["warmup"]
         log = os.path.join(self.tmp, "sgemm_%s_%s.log" % (spec["of"], bn))
-        if spec["of"] == "bnlandscape":
-            _, extra = self.bnl(arch, bn, threads, steps, warmup, shim=False, gemm_log=log)
+        if spec["of"] in ("bnlandscape", "bnlandscape-autograd"):
+            engine = "autograd" if spec["of"] == "bnlandscape-autograd" else "auto"
+            _, extra = self.bnl(arch, bn, threads, steps, warmup, shim=False, gemm_log=log, engine=engine)
         else:
             _, extra = self.py("py-preloaded", arch, bn, threads, steps, warmup, gemm_log=log)
         with open(log) as f:
@@ -412,7 +414,10 @@ def make_specs(a):
     # Share of the MLP step spent in matrix products, in-process (the steady estimate of the
     # ratio to the GEMM-only limit), for bnlandscape as shipped and Python preloaded.
     share_steps = (100, 10) if a.quick else (400, 20)
-    for of, bns in (("bnlandscape", ("none", "custom")), ("py-preloaded", ("none", "torch"))):
+    # bnlandscape-autograd: the same binary with --step-engine autograd, to show what the fused
+    # step (the default for these two models) changes.
+    for of, bns in (("bnlandscape", ("none", "custom")), ("bnlandscape-autograd", ("none", "custom")),
+                    ("py-preloaded", ("none", "torch"))):
         for bn in bns:
             S.append(dict(kind="gemm-share", of=of, arch="mlp", bn=bn, threads=(1, 2), shim=False,
                           steps=share_steps[0], warmup=share_steps[1]))
@@ -651,6 +656,10 @@ def write_results(a, specs, results, extras, mem, load0, elapsed, info="?"):
         v = share[("bnlandscape", "none")] / share[("py-preloaded", "none")]
         L.append("| no BN: >= 1.2x Python preloaded, from the in-process GEMM shares | %.2f | %s | | |"
                  % (v, "yes" if v >= 1.2 else "NO"))
+    if ("bnlandscape", "custom") in share and ("py-preloaded", "torch") in share:
+        v = share[("bnlandscape", "custom")] / share[("py-preloaded", "torch")]
+        L.append("| BN custom: >= 1.2x Python preloaded BatchNorm1d, from the in-process GEMM shares | %.2f | %s | | |"
+                 % (v, "yes" if v >= 1.2 else "NO"))
     mb = mem["custom"][0]
     L.append("| peak RSS, full Fashion-MNIST MLP 1 epoch, BN custom < 600 MB | %.0f MB | %s | | |"
              % (mb, "yes" if mb < 600 else "NO"))
@@ -660,7 +669,8 @@ def write_results(a, specs, results, extras, mem, load0, elapsed, info="?"):
              % (mem["custom"][0], mem["custom"][1], mem["none"][0], mem["none"][1]))
     L.append("")
     if share:
-        L.append("In-process GEMM share (`bench/sgemm_timer.c`, LD_PRELOAD): every `sgemm_` call of a 1-epoch "
+        L.append("In-process GEMM share (`bench/sgemm_timer.c`, LD_PRELOAD): every `sgemm_` and `cblas_sgemm` call "
+                 "of a 1-epoch "
                  "run is timed inside the process, and the products' time is divided by the time of the same "
                  "steps (after the warm-up). Both come from one window of one process, so the share does not "
                  "swing with the host's speed the way separately timed runs do; it equals the ratio to the "
