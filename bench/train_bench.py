@@ -368,6 +368,28 @@ class Bench:
         extra = dict(extra, gemm_ms_per_step=1e3 * busy / (n - 1 - warmup), step_ms=1e3 * span / (n - 1 - warmup))
         return busy / span, extra
 
+    def paired(self, pairs):
+        """Ratio of bnlandscape's MLP rate (as shipped, (1, 2)) to the GEMM-only limit measured
+        right before it, pair by pair: the host's speed drifts by +-20% within minutes, and a
+        ratio of medians taken minutes apart carries that drift; a ratio within one pair mostly
+        does not. Returns {bn: [ratio per pair]} and the raw rates."""
+        n, w = 120, 12
+        ratios = {"none": [], "custom": []}
+        raw = []
+        for i in range(pairs):
+            cpp, _ = self.gemm_cpp("mlp", (1, 2), 400, 40)
+            tmm, _ = self.py("gemm-torch", "mlp", "-", (1, 2), 400, 40)
+            limit = max(cpp, tmm)
+            row = dict(gemm_cpp=cpp, gemm_torch=tmm)
+            for bn in ("none", "custom"):
+                rate, _ = self.bnl("mlp", bn, (1, 2), n, w, shim=False)
+                ratios[bn].append(rate / limit)
+                row[bn] = rate
+            raw.append(row)
+            print("  pair %d: GEMM-only limit %.1f steps/s, no BN %.1f (%.2f), BN custom %.1f (%.2f)"
+                  % (i + 1, limit, row["none"], ratios["none"][-1], row["custom"], ratios["custom"][-1]), flush=True)
+        return ratios, raw
+
     # --- scheduling
     def wait_quiet(self):
         deadline = time.monotonic() + self.a.wait_quiet
@@ -505,14 +527,15 @@ def main_run(a):
             print("%s %s: median share %.3f over %s" % (k[0], k[2], statistics.median(v), ", ".join("%.3f" % x for x in v)))
         shutil.rmtree(bench.tmp, ignore_errors=True)
         return
+    paired = bench.paired(a.pairs) if a.pairs > 0 else None
     mem = {bn: peak_memory(bench, bn) for bn in ("custom", "none")}
     elapsed = time.monotonic() - t_start
     info = "%s, git revision %s" % (bench.binary_info, getattr(bench, "git_revision", "?"))
-    write_results(a, specs, results, extras, mem, load0, elapsed, info)
+    write_results(a, specs, results, extras, mem, load0, elapsed, info, paired)
     shutil.rmtree(bench.tmp, ignore_errors=True)
 
 
-def write_results(a, specs, results, extras, mem, load0, elapsed, info="?"):
+def write_results(a, specs, results, extras, mem, load0, elapsed, info="?", paired=None):
     med = {k: statistics.median(v) for k, v in results.items()}
     allfor = [e for v in extras.values() for e in v]
     max_foreign = max(e["foreign"] for e in allfor)
@@ -647,6 +670,12 @@ def write_results(a, specs, results, extras, mem, load0, elapsed, info="?"):
     L.append("| no BN: >= 0.75 of GEMM-only limit | %s | %s | %s | %s |"
              % (ratio(x0, lim), yes(x0, lim, 0.75), ratio(x0p, lim), yes(x0p, lim, 0.75)))
     L.append("| BN custom: fraction of GEMM-only limit (report only) | %s | - | %s | - |" % (ratio(x1, lim), ratio(x1p, lim)))
+    if paired:
+        pr = statistics.median(paired[0]["none"])
+        L.append("| no BN: >= 0.75 of GEMM-only limit, paired (median over %d pairs of the ratio to the limit "
+                 "measured just before) | %.2f | %s | | |" % (len(paired[0]["none"]), pr, "yes" if pr >= 0.75 else "NO"))
+        L.append("| BN custom: fraction of GEMM-only limit, paired (report only) | %.2f | - | | |"
+                 % statistics.median(paired[0]["custom"]))
     share = {(k[0].split("/", 1)[1], k[2]): v for k, v in med.items() if k[0].startswith("gemm-share/")}
     if ("bnlandscape", "none") in share:
         v = share[("bnlandscape", "none")]
@@ -705,7 +734,10 @@ def write_results(a, specs, results, extras, mem, load0, elapsed, info="?"):
         f.write(text)
     if a.json:
         with open(a.json, "w") as f:
-            json.dump({"|".join(map(str, k)): dict(rates=results[k], extras=extras[k]) for k in results}, f, indent=1)
+            out = {"|".join(map(str, k)): dict(rates=results[k], extras=extras[k]) for k in results}
+            if paired:
+                out["paired"] = dict(ratios=paired[0], raw=paired[1])
+            json.dump(out, f, indent=1)
     print(text)
 
 
@@ -737,6 +769,8 @@ def main():
     w.add_argument("--warmup", type=int, default=20)
     w.add_argument("--tv-root", default=os.path.join(tempfile.gettempdir(), "bnl_tv"))
     ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--pairs", type=int, default=8,
+                    help="GEMM-only / bnlandscape pairs for the paired ratio to the limit (0 = none)")
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "RESULTS.md"))
     ap.add_argument("--json", metavar="PATH", help="also write the raw measurements (every repeat) to PATH")
     ap.add_argument("--quick", action="store_true", help="fewer steps and settings (a smoke test)")
