@@ -2,7 +2,7 @@
 # Training-throughput benchmark, end to end: bnlandscape vs PyTorch in Python (data preloaded,
 # and the original study's torchvision + DataLoader pipeline) vs the GEMM-only limit, MLP and
 # ConvMLP with and without BN, a thread-setting sweep, and the peak memory of a full
-# Fashion-MNIST MLP epoch. Writes bench/RESULTS.md. About 8-10 minutes on 2 idle cores.
+# Fashion-MNIST MLP epoch. Writes bench/RESULTS.md. About 12 minutes on 2 idle cores.
 #
 #   bench/run_train_bench.sh [train_bench.py options]   e.g. --quick (smoke test, ~3 min),
 #                                                         --reps 3, --wait-quiet 1800, --json

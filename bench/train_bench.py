@@ -568,7 +568,8 @@ def write_results(a, specs, results, extras, mem, load0, elapsed, info="?", pair
     L.append("")
     L.append("Steps per second at batch 128 (plain SGD lr 0.1, mean cross-entropy, shuffled Fashion-MNIST), "
              "median of %d repeats taken round-robin. Python BN is `torch.nn.BatchNorm1d`; bnlandscape "
-             "`--bn custom` is its own autograd Function, `--bn torch` libtorch's BatchNorm1d. "
+             "`--bn custom` is its own BatchNorm (the MLP's `--bn none` and `--bn custom` train through the fused step, "
+             "`--step-engine auto`; the ConvMLP through autograd), `--bn torch` libtorch's BatchNorm1d. "
              "Steps: %s after %s warm-up (MLP), %s after %s (ConvMLP), half as many for the original pipeline; bnlandscape's rate comes from "
              "`/train/steps/wall_time` of a `--train-subset` run (evaluation excluded, warm-up skipped)."
              % (a.reps, *(("60", "10", "8", "2") if a.quick else ("120", "12", "20", "3"))))
