@@ -29,29 +29,38 @@ static double now(void) {
   return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-void sgemm_(const char* ta, const char* tb, const int* m, const int* n, const int* k, const float* alpha,
-            const float* a, const int* lda, const float* b, const int* ldb, const float* beta, float* c,
-            const int* ldc) {
-  static sgemm_fn real;
-  if (!real) real = (sgemm_fn)dlsym(RTLD_NEXT, "sgemm_");
-  if (!real) {
+/* The real function `name` of the loaded BLAS. */
+static void* real_function(const char* name) {
+  void* f = dlsym(RTLD_NEXT, name);
+  if (!f) {
     /* Python loads libtorch, and with it the BLAS, with RTLD_LOCAL: not in the global scope
      * RTLD_NEXT searches, so ask the already loaded library itself. */
     void* blas = dlopen("libblas.so.3", RTLD_NOW | RTLD_NOLOAD);
-    if (blas) real = (sgemm_fn)dlsym(blas, "sgemm_");
-    if (!real) {
-      fprintf(stderr, "sgemm_timer: cannot find the real sgemm_\n");
-      abort();
-    }
+    if (blas) f = dlsym(blas, name);
   }
-  const double t0 = now();
-  real(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-  const double t1 = now();
+  if (!f) {
+    fprintf(stderr, "sgemm_timer: cannot find the real %s\n", name);
+    abort();
+  }
+  return f;
+}
+
+static void record(double t0, double t1) {
   if (calls < kMaxCalls) {
     starts[calls] = t0;
     durations[calls] = t1 - t0;
   }
   ++calls;
+}
+
+void sgemm_(const char* ta, const char* tb, const int* m, const int* n, const int* k, const float* alpha,
+            const float* a, const int* lda, const float* b, const int* ldb, const float* beta, float* c,
+            const int* ldc) {
+  static sgemm_fn real;
+  if (!real) real = (sgemm_fn)real_function("sgemm_");
+  const double t0 = now();
+  real(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  record(t0, now());
 }
 
 typedef void (*cblas_sgemm_fn)(int, int, int, int, int, int, float, const float*, int, const float*, int,
@@ -61,23 +70,10 @@ typedef void (*cblas_sgemm_fn)(int, int, int, int, int, int, float, const float*
 void cblas_sgemm(int order, int ta, int tb, int m, int n, int k, float alpha, const float* a, int lda,
                  const float* b, int ldb, float beta, float* c, int ldc) {
   static cblas_sgemm_fn real;
-  if (!real) real = (cblas_sgemm_fn)dlsym(RTLD_NEXT, "cblas_sgemm");
-  if (!real) {
-    void* blas = dlopen("libblas.so.3", RTLD_NOW | RTLD_NOLOAD);
-    if (blas) real = (cblas_sgemm_fn)dlsym(blas, "cblas_sgemm");
-    if (!real) {
-      fprintf(stderr, "sgemm_timer: cannot find the real cblas_sgemm\n");
-      abort();
-    }
-  }
+  if (!real) real = (cblas_sgemm_fn)real_function("cblas_sgemm");
   const double t0 = now();
   real(order, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-  const double t1 = now();
-  if (calls < kMaxCalls) {
-    starts[calls] = t0;
-    durations[calls] = t1 - t0;
-  }
-  ++calls;
+  record(t0, now());
 }
 
 __attribute__((destructor)) static void write_log(void) {
