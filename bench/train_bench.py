@@ -390,6 +390,60 @@ class Bench:
                   % (i + 1, limit, row["none"], ratios["none"][-1], row["custom"], ratios["custom"][-1]), flush=True)
         return ratios, raw
 
+    def interleaved(self, bn):
+        """Ratio to the GEMM-only limit measured inside one training process, interleaved with
+        its steps (bench/sgemm_timer.c with BNL_SGEMM_REPLAY = P, the products of one step):
+        before every third step the previous step's P products (same shapes, transposes,
+        strides) are replayed back to back twice on private buffers; the second pass is the
+        GEMM-only time of one step. Steps k = 1 (mod 3) neither follow nor contain a replay and
+        give the training step's own time (first product to the next step's first product).
+        The two are taken milliseconds apart in the same process, so the host's drift, which
+        moves separately timed rates by +-20%, cancels in their ratio. A full 1-epoch MLP run,
+        bnlandscape as shipped; the first `warmup` steps and the last (partial) batch are left
+        out. Returns (median replay pass 2 / median clean step, details)."""
+        per_step = 3 * (len(HEAD) + 1) - 1
+        warmup = 20
+        log = os.path.join(self.tmp, "interleaved_%s.log" % bn)
+        out = os.path.join(self.tmp, "interleaved_%s.h5" % bn)
+        cmd = [self.binary, "train", "--dataset", "fashion-mnist", "--arch", "mlp", "--bn", bn,
+               "--epochs", "1", "--test-subset", "256", "--out", out, "--overwrite", "--threads", "2", "--quiet"]
+        env = dict(os.environ, LD_PRELOAD=self.sgemm_timer, BNL_SGEMM_LOG=log, BNL_SGEMM_REPLAY=str(per_step))
+        _, _, wall, foreign, load = run_measured(cmd, env)
+        import h5py
+        with h5py.File(out, "r") as f:
+            n = len(f["/train/steps/wall_time"])
+        calls, replays = [], []
+        with open(log) as f:
+            for line in f:
+                p = line.split()
+                if p[0] == "R":
+                    replays.append((float(p[1]), float(p[2])))
+                else:
+                    calls.append((float(p[0]), float(p[1])))
+        if len(calls) < n * per_step:
+            raise RuntimeError("expected at least %d products for %d steps, got %d" % (n * per_step, n, len(calls)))
+        steps, busy = [], []
+        for k in range(warmup, n - 1):
+            if k % 3 == 1:
+                c0, c1 = k * per_step, (k + 1) * per_step
+                steps.append(calls[c1][0] - calls[c0][0])
+                busy.append(sum(d for _, d in calls[c0:c1]))
+        # Replay i runs before step 3 (i + 1) and replays step 3 i + 2: keep the full-batch ones
+        # after the warm-up.
+        pass1, pass2 = [], []
+        for i in range(len(replays) // 2):
+            replayed = 3 * i + 2
+            if warmup <= replayed <= n - 2:
+                pass1.append(replays[2 * i][1])
+                pass2.append(replays[2 * i + 1][1])
+        if len(steps) < 20 or len(pass2) < 20:
+            raise RuntimeError("too few clean steps (%d) or replays (%d) in %s" % (len(steps), len(pass2), log))
+        step, limit = statistics.median(steps), statistics.median(pass2)
+        extra = dict(wall=wall, foreign=foreign, load=load, step_ms=1e3 * step, gemm_only_ms=1e3 * limit,
+                     replay_pass1_ms=1e3 * statistics.median(pass1), products_ms=1e3 * statistics.median(busy),
+                     share=sum(busy) / sum(steps), clean_steps=len(steps), replays=len(pass2))
+        return limit / step, extra
+
     # --- scheduling
     def wait_quiet(self):
         deadline = time.monotonic() + self.a.wait_quiet
@@ -496,6 +550,20 @@ def fmt(x, d=1):
     return "-" if x is None else ("%.*f" % (d, x))
 
 
+def run_interleaved(bench, reps):
+    """reps x (no BN, BN custom) interleaved runs, alternating; {bn: [(ratio, extra)]}."""
+    res = {"none": [], "custom": []}
+    for i in range(reps):
+        for bn in ("none", "custom"):
+            r, ex = bench.interleaved(bn)
+            res[bn].append((r, ex))
+            print("  interleaved %d bn=%-6s: ratio %.3f (GEMM-only %.3f ms, first pass %.3f ms; step %.3f ms, "
+                  "its products %.3f ms, share %.3f; %d steps, %d replays; load %.2f, foreign %.2f cores)"
+                  % (i + 1, bn, r, ex["gemm_only_ms"], ex["replay_pass1_ms"], ex["step_ms"], ex["products_ms"],
+                     ex["share"], ex["clean_steps"], ex["replays"], ex["load"], ex["foreign"]), flush=True)
+    return res
+
+
 def main_run(a):
     t_start = time.monotonic()
     bench = Bench(a)
@@ -503,6 +571,13 @@ def main_run(a):
         sys.exit("missing %s: cmake --build build --target bnlandscape -j2" % bench.source_binary)
     bench.snapshot_binary()
     bench.build_helpers()
+    if a.only_interleaved:
+        inter = run_interleaved(bench, a.interleaved)
+        for bn, v in inter.items():
+            print("interleaved %s: median ratio %.3f over %s" % (bn, statistics.median(r for r, _ in v),
+                                                                 ", ".join("%.3f" % r for r, _ in v)))
+        shutil.rmtree(bench.tmp, ignore_errors=True)
+        return
     specs = make_specs(a)
     print("%d measurements x %d repeats" % (len(specs), a.reps), flush=True)
     load0 = bench.wait_quiet()
@@ -528,14 +603,15 @@ def main_run(a):
         shutil.rmtree(bench.tmp, ignore_errors=True)
         return
     paired = bench.paired(a.pairs) if a.pairs > 0 else None
+    inter = run_interleaved(bench, a.interleaved) if a.interleaved > 0 else None
     mem = {bn: peak_memory(bench, bn) for bn in ("custom", "none")}
     elapsed = time.monotonic() - t_start
     info = "%s, git revision %s" % (bench.binary_info, getattr(bench, "git_revision", "?"))
-    write_results(a, specs, results, extras, mem, load0, elapsed, info, paired)
+    write_results(a, specs, results, extras, mem, load0, elapsed, info, paired, inter)
     shutil.rmtree(bench.tmp, ignore_errors=True)
 
 
-def write_results(a, specs, results, extras, mem, load0, elapsed, info="?", paired=None):
+def write_results(a, specs, results, extras, mem, load0, elapsed, info="?", paired=None, inter=None):
     med = {k: statistics.median(v) for k, v in results.items()}
     allfor = [e for v in extras.values() for e in v]
     max_foreign = max(e["foreign"] for e in allfor)
@@ -677,6 +753,13 @@ def write_results(a, specs, results, extras, mem, load0, elapsed, info="?", pair
                  "measured just before) | %.2f | %s | | |" % (len(paired[0]["none"]), pr, "yes" if pr >= 0.75 else "NO"))
         L.append("| BN custom: fraction of GEMM-only limit, paired (report only) | %.2f | - | | |"
                  % statistics.median(paired[0]["custom"]))
+    if inter:
+        r0 = statistics.median(r for r, _ in inter["none"])
+        L.append("| no BN: >= 0.75 of GEMM-only limit, interleaved in-process (median over %d full-epoch runs of "
+                 "the ratio of one step's products replayed back to back to a training step) | %.2f | %s | | |"
+                 % (len(inter["none"]), r0, "yes" if r0 >= 0.75 else "NO"))
+        L.append("| BN custom: fraction of GEMM-only limit, interleaved in-process (report only) | %.2f | - | | |"
+                 % statistics.median(r for r, _ in inter["custom"]))
     share = {(k[0].split("/", 1)[1], k[2]): v for k, v in med.items() if k[0].startswith("gemm-share/")}
     if ("bnlandscape", "none") in share:
         v = share[("bnlandscape", "none")]
@@ -719,6 +802,21 @@ def write_results(a, specs, results, extras, mem, load0, elapsed, info="?", pair
             L.append("| %s %s | %.3f | %.2f | %.2f | %.2f |" % (of, "no BN" if bn == "none" else "BN " + bn,
                                                               share[(of, bn)], g, st, nong))
         L.append("")
+    if inter:
+        L.append("Interleaved ratio to the GEMM-only limit (`bench/sgemm_timer.c` with `BNL_SGEMM_REPLAY=11`): in "
+                 "a full 1-epoch MLP run of bnlandscape as shipped, before every third step the previous step's 11 "
+                 "products (same shapes, transposes, strides) are replayed back to back, twice, on private "
+                 "buffers; the second pass is the GEMM-only time of one step. Steps that neither follow nor "
+                 "contain a replay give the training step's time. Both are taken milliseconds apart in the same "
+                 "process, so the host's drift (which moves separately timed rates by +-20%%) cancels in the "
+                 "ratio. Per run: medians over about 150 clean steps and 150 replays after a 20-step warm-up.")
+        L.append("")
+        L.append("| run | no BN ratio | GEMM-only ms | step ms | BN custom ratio | GEMM-only ms | step ms |")
+        L.append("|---|---:|---:|---:|---:|---:|---:|")
+        for i, ((r0, e0), (r1, e1)) in enumerate(zip(inter["none"], inter["custom"])):
+            L.append("| %d | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f |" % (i + 1, r0, e0["gemm_only_ms"], e0["step_ms"],
+                                                                       r1, e1["gemm_only_ms"], e1["step_ms"]))
+        L.append("")
     L.append("GEMM-only limit: per Linear layer with input [128, in] and weight [out, in], the forward "
              "[128,in]x[in,out], the input-gradient [128,out]x[out,in] (skipped for the first layer, whose "
              "input needs no gradient, as autograd skips it) and the weight-gradient [out,128]x[128,in] "
@@ -738,6 +836,8 @@ def write_results(a, specs, results, extras, mem, load0, elapsed, info="?", pair
             out = {"|".join(map(str, k)): dict(rates=results[k], extras=extras[k]) for k in results}
             if paired:
                 out["paired"] = dict(ratios=paired[0], raw=paired[1])
+            if inter:
+                out["interleaved"] = {bn: [dict(ratio=r, **e) for r, e in v] for bn, v in inter.items()}
             json.dump(out, f, indent=1)
     print(text)
 
@@ -777,6 +877,10 @@ def main():
     ap.add_argument("--quick", action="store_true", help="fewer steps and settings (a smoke test)")
     ap.add_argument("--only-share", action="store_true",
                     help="only the in-process GEMM-share measurements (prints them, writes no RESULTS.md)")
+    ap.add_argument("--interleaved", type=int, default=5,
+                    help="full-epoch runs per BN setting for the interleaved in-process ratio to the limit (0 = none)")
+    ap.add_argument("--only-interleaved", action="store_true",
+                    help="only the interleaved measurements (prints them, writes no RESULTS.md)")
     ap.add_argument("--max-load", type=float, default=1.5, help="wait for the 1-min load average to drop to this")
     ap.add_argument("--wait-quiet", type=float, default=0, help="seconds to wait at most for --max-load")
     ap.add_argument("--max-foreign", type=float, default=0.3,
