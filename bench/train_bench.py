@@ -14,6 +14,11 @@ with and without batch normalisation, for
                   input-gradient except for the first layer, weight-gradient) with the same BLAS:
                   bench/gemm_bench.cpp calling sgemm_ directly, and torch.mm in Python; the
                   limit is the faster of the two.
+  * interleaved   the ratio to the GEMM-only limit measured inside one training process
+                  (--interleaved N full-epoch runs per BN setting, default 5): bench/sgemm_timer.c
+                  with BNL_SGEMM_REPLAY=11 replays the previous step's 11 products back to back
+                  before every third step; replay time / clean step time, taken milliseconds
+                  apart, so the host's drift between separately timed runs cancels.
 Thread settings are (intra-op, BLAS) pairs: libtorch's intra-op OpenMP threads
 (at::set_num_threads / torch.set_num_threads) and OpenBLAS's own pthreads
 (openblas_set_num_threads). bnlandscape fixes them in configure_threads
@@ -30,6 +35,7 @@ first, and re-takes a measurement (up to --retakes times, 20 s apart) when forei
 
 Usage:  /usr/bin/python3 bench/train_bench.py [--reps 3] [--out bench/RESULTS.md] [--quick]
                                              [--wait-quiet S] [--json PATH]
+                                             [--interleaved N] [--only-interleaved]
 (bench/run_train_bench.sh is the end-to-end entry point.)  Internal: worker ... (one measurement).
 """
 
