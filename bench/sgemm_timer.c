@@ -70,8 +70,6 @@ static double replay_starts[2 * kMaxReplays], replay_durations[2 * kMaxReplays];
 static long replays;
 static sgemm_fn real_sgemm;
 
-static void* real_function(const char* name);
-
 static float* filled(long n) {
   float* p = (float*)malloc(sizeof(float) * (size_t)(n > 0 ? n : 1));
   if (!p) abort();
@@ -140,11 +138,10 @@ static void record(double t0, double t1) {
 void sgemm_(const char* ta, const char* tb, const int* m, const int* n, const int* k, const float* alpha,
             const float* a, const int* lda, const float* b, const int* ldb, const float* beta, float* c,
             const int* ldc) {
-  static sgemm_fn real;
-  if (!real) real = (sgemm_fn)real_function("sgemm_");
+  if (!real_sgemm) real_sgemm = (sgemm_fn)real_function("sgemm_");
   before_product(*ta, *tb, *m, *n, *k, *lda, *ldb, *ldc, *alpha, *beta);
   const double t0 = now();
-  real(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  real_sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
   record(t0, now());
 }
 
