@@ -3,10 +3,27 @@
 #include <algorithm>
 #include <random>
 
+#include <ATen/CPUGeneratorImpl.h>
 #include <c10/util/Exception.h>
 #include <torch/types.h>
 
 namespace bnl::data {
+
+std::vector<std::int64_t> loader_permutation(std::int64_t n, const at::Generator& start, std::int64_t epoch) {
+  TORCH_CHECK(n >= 0, "loader_permutation: expected n >= 0, got ", n);
+  TORCH_CHECK(epoch >= 0, "loader_permutation: expected epoch >= 0, got ", epoch);
+  auto global = start.clone();
+  auto draw = [&] { return torch::empty({}, torch::kInt64).random_(global).item<std::int64_t>(); };
+  std::int64_t sampler_seed = 0;
+  for (std::int64_t e = 0; e <= epoch; ++e) {
+    draw();  // _BaseDataLoaderIter's _base_seed, drawn before the sampler's
+    sampler_seed = draw();
+  }
+  auto sampler = at::make_generator<at::CPUGeneratorImpl>(static_cast<std::uint64_t>(sampler_seed));
+  const auto perm = torch::randperm(n, sampler, torch::TensorOptions().dtype(torch::kInt64));
+  const auto* p = perm.data_ptr<std::int64_t>();
+  return std::vector<std::int64_t>(p, p + n);
+}
 
 std::vector<std::int64_t> epoch_permutation(std::int64_t n, std::uint64_t seed, std::int64_t epoch) {
   TORCH_CHECK(n >= 0, "epoch_permutation: expected n >= 0, got ", n);

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <limits>
 #include <map>
+#include <mutex>
 #include <thread>
 
 #include <ATen/CPUGeneratorImpl.h>
@@ -40,6 +41,11 @@ const char* status_name(RunStatus s) {
 Trainer::Trainer(const TrainConfig& config, std::shared_ptr<models::Classifier> model,
                  const data::Dataset& data)
     : config_(config), model_(std::move(model)), data_(data) {
+  {
+    auto global = at::detail::getDefaultCPUGenerator();
+    std::lock_guard<std::mutex> lock(global.mutex());
+    order_start_ = global.clone();
+  }
   if (config_.optimizer == "adam") {
     optimizer_ = std::make_unique<torch::optim::Adam>(
         model_->parameters(), torch::optim::AdamOptions(config_.lr).weight_decay(config_.weight_decay));
@@ -137,7 +143,8 @@ TrainResult Trainer::run(TrainObserver& observer) {
     const auto t_epoch = Clock::now();
     const double epoch_before = epoch_time_;
     auto epoch_time = [&] { return epoch_before + seconds_since(t_epoch); };
-    const auto perm = data::epoch_permutation(train.n, config_.seed, epoch_);
+    const auto perm = legacy_order_ ? data::epoch_permutation(train.n, config_.seed, epoch_)
+                                    : data::loader_permutation(train.n, order_start_, epoch_);
     for (auto batch = static_cast<std::size_t>(batches_); batch < bounds.size(); ++batch) {
       const auto [b, e] = bounds[batch];
       auto x = data::gather_images(train, data_.norm, perm.data() + b, e - b);
@@ -243,6 +250,7 @@ std::vector<std::pair<std::string, torch::Tensor>> Trainer::resume_state() const
   out.emplace_back("wall_time", torch::tensor({wall_at_step_}, torch::kFloat64));
   out.emplace_back("epoch_wall_time", torch::tensor({epoch_time_}, torch::kFloat64));
   out.emplace_back("torch_generator_state", at::detail::getDefaultCPUGenerator().get_state());
+  if (!legacy_order_) out.emplace_back("data_order_generator_state", order_start_.get_state());
   if (auto* noise = model_->bn_noise()) out.emplace_back("bn_noise.generator_state", noise->generator().get_state());
   // Optimizer buffers (momentum, Adam moments) by parameter index, so a resume restores them.
   std::int64_t i = 0;
@@ -296,6 +304,11 @@ void Trainer::restore(const std::vector<std::pair<std::string, torch::Tensor>>& 
   epoch_time_ = scalar_d("epoch_wall_time");
   auto gen = at::detail::getDefaultCPUGenerator();
   gen.set_state(need(st, "torch_generator_state", "state"));
+  // Checkpoints from before loader_permutation carry no order state: their run continues in
+  // the order it started with.
+  const auto order = st.find("data_order_generator_state");
+  legacy_order_ = order == st.end();
+  if (!legacy_order_) order_start_.set_state(order->second);
   if (auto* noise = model_->bn_noise()) noise->generator().set_state(need(st, "bn_noise.generator_state", "state"));
 
   // Optimizer buffers by parameter index, as resume_state wrote them.

@@ -64,6 +64,53 @@ print("ok")
   EXPECT_EQ(py.code, 0) << py.output;
 }
 
+// The reference is PyTorch in Python: after torch.manual_seed(s), the same model and
+// DataLoader(shuffle=True), every step's batch loss must be ours, across an epoch boundary, with
+// and without BatchNorm (nn.BatchNorm1d standing in for ours).
+TEST(TrainCli, SameSeedAsPyTorchGivesPyTorchsWeightsAndBatches) {
+  if (!have_fashion()) GTEST_SKIP() << "dataset-fashion-mnist not installed";
+  if (python("import torch, h5py\n").code != 0) GTEST_SKIP() << "no python3 with torch and h5py";
+  TempDir dir;
+  for (const std::string bn : {"none", "custom"}) {
+    const std::string out = dir / ("seed_" + bn + ".h5");
+    auto r = bnl("train" + kSmall + " --bn " + bn + " --seed 3 --threads 1 --out " + out);
+    ASSERT_EQ(r.code, 0) << r.output;
+    auto py = python(R"(
+import gzip, h5py, numpy as np, torch, torch.nn as nn, torch.nn.functional as F
+from torch.utils.data import DataLoader, TensorDataset
+torch.set_num_threads(1)
+D = "/usr/share/datasets/fashion-mnist/"
+x = np.frombuffer(gzip.open(D + "train-images-idx3-ubyte.gz").read(), np.uint8, offset=16).reshape(-1, 784)[:1000]
+y = np.frombuffer(gzip.open(D + "train-labels-idx1-ubyte.gz").read(), np.uint8, offset=8)[:1000]
+x = torch.tensor((x / 255.0 - 0.2860) / 0.3530, dtype=torch.float32)
+y = torch.tensor(y.astype(np.int64))
+bn = ")" + bn + R"(" == "custom"
+torch.manual_seed(3)
+layers, d = [], 784
+for h in (64, 32):
+    layers += [nn.Linear(d, h)] + ([nn.BatchNorm1d(h)] if bn else []) + [nn.ReLU()]
+    d = h
+net = nn.Sequential(*layers, nn.Linear(d, 10))
+opt = torch.optim.SGD(net.parameters(), lr=0.1)
+loader = DataLoader(TensorDataset(x, y), batch_size=128, shuffle=True)
+ref = []
+for epoch in range(2):
+    for xb, yb in loader:
+        opt.zero_grad()
+        loss = F.cross_entropy(net(xb), yb)
+        loss.backward()
+        opt.step()
+        ref.append(loss.item())
+ours = h5py.File(")" + out + R"(", "r")["train/steps/loss"][:]
+assert len(ours) == len(ref) == 16, (len(ours), len(ref))
+gap = np.abs(np.array(ref) - ours)
+assert gap.max() < 1e-4, list(zip(ref, ours))
+print("ok", gap.max())
+)");
+    EXPECT_EQ(py.code, 0) << "--bn " << bn << ": " << py.output;
+  }
+}
+
 TEST(TrainCli, ConfigFileAndCommandLineOverride) {
   if (!have_fashion()) GTEST_SKIP();
   TempDir dir;

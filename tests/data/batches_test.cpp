@@ -2,8 +2,12 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <numeric>
+#include <sstream>
+#include <string>
 
+#include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
 
 #include "bnlandscape/data/batches.h"
@@ -21,6 +25,56 @@ TEST(Batches, PermutationIsAPermutationAndAPureFunctionOfSeedAndEpoch) {
   EXPECT_NE(p, epoch_permutation(1000, 7, 3));
   EXPECT_NE(p, epoch_permutation(1000, 8, 2));
   EXPECT_NE(p, iota);
+}
+
+TEST(Batches, LoaderPermutationIsAPermutationAndLeavesItsStartAlone) {
+  auto start = at::make_generator<at::CPUGeneratorImpl>(7);
+  const auto before = start.get_state();
+  auto p = loader_permutation(1000, start, 2);
+  EXPECT_TRUE(torch::equal(start.get_state(), before));
+  auto sorted = p;
+  std::sort(sorted.begin(), sorted.end());
+  std::vector<std::int64_t> iota(1000);
+  std::iota(iota.begin(), iota.end(), 0);
+  EXPECT_EQ(sorted, iota);
+  EXPECT_EQ(p, loader_permutation(1000, start, 2));
+  EXPECT_NE(p, loader_permutation(1000, start, 1));
+  EXPECT_NE(p, loader_permutation(1000, at::make_generator<at::CPUGeneratorImpl>(8), 2));
+  EXPECT_THROW(loader_permutation(10, start, -1), c10::Error);
+}
+
+// The reference is PyTorch itself: DataLoader(shuffle=True) over three epochs after a seed and
+// some draws standing in for a model's initialisation.
+TEST(Batches, LoaderPermutationIsPyTorchsDataLoaderOrder) {
+  const std::string script = R"PY(
+import torch
+from torch.utils.data import DataLoader
+torch.manual_seed(11)
+torch.rand(5)
+loader = DataLoader(list(range(1000)), batch_size=64, shuffle=True)
+for epoch in range(3):
+    print(" ".join(str(int(i)) for b in loader for i in b))
+)PY";
+  const std::string cmd = std::string(BNL_PYTHON) + " -c '" + script + "' 2>/dev/null";
+  FILE* pipe = popen(cmd.c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  std::string out;
+  char buf[4096];
+  std::size_t got;
+  while ((got = fread(buf, 1, sizeof buf, pipe)) > 0) out.append(buf, got);
+  if (pclose(pipe) != 0) GTEST_SKIP() << BNL_PYTHON << " cannot import torch (python3-torch)";
+  torch::manual_seed(11);
+  torch::rand({5});
+  const auto start = at::detail::getDefaultCPUGenerator().clone();
+  std::istringstream lines(out);
+  std::string line;
+  for (std::int64_t epoch = 0; epoch < 3; ++epoch) {
+    ASSERT_TRUE(std::getline(lines, line)) << out;
+    std::istringstream values(line);
+    std::vector<std::int64_t> expected;
+    for (std::int64_t v; values >> v;) expected.push_back(v);
+    EXPECT_EQ(loader_permutation(1000, start, epoch), expected) << "epoch " << epoch;
+  }
 }
 
 TEST(Batches, BoundsKeepThePartialLastBatchAndDropASingleton) {

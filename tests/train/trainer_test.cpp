@@ -2,11 +2,14 @@
 // divergence handling, the singleton-batch rule, and evaluation mode.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 
+#include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
 
+#include "bnlandscape/data/batches.h"
 #include "bnlandscape/models/factory.h"
 #include "bnlandscape/train/sgd_step.h"
 #include "bnlandscape/train/trainer.h"
@@ -323,4 +326,65 @@ TEST(Trainer, FusedStepFollowsAutograd) {
   auto original = config("custom");
   original.bn_backward = "original";
   EXPECT_STREQ(train::Trainer(original, model_for(original), d).step_engine(), "autograd");
+}
+
+namespace {
+
+/// Labels of every training batch, in the order the trainer drew them.
+struct LabelRecorder : train::TrainObserver {
+  std::vector<torch::Tensor> labels;
+  void before_update(std::int64_t, const torch::Tensor&, const torch::Tensor& y) override { labels.push_back(y.clone()); }
+};
+
+}  // namespace
+
+TEST(Trainer, ResumeKeepsTheDataOrderItsCheckpointStartedWith) {
+  auto d = synthetic(320, 100);
+  auto c = config("none");
+  train::configure_threads(1);
+  const auto n = d.train.n;
+  const auto b = c.batch_size;
+  auto first_labels = [&](const std::vector<std::int64_t>& perm) {
+    return data::gather_labels(d.train, perm.data(), b);
+  };
+  // Uninterrupted: the PyTorch DataLoader order continuing from the initialisation's generator.
+  auto m = model_for(c);
+  const auto start = at::detail::getDefaultCPUGenerator().clone();
+  train::Trainer t(c, m, d);
+  const auto state = t.resume_state();
+  const auto weights = t.named_state();
+  LabelRecorder whole;
+  t.run(whole);
+  ASSERT_EQ(whole.labels.size(), 20u);
+  for (std::int64_t e = 0; e < 2; ++e)
+    EXPECT_TRUE(torch::equal(whole.labels[e * 10], first_labels(data::loader_permutation(n, start, e)))) << e;
+
+  // A checkpoint with the order's generator state, restored into a trainer built after other
+  // draws: the order is the checkpoint's, not the live generator's.
+  auto m2 = model_for(c);
+  torch::rand({100});
+  train::Trainer t2(c, m2, d);
+  t2.restore(weights, state);
+  LabelRecorder resumed;
+  t2.run(resumed);
+  ASSERT_EQ(resumed.labels.size(), 20u);
+  for (std::size_t i = 0; i < 20; ++i) EXPECT_TRUE(torch::equal(resumed.labels[i], whole.labels[i])) << i;
+
+  // A checkpoint written before loader_permutation (no order state) keeps the old order.
+  std::vector<std::pair<std::string, torch::Tensor>> legacy;
+  for (const auto& kv : state)
+    if (kv.first != "data_order_generator_state") legacy.push_back(kv);
+  ASSERT_EQ(legacy.size() + 1, state.size());
+  auto m3 = model_for(c);
+  train::Trainer t3(c, m3, d);
+  t3.restore(weights, legacy);
+  LabelRecorder old;
+  t3.run(old);
+  ASSERT_EQ(old.labels.size(), 20u);
+  for (std::int64_t e = 0; e < 2; ++e)
+    EXPECT_TRUE(torch::equal(old.labels[e * 10], first_labels(data::epoch_permutation(n, c.seed, e)))) << e;
+  EXPECT_FALSE(torch::equal(old.labels[0], whole.labels[0]));
+  const auto written = t3.resume_state();
+  EXPECT_TRUE(std::none_of(written.begin(), written.end(),
+                           [](const auto& kv) { return kv.first == "data_order_generator_state"; }));
 }

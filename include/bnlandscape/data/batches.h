@@ -1,6 +1,6 @@
 #pragma once
 /// \file
-/// Mini-batches: a seeded permutation per epoch (a pure function of seed and epoch, so a resumed
+/// Mini-batches: a seeded permutation per epoch (a pure function of its inputs, so a resumed
 /// run draws the same order), contiguous batches with the partial last batch kept, and
 /// per-batch normalisation of the uint8 images into a float tensor [B, C, H, W].
 
@@ -8,15 +8,26 @@
 #include <utility>
 #include <vector>
 
+#include <ATen/core/Generator.h>
 #include <torch/types.h>
 
 #include "bnlandscape/data/image_set.h"
 
 namespace bnl::data {
 
+/// Permutation of 0..n-1 for `epoch` exactly as PyTorch's DataLoader(shuffle=True) draws it
+/// when the global generator was in state `start` before the first epoch and nothing else drew
+/// from it since: each epoch's iterator takes two int64 `random_()` draws (the workers' base
+/// seed, then the RandomSampler's seed) and the order is `randperm(n)` from a fresh generator
+/// seeded with the second. `start` itself is not advanced. With `start` the global generator
+/// right after `torch.manual_seed(s)` and the model's construction, the order is the original
+/// study's for seed s.
+std::vector<std::int64_t> loader_permutation(std::int64_t n, const at::Generator& start, std::int64_t epoch);
+
 /// Permutation of 0..n-1 for `epoch`, drawn with std::mt19937_64 and an explicit
 /// Fisher-Yates shuffle (std::shuffle's algorithm is implementation-defined), seeded from
-/// (seed, epoch) only.
+/// (seed, epoch) only. The training order of runs written before loader_permutation (their
+/// checkpoints lack its generator state) and the fixed activation batch.
 std::vector<std::int64_t> epoch_permutation(std::int64_t n, std::uint64_t seed, std::int64_t epoch);
 
 /// [begin, end) bounds of consecutive batches over n examples: ceil(n / batch_size) batches,

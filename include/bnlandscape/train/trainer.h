@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include <ATen/core/Generator.h>
 #include <torch/optim/optimizer.h>
 #include <torch/types.h>
 
@@ -93,6 +94,11 @@ class TrainObserver {
 /// Trains a classifier on a dataset as configured.
 class Trainer {
  public:
+  /// The global generator's state at construction (normally right after torch::manual_seed
+  /// and the model's initialisation) fixes the data order: epoch e's order is
+  /// data::loader_permutation of that state, so `--seed s` gives the initial weights and the
+  /// batches PyTorch gives after `torch.manual_seed(s)`, the same model and
+  /// `DataLoader(shuffle=True)`.
   Trainer(const TrainConfig& config, std::shared_ptr<models::Classifier> model,
           const data::Dataset& data);
 
@@ -151,6 +157,11 @@ class Trainer {
   bool plain_sgd_ = false;
   std::unique_ptr<FusedMlpStep> fused_;  ///< set when steps bypass autograd
   bool drop_singleton_ = false;
+  /// The global generator as the model's initialisation left it; the data order's origin.
+  at::Generator order_start_;
+  /// Set when restoring a checkpoint written before loader_permutation: its epochs keep
+  /// data::epoch_permutation's order.
+  bool legacy_order_ = false;
   std::int64_t step_ = 0;
   std::int64_t epoch_ = 0;
   std::int64_t batches_ = 0;  ///< batches done in the current epoch
