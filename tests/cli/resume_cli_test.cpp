@@ -132,7 +132,7 @@ TEST(ResumeCli, AfterSigtermAndAfterKillNine) {
     // is repeated with twice the delay rather than counted as a failure.
     int code = 0;
     std::string status;
-    for (int delay_ms = 300;; delay_ms *= 2) {
+    for (int delay_ms = 1200;; delay_ms *= 2) {
       std::filesystem::remove(out);
       std::filesystem::remove(out + ".lock");
       const pid_t pid = spawn(args + " --out " + out);
@@ -151,7 +151,7 @@ TEST(ResumeCli, AfterSigtermAndAfterKillNine) {
       // An unreadable file (killed before its first flush) counts as having none.
       const bool has_checkpoint = status.find("checkpoints ") != std::string::npos &&
                                   status.find("checkpoints 0") == std::string::npos;
-      if (has_checkpoint || delay_ms >= 9600) break;
+      if (has_checkpoint || delay_ms >= 19200) break;
     }
     EXPECT_EQ(code, sig == SIGTERM ? 143 : 128 + SIGKILL);
     EXPECT_NE(status.find(sig == SIGTERM ? "interrupted" : "running"), std::string::npos) << status;
