@@ -2,7 +2,6 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <cstdio>
 #include <numeric>
 #include <sstream>
 #include <string>
@@ -11,6 +10,7 @@
 #include <torch/torch.h>
 
 #include "bnlandscape/data/batches.h"
+#include "cli/cli_test_util.h"
 
 using namespace bnl::data;
 
@@ -55,14 +55,9 @@ loader = DataLoader(list(range(1000)), batch_size=64, shuffle=True)
 for epoch in range(3):
     print(" ".join(str(int(i)) for b in loader for i in b))
 )PY";
-  const std::string cmd = std::string(BNL_PYTHON) + " -c '" + script + "' 2>/dev/null";
-  FILE* pipe = popen(cmd.c_str(), "r");
-  ASSERT_NE(pipe, nullptr);
-  std::string out;
-  char buf[4096];
-  std::size_t got;
-  while ((got = fread(buf, 1, sizeof buf, pipe)) > 0) out.append(buf, got);
-  if (pclose(pipe) != 0) GTEST_SKIP() << BNL_PYTHON << " cannot import torch (python3-torch)";
+  const auto py = bnl_test::python(script);
+  if (py.code != 0) GTEST_SKIP() << BNL_PYTHON << " cannot run PyTorch (python3-torch): " << py.output;
+  const std::string& out = py.output;
   torch::manual_seed(11);
   torch::rand({5});
   const auto start = at::detail::getDefaultCPUGenerator().clone();
