@@ -11,6 +11,7 @@
 #include "bnlandscape/cli/compare_command.h"
 #include "bnlandscape/cli/config_file.h"
 #include "bnlandscape/cli/export_command.h"
+#include "bnlandscape/io/integrity.h"
 #include "bnlandscape/io/run_reader.h"
 
 namespace bnl::cli {
@@ -75,7 +76,46 @@ double last_step(const SeriesGroup& g) {
   return NAN;
 }
 
-void describe(const std::string& path) {
+/// Shell-quotes `s` when it needs it.
+std::string quoted(const std::string& s) {
+  if (s.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-./=:,+") == std::string::npos) return s;
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+/// The "integrity" lines: whether every object reads back, what does not, the newest usable
+/// checkpoint and the command that resumes from it. Returns whether the file is whole.
+bool describe_integrity(const std::string& path, const io::IntegrityReport& h, bool probe_run, bool finished) {
+  if (!h.opens) {
+    std::cout << "  integrity DAMAGED: the file does not open as HDF5 (" << h.open_error << ")\n";
+    return false;
+  }
+  if (h.whole()) {
+    std::cout << "  integrity ok (" << h.datasets_checked << " datasets read back in full)\n";
+  } else {
+    std::cout << "  integrity DAMAGED: " << h.unreadable.size() << " of " << h.datasets_checked + h.unreadable.size()
+              << " objects do not read back\n";
+    for (const auto& u : h.unreadable) std::cout << "    unreadable " << u.path << ": " << u.reason << "\n";
+  }
+  for (const auto& g : h.unusable_checkpoints) std::cout << "    unusable checkpoint " << g << "\n";
+  if (!h.usable_checkpoints.empty()) {
+    if (!h.whole() || !h.unusable_checkpoints.empty())
+      std::cout << "    newest usable checkpoint " << h.usable_checkpoints.back() << "\n";
+    if (!finished) std::cout << "  resume    bnlandscape " << (probe_run ? "probe" : "train") << " --resume " << quoted(path) << "\n";
+  } else if (!h.unusable_checkpoints.empty()) {
+    std::cout << "    no usable checkpoint: the run cannot be resumed, only started again\n";
+  }
+  return h.whole();
+}
+
+bool describe(const std::string& path) {
+  const io::IntegrityReport health = io::check_integrity(path);
+  if (!health.opens) {
+    std::cout << path << "\n";
+    describe_integrity(path, health, false, false);
+    return false;
+  }
   io::RunReader r(path);
   const auto s = [&](const char* name) { return r.string_attr(name); };
   const auto n = [&](const char* name) { return r.number_attr(name); };
@@ -87,6 +127,11 @@ void describe(const std::string& path) {
   if (auto d = n("diverged_at_step"); d && *d >= 0) status += " (diverged at step " + num(*d) + ")";
   if (status == "running") status += " (still running, or its writer was killed)";
   std::cout << "  status    " << status << "\n";
+  const bool probe_run = r.exists("/probes") && !r.string_attr("checkpoint_file") && r.exists("/checkpoints");
+  const bool whole = describe_integrity(path, health, probe_run, s("status").value_or("") == "complete");
+  if (!whole) {
+    std::cout << "  (the rest is what still reads back)\n";
+  }
   if (auto v = s("bnlandscape_version")) {
     std::cout << "  program   bnlandscape " << *v << " (git " << s("git_revision").value_or("?") << "), torch "
               << s("torch_version").value_or("?") << ", " << s("blas").value_or("?") << "\n";
@@ -112,7 +157,14 @@ void describe(const std::string& path) {
     std::cout << "  config\n" << wrap(words, "    ");
   }
 
-  const auto groups = read_series_groups(path);
+  std::vector<SeriesGroup> groups;
+  try {
+    groups = read_series_groups(path);
+  } catch (const std::exception& e) {
+    if (whole) throw;
+    std::cout << "series\n  (unreadable: " << e.what() << ")\n";
+    return false;
+  }
   std::cout << "series\n";
   if (groups.empty()) std::cout << "  (none)\n";
   std::size_t w = 0;
@@ -156,6 +208,7 @@ void describe(const std::string& path) {
     std::cout << "last values\n";
     for (std::size_t i = 0; i < lines.size(); i += 2) std::cout << lines[i] << "\n" << lines[i + 1];
   }
+  return whole;
 }
 
 }  // namespace
@@ -166,17 +219,20 @@ Command setup_info(CLI::App& app) {
   sub->footer(
       "Prints the provenance and status, the configuration (root attribute config_toml), every group\n"
       "of series with its datasets (shape shown where it differs from [rows]), the checkpoints, and\n"
-      "the last row of /train/steps, /train/epochs, /train/evals, /probes and /ics.");
+      "the last row of /train/steps, /train/epochs, /train/evals, /probes and /ics. Every dataset is\n"
+      "read back in full first: a damaged file is reported with what does not read, its newest\n"
+      "usable checkpoint and the command that resumes from it, and the exit code is 2.");
   sub->add_option("files", opt->files, "run files (HDF5)")->required()->check(CLI::ExistingFile);
   return {sub, [opt] { return run_info(*opt); }};
 }
 
 int run_info(const InfoOptions& opt) {
+  bool all_whole = true;
   for (std::size_t i = 0; i < opt.files.size(); ++i) {
     if (i) std::cout << "\n";
-    describe(opt.files[i]);
+    all_whole = describe(opt.files[i]) && all_whole;
   }
-  return kExitOk;
+  return all_whole ? kExitOk : kExitError;
 }
 
 }  // namespace bnl::cli

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <ctime>
+#include <iostream>
 
 #include <torch/version.h>
 
@@ -42,12 +43,27 @@ ResumeInfo read_resume_point(const std::string& path) {
                              "stopped before its first checkpoint; start it again, with --checkpoint-every N)");
   ResumeInfo r;
   r.active = true;
-  r.weights = io::read_tensor_group(path, groups.back());
-  r.state = io::read_tensor_group(path, groups.back() + "/_state");
-  const auto step = r.find_state("step");
-  if (!step.defined()) throw train::ConfigError("--resume " + path + ": " + groups.back() + "/_state has no 'step'");
-  r.step = step.reshape(-1)[0].item<std::int64_t>();
-  return r;
+  std::string why;
+  // Newest first; a checkpoint that does not read back (a file damaged outside bnlandscape, or
+  // written before commits were atomic) is passed over for the one before it.
+  for (auto g = groups.rbegin(); g != groups.rend(); ++g) {
+    try {
+      r.weights = io::read_tensor_group(path, *g);
+      r.state = io::read_tensor_group(path, *g + "/_state");
+      const auto step = r.find_state("step");
+      if (!step.defined()) throw io::IoError(*g + "/_state has no 'step'");
+      r.step = step.reshape(-1)[0].item<std::int64_t>();
+      r.group = *g;
+      return r;
+    } catch (const io::IoError& e) {
+      std::cerr << "bnlandscape: warning: --resume " << path << ": passing over unreadable checkpoint " << *g << " ("
+                << e.what() << ")\n";
+      r.unreadable_groups.push_back(*g);
+      why = e.what();
+    }
+  }
+  throw train::ConfigError("--resume " + path + ": expected a readable checkpoint, got none of " +
+                           std::to_string(groups.size()) + " (last error: " + why + ")");
 }
 
 RunRecorder::RunRecorder(const std::string& path, bool overwrite, const RunProvenance& prov,
@@ -64,6 +80,7 @@ RunRecorder::RunRecorder(const std::string& path, bool overwrite, const RunProve
   };
   const std::int64_t S = resuming ? resume->step : 0;
   if (resuming) {
+    for (const auto& g : resume->unreadable_groups) f.remove(g);
     last_checkpoint_ = S;
     f.set_attr("status", std::string("running"));
     f.set_attr("resumed_at_step", S);
@@ -139,7 +156,7 @@ void RunRecorder::on_epoch(const train::EpochRecord& r) {
                    one(r.test_loss), one(r.test_acc), one(r.grad_norm_mean), one(r.wall_time)});
 }
 
-void RunRecorder::on_flush_point(std::int64_t) { file_->flush(); }
+void RunRecorder::on_flush_point(std::int64_t) { file_->flush_if_due(); }
 
 void RunRecorder::on_checkpoint(std::int64_t step) {
   if (step == last_checkpoint_) return;

@@ -1,13 +1,25 @@
 #include "bnlandscape/io/run_file.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
+#include <chrono>
 #include <cmath>
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
 #include <exception>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <iterator>
 #include <optional>
 #include <set>
+#include <thread>
 
 #include "bnlandscape/io/checkpoint.h"
 #include "h5_util.h"
@@ -38,11 +50,138 @@ bool valid_link_name(const std::string& name) {
   return !name.empty() && name != "." && name != ".." && name.find('/') == std::string::npos;
 }
 
+// The core driver keeps the whole file in memory and never writes to disk itself
+// (backing_store = 0): the file on disk changes only by commit(), which renames a complete
+// image over it, so a process killed at any instant leaves the previous commit or the next
+// one, never a file HDF5 was half way through updating (docs/crash_safety.md).
+constexpr std::size_t kCoreIncrement = 4 << 20;
+
+H5::FileAccPropList core_fapl(const std::vector<char>* image) {
+  H5::FileAccPropList fapl;
+  detail::check(H5Pset_fapl_core(fapl.getId(), kCoreIncrement, 0), "H5Pset_fapl_core");
+  if (image) {
+    detail::check(H5Pset_file_image(fapl.getId(), const_cast<char*>(image->data()), image->size()),
+                  "H5Pset_file_image");
+  }
+  return fapl;
+}
+
+// A commit is due at a periodic flush point once the time since the last one is this many
+// times what the last one took, so that writing whole images costs at most ~2% of the run
+// even when checkpoints make the file large; checkpoints and close() always commit.
+constexpr double kCommitCostFactor = 50.0;
+
+// Test-only hook, BNL_TEST_COMMIT_HOOK="<stage>:<n>[:<ms>]": at <stage> (flushed, mid-write,
+// written, renamed) of this process's n-th commit (or every commit for "*"), sleep <ms>
+// milliseconds, or without <ms> kill the process with SIGKILL. The crash tests use it to
+// land kills inside commits; it is read once per process and inert when unset.
+struct CommitHook {
+  std::string stage;
+  long n = -1;  // -1: every commit
+  long ms = -1;
+  bool active = false;
+};
+
+const CommitHook& commit_hook() {
+  static const CommitHook hook = [] {
+    CommitHook h;
+    const char* env = std::getenv("BNL_TEST_COMMIT_HOOK");
+    if (!env || !*env) return h;
+    const std::string v(env);
+    const auto a = v.find(':');
+    if (a == std::string::npos) return h;
+    const auto b = v.find(':', a + 1);
+    h.stage = v.substr(0, a);
+    const std::string n = v.substr(a + 1, b == std::string::npos ? std::string::npos : b - a - 1);
+    h.n = n == "*" ? -1 : std::atol(n.c_str());
+    if (b != std::string::npos) h.ms = std::atol(v.c_str() + b + 1);
+    h.active = true;
+    return h;
+  }();
+  return hook;
+}
+
+std::atomic<long>& commit_counter() {
+  static std::atomic<long> n{0};
+  return n;
+}
+
+void at_commit_stage(const char* stage, long commit) {
+  const CommitHook& h = commit_hook();
+  if (!h.active || h.stage != stage || (h.n >= 0 && h.n != commit)) return;
+  if (h.ms >= 0) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(h.ms));
+  } else {
+    std::raise(SIGKILL);
+  }
+}
+
+std::string errno_text(int err) { return std::strerror(err); }
+
+// Writes `image` to "<path>.tmp" and renames it over `path` (or, with `exclusive`, links it
+// to `path` so that an existing file is never replaced). `durable` adds fsync of the file and
+// its directory, for checkpoints and the final state (power loss); a killed process needs
+// neither, since the page cache outlives it.
+void replace_file(const std::string& path, const std::vector<char>& image, bool exclusive,
+                  bool durable, long commit) {
+  const std::string tmp = path + ".tmp";
+  auto fail = [&](const std::string& why) {
+    ::unlink(tmp.c_str());
+    throw detail::Failure(why);
+  };
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+  if (fd < 0) fail("creating " + in_quotes(tmp) + ": " + errno_text(errno));
+  auto write_all = [&](const char* p, std::size_t n) {
+    while (n > 0) {
+      const ssize_t w = ::write(fd, p, n);
+      if (w < 0 && errno == EINTR) continue;
+      if (w < 0) {
+        const int err = errno;
+        ::close(fd);
+        fail("writing " + in_quotes(tmp) + ": " + errno_text(err));
+      }
+      p += w;
+      n -= static_cast<std::size_t>(w);
+    }
+  };
+  // In two halves, so that the test hook (and a kill) can land in the middle.
+  const std::size_t half = image.size() / 2;
+  write_all(image.data(), half);
+  at_commit_stage("mid-write", commit);
+  write_all(image.data() + half, image.size() - half);
+  if (durable && ::fsync(fd) != 0) {
+    const int err = errno;
+    ::close(fd);
+    fail("syncing " + in_quotes(tmp) + ": " + errno_text(err));
+  }
+  if (::close(fd) != 0) fail("closing " + in_quotes(tmp) + ": " + errno_text(errno));
+  at_commit_stage("written", commit);
+  if (exclusive) {
+    if (::link(tmp.c_str(), path.c_str()) != 0) {
+      const int err = errno;
+      fail(err == EEXIST ? std::string("file exists (overwrite to replace it)") : "linking: " + errno_text(err));
+    }
+    ::unlink(tmp.c_str());
+  } else if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    fail("renaming " + in_quotes(tmp) + ": " + errno_text(errno));
+  }
+  if (durable) {
+    const auto parent = std::filesystem::path(path).parent_path();
+    const int dfd = ::open(parent.empty() ? "." : parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+      ::fsync(dfd);
+      ::close(dfd);
+    }
+  }
+  at_commit_stage("renamed", commit);
+}
+
 }  // namespace
 
 struct SeriesGroup::Impl {
   const std::string* file = nullptr;  // RunFile::Impl::path
   const bool* open = nullptr;         // RunFile::Impl::open
+  bool* dirty = nullptr;              // RunFile::Impl::dirty
   std::string name;
   std::vector<ColumnSpec> specs;
   std::vector<std::size_t> widths;
@@ -98,6 +237,14 @@ struct RunFile::Impl {
   std::string path;
   std::unique_ptr<H5::H5File> file;
   bool open = false;
+  // Whether the in-memory file differs from the last image on disk.
+  bool dirty = true;
+  // The first commit of a created (not overwritten) file must not replace a file that another
+  // process made in the meantime.
+  bool exclusive = false;
+  std::vector<char> image;
+  double last_commit_seconds = 0.0;
+  std::chrono::steady_clock::time_point last_commit_end = std::chrono::steady_clock::now();
   std::vector<std::unique_ptr<SeriesGroup>> series;
 
   void require_open(const std::string& what) const {
@@ -108,9 +255,79 @@ struct RunFile::Impl {
   void set_root_attr(const std::string& name, const T& value) {
     const std::string what = "setting root attribute " + in_quotes(name);
     require_open(what);
+    dirty = true;
     guarded(path, what, [&] { detail::write_attr(file->openGroup("/"), name, value); });
   }
+
+  // Writes the in-memory file to disk as one atomic replacement (see replace_file).
+  void commit(const std::string& what, bool durable) {
+    if (!dirty) return;
+    const auto t0 = std::chrono::steady_clock::now();
+    const long n = ++commit_counter();
+    guarded(path, what, [&] {
+      file->flush(H5F_SCOPE_GLOBAL);
+      at_commit_stage("flushed", n);
+      const ssize_t size = H5Fget_file_image(file->getId(), nullptr, 0);
+      detail::check(size, "H5Fget_file_image");
+      image.resize(static_cast<std::size_t>(size));
+      detail::check(H5Fget_file_image(file->getId(), image.data(), image.size()), "H5Fget_file_image");
+      replace_file(path, image, exclusive, durable, n);
+    });
+    exclusive = false;
+    dirty = false;
+    last_commit_end = std::chrono::steady_clock::now();
+    last_commit_seconds = std::chrono::duration<double>(last_commit_end - t0).count();
+  }
 };
+
+namespace {
+
+// Reads `count` rows from `start` of a dataset as raw bytes of its own type: every chunk in
+// the range passes through its filters, which is where a torn chunk shows.
+void read_rows(const H5::DataSet& ds, hsize_t start, hsize_t count) {
+  H5::DataSpace space = ds.getSpace();
+  const int rank = space.getSimpleExtentNdims();
+  std::vector<hsize_t> dims(static_cast<std::size_t>(rank));
+  space.getSimpleExtentDims(dims.data());
+  std::vector<hsize_t> offset(dims.size(), 0), n = dims;
+  offset[0] = start;
+  n[0] = count;
+  std::size_t values = 1;
+  for (auto d : n) values *= static_cast<std::size_t>(d);
+  if (values == 0) return;
+  space.selectHyperslab(H5S_SELECT_SET, n.data(), offset.data());
+  const H5::DataSpace mem(rank, n.data());
+  const H5::DataType type = ds.getDataType();
+  std::vector<char> buf(values * type.getSize());
+  ds.read(buf.data(), type, mem, space);
+}
+
+// Rows of a series dataset that read back: all `rows`, or those before its first chunk that
+// does not (a file written before commits were atomic, killed during a flush).
+hsize_t readable_rows(const H5::DataSet& ds, hsize_t rows) {
+  try {
+    read_rows(ds, 0, rows);
+    return rows;
+  } catch (const H5::Exception&) {
+  }
+  const H5::DSetCreatPropList dcpl = ds.getCreatePlist();
+  hsize_t chunk = 1;
+  if (dcpl.getLayout() == H5D_CHUNKED) {
+    std::vector<hsize_t> c(static_cast<std::size_t>(ds.getSpace().getSimpleExtentNdims()));
+    dcpl.getChunk(static_cast<int>(c.size()), c.data());
+    chunk = std::max<hsize_t>(1, c[0]);
+  }
+  for (hsize_t start = 0; start < rows; start += chunk) {
+    try {
+      read_rows(ds, start, std::min(chunk, rows - start));
+    } catch (const H5::Exception&) {
+      return start;
+    }
+  }
+  return rows;
+}
+
+}  // namespace
 
 // ---- SeriesGroup ------------------------------------------------------------------------------
 
@@ -154,6 +371,7 @@ void SeriesGroup::flush() {
   Impl& s = *impl_;
   if (s.buffered == 0) return;
   s.require_open("writing " + std::to_string(s.buffered) + " buffered rows of " + in_quotes(s.name));
+  *s.dirty = true;
   for (std::size_t i = 0; i < s.specs.size(); ++i) {
     guarded(*s.file,
             "appending " + std::to_string(s.buffered) + " rows to dataset " +
@@ -177,6 +395,7 @@ template <typename T>
 void set_group_attr(SeriesGroup::Impl& s, const std::string& name, const T& value) {
   const std::string what = "setting attribute " + in_quotes(name) + " of " + in_quotes(s.name);
   s.require_open(what);
+  *s.dirty = true;
   guarded(*s.file, what, [&] { detail::write_attr(*s.group, name, value); });
 }
 
@@ -187,6 +406,7 @@ void set_dataset_attr(SeriesGroup::Impl& s, const std::string& column, const std
   const std::string what =
       "setting attribute " + in_quotes(name) + " of " + in_quotes(s.name + "/" + column);
   s.require_open(what);
+  *s.dirty = true;
   guarded(*s.file, what, [&] { detail::write_attr(s.datasets[i], name, value); });
 }
 
@@ -240,14 +460,19 @@ std::unique_ptr<RunFile> RunFile::create(const std::string& path, bool overwrite
   }
   auto impl = std::make_unique<Impl>();
   impl->path = path;
-  // EXCL as well as the check above: another process may create the file in between.
+  // The first commit links rather than renames: another process may create the file between
+  // the check above and then.
+  impl->exclusive = !overwrite;
   guarded(path, what, [&] {
-    impl->file = std::make_unique<H5::H5File>(path, overwrite ? H5F_ACC_TRUNC : H5F_ACC_EXCL);
+    // The name only labels the in-memory file; nothing is opened on disk.
+    impl->file = std::make_unique<H5::H5File>(path + ".in-memory", H5F_ACC_TRUNC,
+                                              H5::FileCreatPropList::DEFAULT, core_fapl(nullptr));
   });
   impl->open = true;
   std::unique_ptr<RunFile> run(new RunFile(std::move(impl)));
   run->set_attr("format", std::string(kFormatName));
   run->set_attr("schema_version", kSchemaVersion);
+  run->impl_->commit(what, false);
   return run;
 }
 
@@ -257,13 +482,38 @@ std::unique_ptr<RunFile> RunFile::open_existing(const std::string& path) {
   if (!std::filesystem::exists(path, ec)) throw IoError(path + ": " + what + " failed: no such file");
   auto impl = std::make_unique<Impl>();
   impl->path = path;
+  // A killed commit leaves at most this temporary file; the run file itself is whole.
+  std::filesystem::remove(path + ".tmp", ec);
   guarded(path, what, [&] {
-    impl->file = std::make_unique<H5::H5File>(path, H5F_ACC_RDWR);
+    std::vector<char> bytes;
+    {
+      std::ifstream in(path, std::ios::binary);
+      if (!in) throw Failure("cannot read it: " + errno_text(errno));
+      bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+      if (in.bad()) throw Failure("reading it failed: " + errno_text(errno));
+    }
+    // Opened from an image in memory: the file on disk stays unlocked and untouched until the
+    // first commit replaces it.
+    impl->file = std::make_unique<H5::H5File>(path + ".in-memory", H5F_ACC_RDWR,
+                                              H5::FileCreatPropList::DEFAULT, core_fapl(&bytes));
     const H5::Group root = impl->file->openGroup("/");
     if (!root.attrExists("format")) throw Failure("not a bnlandscape run file (no root attribute 'format')");
   });
   impl->open = true;
+  impl->dirty = false;
   return std::unique_ptr<RunFile>(new RunFile(std::move(impl)));
+}
+
+void RunFile::remove(const std::string& path) {
+  Impl& f = *impl_;
+  const std::string apath = detail::absolute_path(path);
+  const std::string what = "removing " + in_quotes(apath);
+  f.require_open(what);
+  f.dirty = true;
+  guarded(f.path, what, [&] {
+    if (apath == "/" || !detail::path_exists(*f.file, apath)) throw Failure("it does not exist");
+    detail::check(H5Ldelete(f.file->getId(), apath.c_str(), H5P_DEFAULT), "H5Ldelete");
+  });
 }
 
 bool RunFile::exists(const std::string& path) const {
@@ -297,21 +547,39 @@ SeriesGroup& RunFile::reopen_series(const std::string& group, const std::vector<
   auto s = std::make_unique<SeriesGroup::Impl>();
   s->file = &f.path;
   s->open = &f.open;
+  s->dirty = &f.dirty;
   s->name = gpath;
   s->specs = columns;
+  f.dirty = true;
   guarded(f.path, what, [&] {
     if (!detail::path_exists(*f.file, gpath)) throw Failure("it does not exist");
     s->group.emplace(f.file->openGroup(gpath));
     if (!s->group->nameExists(step_column)) throw Failure("it has no column " + in_quotes(step_column));
     H5::DataSet step_ds = s->group->openDataSet(step_column);
     const auto rows = static_cast<std::size_t>(step_ds.getSpace().getSimpleExtentNpoints());
-    std::vector<std::int64_t> steps(rows);
-    if (rows > 0) step_ds.read(steps.data(), H5::PredType::NATIVE_INT64);
-    std::size_t keep = 0;
-    while (keep < rows && steps[keep] < keep_below) ++keep;
+    // Rows past a damaged chunk of any column are dropped (and the chunk with them), so that
+    // appending never has to read it; shrinking the extent prunes whole chunks beyond it.
+    std::size_t readable = readable_rows(step_ds, rows);
+    std::vector<H5::DataSet> found;
     for (const auto& c : columns) {
       if (!s->group->nameExists(c.name)) throw Failure("it has no column " + in_quotes(c.name));
-      H5::DataSet ds = s->group->openDataSet(c.name);
+      found.push_back(s->group->openDataSet(c.name));
+    }
+    std::vector<std::int64_t> steps(readable);
+    if (readable > 0) {
+      H5::DataSpace space = step_ds.getSpace();
+      const hsize_t count = readable, offset = 0;
+      space.selectHyperslab(H5S_SELECT_SET, &count, &offset);
+      const H5::DataSpace mem(1, &count);
+      step_ds.read(steps.data(), H5::PredType::NATIVE_INT64, mem, space);
+    }
+    std::size_t keep = 0;
+    while (keep < readable && steps[keep] < keep_below) ++keep;
+    // All readable steps wanted but some unreadable: the damage may hold wanted rows too.
+    bool lost = keep == readable && readable < rows;
+    for (std::size_t i = 0; i < columns.size(); ++i) {
+      const auto& c = columns[i];
+      H5::DataSet& ds = found[i];
       H5::DataSpace space = ds.getSpace();
       const int rank = space.getSimpleExtentNdims();
       std::vector<hsize_t> dims(static_cast<std::size_t>(std::max(rank, 1)));
@@ -324,9 +592,23 @@ SeriesGroup& RunFile::reopen_series(const std::string& group, const std::vector<
       }
       if (!same) throw Failure("column " + in_quotes(c.name) + " has another shape than this run writes");
       if (dims[0] < keep) throw Failure("column " + in_quotes(c.name) + " is shorter than " + in_quotes(step_column));
+      const std::size_t ok = readable_rows(ds, static_cast<hsize_t>(keep));
+      if (ok < keep) {
+        keep = ok;
+        lost = true;
+      }
+      s->widths.push_back(width);
+    }
+    if (lost) {
+      std::cerr << "bnlandscape: warning: " << f.path << ": " << gpath << " does not read back past row " << keep
+                << " (a damaged chunk); the rows from there to the checkpoint are lost\n";
+    }
+    for (std::size_t i = 0; i < columns.size(); ++i) {
+      H5::DataSet& ds = found[i];
+      std::vector<hsize_t> dims(static_cast<std::size_t>(ds.getSpace().getSimpleExtentNdims()));
+      ds.getSpace().getSimpleExtentDims(dims.data());
       dims[0] = keep;
       ds.extend(dims.data());
-      s->widths.push_back(width);
       s->datasets.push_back(ds);
     }
     s->written = static_cast<std::int64_t>(keep);
@@ -361,9 +643,11 @@ SeriesGroup& RunFile::add_series(const std::string& group,
   auto s = std::make_unique<SeriesGroup::Impl>();
   s->file = &f.path;
   s->open = &f.open;
+  s->dirty = &f.dirty;
   s->name = gpath;
   s->specs = columns;
   s->widths = widths;
+  f.dirty = true;
   s->buffers.resize(columns.size());
   guarded(f.path, what, [&] {
     if (detail::path_exists(*f.file, gpath)) throw Failure("it already exists");
@@ -459,6 +743,7 @@ void RunFile::write_typed_array(const std::string& path, const std::vector<T>& v
                   " values, " + std::to_string(values.size()) + " given");
   }
   if (apath == "/") throw IoError(f.path + ": " + what + " failed: no dataset name");
+  f.dirty = true;
   guarded(f.path, what, [&] {
     if (detail::path_exists(*f.file, apath)) throw Failure("it already exists");
     const auto [parent, leaf] = detail::split_path(apath);
@@ -507,6 +792,7 @@ std::string RunFile::write_checkpoint(
     check_tensor(name, t);
   }
   for (const auto& [name, t] : state) check_tensor(name, t);
+  f.dirty = true;
   guarded(f.path, what, [&] {
     if (detail::path_exists(*f.file, gpath)) throw Failure("it already exists");
     const H5::Group group = detail::require_group(*f.file, gpath, true);
@@ -515,7 +801,8 @@ std::string RunFile::write_checkpoint(
     const H5::Group state_group = detail::require_group(*f.file, gpath + "/_state", true);
     for (const auto& [name, t] : state) detail::write_tensor(state_group, name, t);
   });
-  flush();
+  for (auto& s : f.series) s->flush();
+  f.commit(what, true);
   return gpath;
 }
 
@@ -523,15 +810,26 @@ void RunFile::flush() {
   Impl& f = *impl_;
   f.require_open("flushing");
   for (auto& s : f.series) s->flush();
-  guarded(f.path, "flushing", [&] { f.file->flush(H5F_SCOPE_GLOBAL); });
+  f.commit("flushing", false);
 }
+
+void RunFile::flush_if_due() {
+  Impl& f = *impl_;
+  f.require_open("flushing");
+  const double since = std::chrono::duration<double>(std::chrono::steady_clock::now() - f.last_commit_end).count();
+  if (since < kCommitCostFactor * f.last_commit_seconds) return;
+  flush();
+}
+
 
 void RunFile::close() {
   Impl& f = *impl_;
   if (!f.open) return;
   std::exception_ptr first_error;
   try {
-    flush();
+    f.require_open("closing");
+    for (auto& s : f.series) s->flush();
+    f.commit("closing", true);
   } catch (...) {
     first_error = std::current_exception();
   }

@@ -111,14 +111,21 @@ class SeriesGroup {
 };
 
 /// A run file open for writing. Not thread-safe: use it from one thread.
+///
+/// Crash safety (docs/crash_safety.md): the file is held in memory (HDF5's core driver) and the
+/// file on disk changes only by commits, each of which writes a complete image to "<path>.tmp"
+/// and renames it over the path. A process killed at any instant (kill -9 included) leaves
+/// either the previous commit or the next one on disk: a file that opens with plain h5py,
+/// holding exactly what the last completed commit held. flush(), write_checkpoint() and close()
+/// commit; flush_if_due() commits when it is cheap relative to the time since the last commit.
 class RunFile {
  public:
   /// Implementation, defined in src/io/run_file.cpp.
   struct Impl;
 
   /// Creates `path` (parent dirs must exist) and writes the root attributes format and
-  /// schema_version. An existing file is refused with IoError unless `overwrite`, which
-  /// truncates it.
+  /// schema_version; the file exists on disk when this returns. An existing file is refused
+  /// with IoError unless `overwrite`, which replaces it.
   static std::unique_ptr<RunFile> create(const std::string& path, bool overwrite);
 
   /// Not copyable: one writer per file.
@@ -128,9 +135,14 @@ class RunFile {
   /// Closes the file; an error is reported on stderr, never thrown.
   ~RunFile();
 
-  /// Opens an existing run file for appending (resume). A file that is not a bnlandscape run
-  /// file (root attribute format) is an IoError.
+  /// Opens an existing run file for appending (resume): reads it into memory, leaving the file
+  /// on disk untouched until the first commit, and removes a "<path>.tmp" left by a killed
+  /// commit. A file that is not a bnlandscape run file (root attribute format) is an IoError.
   static std::unique_ptr<RunFile> open_existing(const std::string& path);
+
+  /// Removes the object (group or dataset) at the absolute `path` and everything under it,
+  /// e.g. an unreadable checkpoint passed over by a resume. A missing object is an IoError.
+  void remove(const std::string& path);
 
   /// Whether an object (group or dataset) exists at the absolute `path`.
   bool exists(const std::string& path) const;
@@ -185,18 +197,26 @@ class RunFile {
   /// float64, int8/16/32/64, uint8, bool) and shape; `state` tensors go to
   /// /checkpoints/step_NNNNNNN/_state/<name> (flat). The group carries the attribute "step"
   /// and keeps creation order, so read_tensor_group returns tensors in the order given here.
-  /// Then flushes the file. Returns the group path. An existing checkpoint, a name that is
-  /// empty or contains '/', or an unsupported dtype is an IoError.
+  /// Then commits the file (with fsync). Returns the group path. An existing checkpoint, a name
+  /// that is empty or contains '/', or an unsupported dtype is an IoError; so is a commit that
+  /// fails (a full disk), which leaves the previous commit on disk.
   std::string write_checkpoint(std::int64_t step,
                                const std::vector<std::pair<std::string, torch::Tensor>>& tensors,
                                const std::vector<std::pair<std::string, torch::Tensor>>& state);
 
-  /// Flushes every SeriesGroup, then H5Fflush, so that the file opens with plain HDF5 readers
-  /// even if the process is killed afterwards. A failure is an IoError.
+  /// Writes every SeriesGroup's buffered rows and commits the file: when this returns, the file
+  /// on disk holds everything written so far and opens with plain HDF5 readers whenever the
+  /// process is killed afterwards. Nothing is written when nothing changed. A failure is an
+  /// IoError and leaves the previous commit on disk.
   void flush();
 
-  /// Flush + close. Idempotent. Handles are released even when the flush fails; the first
-  /// error is then thrown.
+  /// flush() when the time since the last commit is at least 50 times what that commit took
+  /// (so whole-image commits of a file grown large by checkpoints cost at most ~2% of the
+  /// run), else nothing: for periodic flush points.
+  void flush_if_due();
+
+  /// Flush + close; the final commit is fsynced. Idempotent. Handles are released even when the
+  /// flush fails; the first error is then thrown.
   void close();
 
   /// Whether the file is still open (close() not yet called).
