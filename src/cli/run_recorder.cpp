@@ -170,6 +170,11 @@ void RunRecorder::finish(const train::TrainResult& result) {
   file_->set_attr("status", std::string(train::status_name(result.status)));
   file_->set_attr("diverged_at_step", result.diverged_at_step);
   file_->set_attr("end_time", iso8601_utc_now());
+  // The final commit is not counted: it is not part of the training time.
+  const auto cost = file_->commit_stats();
+  file_->set_attr("io_commits", cost.commits);
+  file_->set_attr("io_commit_bytes", cost.bytes);
+  file_->set_attr("io_commit_seconds", cost.seconds);
   file_->close();
 }
 

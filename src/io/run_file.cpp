@@ -244,6 +244,7 @@ struct RunFile::Impl {
   bool exclusive = false;
   std::vector<char> image;
   double last_commit_seconds = 0.0;
+  CommitStats stats;
   std::chrono::steady_clock::time_point last_commit_end = std::chrono::steady_clock::now();
   std::vector<std::unique_ptr<SeriesGroup>> series;
 
@@ -277,6 +278,9 @@ struct RunFile::Impl {
     dirty = false;
     last_commit_end = std::chrono::steady_clock::now();
     last_commit_seconds = std::chrono::duration<double>(last_commit_end - t0).count();
+    ++stats.commits;
+    stats.bytes += static_cast<std::int64_t>(image.size());
+    stats.seconds += last_commit_seconds;
   }
 };
 
@@ -859,6 +863,8 @@ void RunFile::close() {
 }
 
 bool RunFile::is_open() const { return impl_->open; }
+
+RunFile::CommitStats RunFile::commit_stats() const { return impl_->stats; }
 
 bool must_skip_hdf5_cleanup() { return unclosable_files().load() > 0; }
 

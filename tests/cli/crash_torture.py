@@ -162,7 +162,9 @@ def main():
         penv = dict(env)
         delay = None
         if kind == "hook":
-            penv["BNL_TEST_COMMIT_HOOK"] = "%s:%d" % (rng.choice(STAGES), rng.randint(1, 12))
+            # A commit every 3 steps: draw among those the process still makes.
+            left_commits = max(1, (steps - resume_step(out)) // 3)
+            penv["BNL_TEST_COMMIT_HOOK"] = "%s:%d" % (rng.choice(STAGES), rng.randint(1, left_commits))
         else:
             if kind == "paused":
                 penv["BNL_TEST_COMMIT_HOOK"] = "mid-write:*:20"

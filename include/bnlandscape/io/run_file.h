@@ -215,6 +215,15 @@ class RunFile {
   /// run), else nothing: for periodic flush points.
   void flush_if_due();
 
+  /// What committing has cost this RunFile so far.
+  struct CommitStats {
+    std::int64_t commits = 0;  ///< images written to disk
+    std::int64_t bytes = 0;    ///< their bytes, in all
+    double seconds = 0.0;      ///< wall time spent in commits (flush, image copy, write, rename)
+  };
+  /// Commits made by this RunFile (in this process) and their cost.
+  CommitStats commit_stats() const;
+
   /// Flush + close; the final commit is fsynced. Idempotent. Handles are released even when the
   /// flush fails; the first error is then thrown.
   void close();
