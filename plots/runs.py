@@ -41,6 +41,7 @@ PROBE_KEYS = frozenset({
     "step_interval", "probe_batch", "probe_size", "probe_microbatch", "step_sizes", "top_k",
     "bottom_k", "tol", "ncv", "trace_samples", "save_eigenvectors", "probe_bn_mode",
     "probe_dtype", "checkpoint", "checkpoint_group",
+    "density_runs", "density_steps", "layer_top_k",
 })
 SEED_KEY = "seed"
 # Defaults of keys that later versions of the program added, so that a file written before

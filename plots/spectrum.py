@@ -7,6 +7,12 @@
 - spectrum_trace_<set>       Hutchinson trace (``trace``), +- its standard error
                              (``trace_stderr``) for one seed, +- sd over seeds for several;
                              needs ``--trace-samples`` > 0
+- spectrum_density_<set>     Hessian eigenvalue density by stochastic Lanczos quadrature
+                             (``/density``), Gaussian-smoothed, log scale, at the first, middle
+                             and last probe step; needs ``--density-runs`` and ``--density-steps``
+- spectrum_layers_<set>      lambda_max of each layer's diagonal Hessian block
+                             (``layer_eigvals[:, b, 0]``) against step, one panel per layer;
+                             needs ``--layer-top-k`` > 0
 
 Non-converged eigenvalues are NaN in the file and appear as gaps.
 
@@ -142,10 +148,133 @@ def trace(cset: ComparisonSet):
     return style.finish(fig, f"Hessian trace \u2014 {cset.title}")
 
 
+# Width of the Gaussian that smooths the SLQ nodes, as a fraction of the eigenvalue range drawn
+# (Ghorbani et al. 2019 and PyHessian smooth the same way; 1 % resolves outliers from the bulk).
+DENSITY_SIGMA = 0.01
+# Lowest density drawn, relative to the panel's peak (the log axis would otherwise reach the
+# Gaussians' tails at 1e-300).
+DENSITY_FLOOR = 1e-7
+
+
+def smoothed_density(nodes, weights, grid, sigma: float) -> np.ndarray:
+    """sum_i w_i N(t; x_i, sigma^2) / sum_i w_i at the points t of `grid`, over the finite
+    nodes of positive weight (the mean over runs: each run's weights sum to 1)."""
+    x = np.asarray(nodes, float).ravel()
+    w = np.asarray(weights, float).ravel()
+    ok = np.isfinite(x) & np.isfinite(w) & (w > 0)
+    x, w = x[ok], w[ok]
+    grid = np.asarray(grid, float)
+    if w.sum() <= 0:
+        return np.zeros_like(grid)
+    z = (grid[None, :] - x[:, None]) / sigma
+    return (w[:, None] * np.exp(-0.5 * z * z)).sum(axis=0) / (w.sum() * sigma * np.sqrt(2 * np.pi))
+
+
+def _density_row(r: Run, step: int):
+    """(nodes, weights) of `step` in r's /density, or None."""
+    if not (r.has("density/step") and r.has("density/nodes") and r.has("density/weights")):
+        return None
+    steps = np.asarray(r.get("density/step"))
+    i = np.flatnonzero(steps == step)
+    if i.size == 0:
+        return None
+    return r.get("density/nodes")[i[-1]], r.get("density/weights")[i[-1]]
+
+
+def density(cset: ComparisonSet):
+    """SLQ eigenvalue density at the first, middle and last probe step, groups overlaid."""
+    have = [r for r in cset.runs if r.has("density/step")]
+    if not have:
+        raise SkipFigure("no run has /density (probe --density-runs K --density-steps M)")
+    steps = np.unique(np.concatenate([np.asarray(r.get("density/step")) for r in have]))
+    picks = sorted({int(steps[0]), int(steps[len(steps) // 2]), int(steps[-1])})
+    fig, axes = style.new_figure(1, len(picks), width=5.2, height=4.0)
+    for ax, step in zip(axes[0], picks):
+        rows = {id(g): [x for x in (_density_row(r, step) for r in g.runs) if x is not None]
+                for g in cset.groups}
+        finite = [n[np.isfinite(n)] for rs in rows.values() for n, _ in rs]
+        finite = np.concatenate(finite) if finite else np.array([])
+        if finite.size == 0:
+            style.message_panel(ax, f"no finite density at step {step}")
+            continue
+        lo, hi = float(finite.min()), float(finite.max())
+        span = max(hi - lo, 1e-12 * max(1.0, abs(hi)))
+        sigma = DENSITY_SIGMA * span
+        grid = np.linspace(lo - 0.05 * span, hi + 0.05 * span, 2000)
+        peak = 0.0
+        for g in cset.groups:
+            rs = rows[id(g)]
+            if not rs:
+                continue
+            phi = np.mean([smoothed_density(n, w, grid, sigma) for n, w in rs], axis=0)
+            peak = max(peak, float(phi.max()))
+            label = g.legend if len(rs) == g.n else f"{g.label} ({len(rs)} of {g.n} seeds)"
+            (line,) = ax.plot(grid, phi, color=g.color, linestyle=g.linestyle, linewidth=1.3,
+                              label=label)
+            line.set_gid(f"density:{g.legend}:{step}")
+        if peak > 0:
+            ax.set_yscale("log")
+            ax.set_ylim(peak * DENSITY_FLOOR, peak * 3)
+        ax.set_xlabel("eigenvalue")
+        ax.set_ylabel("density (smoothed)")
+        ax.set_title(f"step {step} (\u03c3 = {format_value(round(sigma, 6))})")
+        style.legend(ax, fontsize="x-small")
+    return style.finish(fig, f"Hessian eigenvalue density (SLQ) \u2014 {cset.title}")
+
+
+def _layer_roles(r: Run):
+    """{role: (index in layer_eigvals, block name)}: roles are "layer i" for the i-th Linear or
+    Conv block and "norm i" for the i-th normalisation block, so BN and no-BN models line up."""
+    names = [str(x) for x in (r.attr("probes/layer_eigvals", "blocks", None) or [])]
+    kinds = [str(x) for x in (r.attr("probes/layer_eigvals", "block_kinds", None) or [])]
+    if len(kinds) != len(names):
+        kinds = ["linear"] * len(names)
+    roles, counts = {}, {}
+    for j, (n, k) in enumerate(zip(names, kinds)):
+        kind = "norm" if k == "norm" else "layer"
+        counts[kind] = counts.get(kind, 0) + 1
+        roles[f"{kind} {counts[kind]}"] = (j, n)
+    return roles
+
+
+def layer_lambda_max(cset: ComparisonSet):
+    """Top eigenvalue of each layer's diagonal Hessian block against step."""
+    have = [r for r in cset.runs if r.has("probes/layer_eigvals")]
+    if not have:
+        raise SkipFigure("no run has /probes/layer_eigvals (probe --layer-top-k 0)")
+    roles = {}
+    for r in have:
+        for role, (_, name) in _layer_roles(r).items():
+            roles.setdefault(role, set()).add(name)
+    order = sorted(roles, key=lambda k: (k.startswith("norm"), int(k.split()[1])))
+    ncols = min(3, len(order))
+    nrows = (len(order) + ncols - 1) // ncols
+    fig, axes = style.new_figure(nrows, ncols, width=4.6, height=3.4)
+    for ax in axes.ravel()[len(order):]:
+        ax.set_visible(False)
+    for ax, role in zip(axes.ravel(), order):
+        def get(r: Run, role=role):
+            if not (r.has("probes/step") and r.has("probes/layer_eigvals")):
+                return None
+            where = _layer_roles(r).get(role)
+            if where is None:
+                return None
+            return r.get("probes/step"), np.asarray(r.get("probes/layer_eigvals"), float)[:, where[0], 0]
+        for g in cset.groups:
+            style.draw_series(ax, g.series(get), g, marker=".")
+        ax.set_title(f"{role}: {', '.join(sorted(roles[role]))}", fontsize="small")
+        ax.set_xlabel("step")
+        ax.set_ylabel("\u03bb_max of the block")
+        style.legend(ax, fontsize="x-small")
+    return style.finish(fig, f"per-layer \u03bb_max (diagonal Hessian blocks) \u2014 {cset.title}")
+
+
 FIGURES = (
     ("spectrum_lambda_max", lambda_max),
     ("spectrum_topk", topk),
     ("spectrum_trace", trace),
+    ("spectrum_density", density),
+    ("spectrum_layers", layer_lambda_max),
 )
 
 

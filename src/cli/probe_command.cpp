@@ -256,12 +256,36 @@ ProbeSeries::ProbeSeries(io::RunFile& file, const probes::LandscapeProbe& probe,
   cols.push_back({"seconds", ColumnType::Float64, {}, "s", "wall time of the probe"});
   cols.push_back({"allreduce_seconds", ColumnType::Float64, {}, "s",
                   "of which in all-reduces across processes (rank 0's clock; 0 for one process)"});
+  const auto L = static_cast<std::int64_t>(probe.blocks().size());
+  if (cfg.layer_top_k > 0) {
+    layer_values_ = static_cast<std::size_t>(L * cfg.layer_top_k);
+    cols.push_back({"layer_eigvals", ColumnType::Float64, {L, cfg.layer_top_k}, "1",
+                    "top-k eigenvalues of each parameter block's diagonal Hessian block H_bb, descending (dims step,block,k; NaN = not converged)"});
+    cols.push_back({"layer_hvp_count", ColumnType::Int64, {}, "1", "Hessian-vector products of the per-block eigenvalues"});
+    cols.push_back({"layer_converged", ColumnType::Int64, {}, "1", "1 if every per-block eigenvalue converged, else 0"});
+  }
+  std::vector<ColumnSpec> dcols;
+  if (cfg.density_runs > 0) {
+    const std::int64_t km = cfg.density_runs * cfg.density_steps;
+    dcols = {{"step", ColumnType::Int64, {}, "1", "training step probed (as /probes/step)"},
+             {"nodes", ColumnType::Float64, {km}, "1",
+              "SLQ quadrature nodes: Ritz values of each run's Lanczos tridiagonal, run-major (run r at [r M, (r+1) M)), ascending; NaN past an early stop"},
+             {"weights", ColumnType::Float64, {km}, "1",
+              "SLQ quadrature weights: squared first eigenvector components, summing to 1 per run (0 past an early stop)"},
+             {"hvp_count", ColumnType::Int64, {}, "1", "Hessian-vector products of the density"},
+             {"seconds", ColumnType::Float64, {}, "s", "wall time of the density"}};
+  }
   if (eigvecs_)
     cols.push_back({"top_eigenvector", ColumnType::Float64, {probe.num_params()}, "1",
                     "unit top eigenvector, parameters flattened in named_parameters order"});
   if (resume && resume->active && file.exists("/probes")) {
     // Probes of the checkpoint's step and later are measured again.
     group_ = &file.reopen_series("/probes", cols, "step", resume->step);
+    if (!dcols.empty() && file.exists("/density")) {
+      density_ = &file.reopen_series("/density", dcols, "step", resume->step);
+      return;
+    }
+    if (!dcols.empty()) add_density(file, cfg, probe, dcols);
     return;
   }
   group_ = &file.add_series("/probes", cols);
@@ -279,7 +303,30 @@ ProbeSeries::ProbeSeries(io::RunFile& file, const probes::LandscapeProbe& probe,
   group_->set_attr("step_interval", cfg.step_interval);
   group_->set_attr("num_params", probe.num_params());
   group_->set_attr("world_size", static_cast<std::int64_t>(world_size));
+  if (layer_values_ > 0) {
+    group_->set_attr("layer_top_k", cfg.layer_top_k);
+    std::vector<std::string> names, kinds;
+    for (const auto& b : probe.blocks()) {
+      names.push_back(b.name);
+      kinds.push_back(b.kind);
+    }
+    group_->set_column_attr("layer_eigvals", "blocks", names);
+    group_->set_column_attr("layer_eigvals", "block_kinds", kinds);
+    group_->set_column_attr("layer_eigvals", "dims", std::string("step,block,k"));
+  }
+  if (!dcols.empty()) add_density(file, cfg, probe, dcols);
   file.flush();
+}
+
+void ProbeSeries::add_density(io::RunFile& file, const probes::ProbeConfig& cfg, const probes::LandscapeProbe& probe,
+                              const std::vector<io::ColumnSpec>& cols) {
+  density_ = &file.add_series("/density", cols);
+  density_->set_attr("runs", cfg.density_runs);
+  density_->set_attr("steps", cfg.density_steps);
+  density_->set_attr("num_params", probe.num_params());
+  density_->set_attr("method", std::string("stochastic Lanczos quadrature, Rademacher starts, full reorthogonalisation"));
+  density_->set_column_attr("nodes", "dims", std::string("step,run*steps+i"));
+  density_->set_column_attr("weights", "dims", std::string("step,run*steps+i"));
 }
 
 void ProbeSeries::append(const probes::ProbeRecord& r) {
@@ -295,8 +342,16 @@ void ProbeSeries::append(const probes::ProbeRecord& r) {
   row.push_back(one(r.trace_stderr));
   row.push_back(one(r.seconds));
   row.push_back(one(r.allreduce_seconds));
+  if (layer_values_ > 0) {
+    row.push_back(r.layer_eigvals);
+    row.push_back(one(double(r.layer_hvp_count)));
+    row.push_back(one(r.layer_converged ? 1.0 : 0.0));
+  }
   if (eigvecs_) row.emplace_back(r.top_eigenvector.begin(), r.top_eigenvector.end());
   group_->append(row);
+  if (density_)
+    density_->append({one(double(r.step)), r.density_nodes, r.density_weights, one(double(r.density_hvp_count)),
+                      one(r.density_seconds)});
   file_.flush();
 }
 
@@ -343,6 +398,7 @@ int run_probe(ProbeOptions& opt) {
   std::int64_t num_params = 0;
   for (const auto& p : run.model->parameters()) num_params += p.numel();
   probes::validate_probe(opt.probe, opt.cfg.batch_size, num_params);
+  probes::validate_probe_blocks(opt.probe, probes::parameter_blocks(*run.model, run.model->parameters()));
   if (opt.probe.probe_batch == "fixed") fixed_probe_set(run.data, opt.probe.probe_size);  // checks the size
   const auto spec = run.spec;
   const auto pcfg = opt.probe;

@@ -9,6 +9,7 @@
 #include <torch/nn/functional/loss.h>
 
 #include "bnlandscape/models/batch_norm.h"
+#include "bnlandscape/probes/density.h"
 #include "bnlandscape/probes/flat_params.h"
 #include "bnlandscape/probes/gradient_path.h"
 #include "bnlandscape/probes/hessian_operator.h"
@@ -19,6 +20,8 @@ namespace bnl::probes {
 namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+// Mixed into the probe seed so the density's start vectors are not the other solvers'.
+constexpr std::uint64_t kDensitySalt = 0x736c7164656e73ULL;  // "slqdens"
 
 [[noreturn]] void bad(const std::string& option, const std::string& value, const std::string& allowed) {
   throw std::invalid_argument("--" + option + " = " + value + ": expected " + allowed);
@@ -73,6 +76,15 @@ void validate_probe(const ProbeConfig& c, std::int64_t batch_size, std::int64_t 
   if (c.ncv < 0) bad("ncv", std::to_string(c.ncv), "0 (default) or k < ncv <= P");
   if (!(c.tol > 0) || !(c.tol < 1)) bad("tol", std::to_string(c.tol), "0 < tol < 1");
   if (c.trace_samples < 0) bad("trace-samples", std::to_string(c.trace_samples), "N >= 0 (0 = off)");
+  if (c.density_runs < 0) bad("density-runs", std::to_string(c.density_runs), "K >= 0 (0 = off)");
+  if (c.density_steps < 0) bad("density-steps", std::to_string(c.density_steps), "M >= 0 (0 = off)");
+  if ((c.density_runs > 0) != (c.density_steps > 0))
+    bad(c.density_runs > 0 ? "density-steps" : "density-runs",
+        std::to_string(c.density_runs > 0 ? c.density_steps : c.density_runs),
+        "both --density-runs K and --density-steps M > 0, or neither");
+  if (num_params > 0 && c.density_steps > num_params)
+    bad("density-steps", std::to_string(c.density_steps), "at most the " + std::to_string(num_params) + " parameters");
+  if (c.layer_top_k < 0) bad("layer-top-k", std::to_string(c.layer_top_k), "K >= 0 (0 = off)");
   if (c.probe_bn_mode != "train" && c.probe_bn_mode != "eval")
     bad("probe-bn-mode", "\"" + c.probe_bn_mode + "\"", "train | eval");
   if (c.probe_dtype != "float32" && c.probe_dtype != "float64")
@@ -98,6 +110,14 @@ void validate_probe_shard(const ProbeConfig& c, int world_size) {
   if (c.probe_size % c.probe_microbatch != 0 || chunks % world_size != 0)
     bad("probe-microbatch", std::to_string(c.probe_microbatch),
         "M with --probe-size / M = " + std::to_string(c.probe_size) + " / M a multiple of the " + ranks);
+}
+
+void validate_probe_blocks(const ProbeConfig& c, const std::vector<ParamBlock>& blocks) {
+  if (c.layer_top_k <= 0) return;
+  for (const auto& b : blocks)
+    if (c.layer_top_k >= b.size)
+      bad("layer-top-k", std::to_string(c.layer_top_k),
+          "fewer than the " + std::to_string(b.size) + " parameters of the smallest block (" + b.name + ")");
 }
 
 void copy_state(const torch::nn::Module& from, torch::nn::Module& to) {
@@ -136,6 +156,8 @@ LandscapeProbe::LandscapeProbe(const models::ModelSpec& spec, const ProbeConfig&
     model_->train();
   params_ = model_->parameters();
   num_params_ = numel(params_);
+  blocks_ = parameter_blocks(*model_, params_);
+  validate_probe_blocks(config, blocks_);
   step_sizes_ = config.step_sizes.empty() ? default_step_sizes(ctx.lr) : parse_step_sizes(config.step_sizes);
 }
 
@@ -231,6 +253,29 @@ ProbeRecord LandscapeProbe::measure(std::int64_t step, const models::Classifier&
     auto t = hutchinson_trace(op, static_cast<int>(config_.trace_samples), seed + 2);
     r.trace = t.trace;
     r.trace_stderr = t.stderr_;
+  }
+  if (config_.density_runs > 0) {
+    const auto td = std::chrono::steady_clock::now();
+    DensityOptions o;
+    o.runs = static_cast<int>(config_.density_runs);
+    o.steps = static_cast<int>(config_.density_steps);
+    o.seed = seed ^ kDensitySalt;
+    auto d = slq_density(op, o);
+    r.density_nodes = std::move(d.nodes);
+    r.density_weights = std::move(d.weights);
+    r.density_hvp_count = d.hvp_count;
+    r.density_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - td).count();
+  }
+  if (config_.layer_top_k > 0) {
+    LanczosOptions o;
+    o.k = static_cast<int>(config_.layer_top_k);
+    o.tol = config_.tol;
+    o.seed = seed + 4;
+    auto l = layer_top_eigs(op, blocks_, o);
+    r.layer_eigvals.clear();
+    for (const auto& e : l.eigenvalues) r.layer_eigvals.insert(r.layer_eigvals.end(), e.begin(), e.end());
+    r.layer_hvp_count = l.hvp_count;
+    r.layer_converged = l.converged;
   }
   ++probes_done_;
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

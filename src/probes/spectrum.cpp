@@ -9,6 +9,7 @@
 #include <Spectra/SymEigsSolver.h>
 #include <c10/util/Exception.h>
 
+#include "bnlandscape/probes/layer_hessian.h"
 #include "random.h"
 
 namespace bnl::probes {
@@ -21,10 +22,11 @@ constexpr double kWarmStartNoise = 1e-3;
 // Spectra has no notion of NaN and would otherwise restart until max_iter.
 struct NonFiniteProduct {};
 
+template <class Op>
 class GuardedOperator {
  public:
   using Scalar = double;
-  explicit GuardedOperator(const HessianOperator& op) : op_(op) {}
+  explicit GuardedOperator(const Op& op) : op_(op) {}
   Eigen::Index rows() const { return op_.rows(); }
   Eigen::Index cols() const { return op_.cols(); }
   void perform_op(const Scalar* x_in, Scalar* y_out) const {
@@ -33,14 +35,15 @@ class GuardedOperator {
   }
 
  private:
-  const HessianOperator& op_;
+  const Op& op_;
 };
 
 // Spectra reports only the converged Ritz values, packed; their positions
 // among the k wanted ones need the (protected) Ritz values themselves.
-class RitzSolver : public Spectra::SymEigsSolver<GuardedOperator> {
+template <class Op>
+class RitzSolver : public Spectra::SymEigsSolver<GuardedOperator<Op>> {
  public:
-  using Spectra::SymEigsSolver<GuardedOperator>::SymEigsSolver;
+  using Spectra::SymEigsSolver<GuardedOperator<Op>>::SymEigsSolver;
   Eigen::VectorXd wanted_ritz_values() const { return this->m_ritz_val.head(this->m_nev); }
 };
 
@@ -98,7 +101,11 @@ Eigen::VectorXd lanczos_start_vector(const LanczosOptions& opt, Eigen::Index p) 
   return start;
 }
 
-EigenResult lanczos_eigs(const HessianOperator& op, const LanczosOptions& opt) {
+namespace {
+
+// Any operator with rows(), perform_op(), finite() and hvp_count(): H or one of its blocks.
+template <class Op>
+EigenResult lanczos_eigs_on(const Op& op, const LanczosOptions& opt) {
   const std::int64_t p = op.rows();
   check_k(opt.k, p, "lanczos_eigs");
   const int ncv = opt.ncv == 0 ? default_ncv(opt.k, p) : opt.ncv;
@@ -115,8 +122,8 @@ EigenResult lanczos_eigs(const HessianOperator& op, const LanczosOptions& opt) {
   const std::int64_t hvp_before = op.hvp_count();
   const Eigen::VectorXd start = lanczos_start_vector(opt, p);
   const auto rule = opt.largest ? Spectra::SortRule::LargestAlge : Spectra::SortRule::SmallestAlge;
-  GuardedOperator guarded(op);
-  RitzSolver solver(guarded, opt.k, ncv);
+  GuardedOperator<Op> guarded(op);
+  RitzSolver<Op> solver(guarded, opt.k, ncv);
   try {
     solver.init(start.data());
     solver.compute(rule, opt.max_iter, opt.tol, rule);
@@ -149,6 +156,14 @@ EigenResult lanczos_eigs(const HessianOperator& op, const LanczosOptions& opt) {
   }
   result.hvp_count = op.hvp_count() - hvp_before;
   return result;
+}
+
+}  // namespace
+
+EigenResult lanczos_eigs(const HessianOperator& op, const LanczosOptions& opt) { return lanczos_eigs_on(op, opt); }
+
+EigenResult lanczos_eigs(const BlockHessianOperator& op, const LanczosOptions& opt) {
+  return lanczos_eigs_on(op, opt);
 }
 
 EigenResult power_iteration_eigs(const HessianOperator& op, const PowerIterationOptions& opt) {

@@ -166,6 +166,9 @@ TEST(ShardedProbe, AWholeProbeRecordEqualsOneProcess) {
   cfg.top_k = 2;
   cfg.bottom_k = 1;
   cfg.trace_samples = 3;
+  cfg.density_runs = 2;
+  cfg.density_steps = 6;
+  cfg.layer_top_k = 1;
   cfg.tol = 1e-10;
   probes::ProbeContext ctx;
   ctx.seed = 11;
@@ -199,6 +202,19 @@ TEST(ShardedProbe, AWholeProbeRecordEqualsOneProcess) {
     // Every rank holds the same record, bit for bit.
     EXPECT_EQ(g.eigvals, got[0].eigvals);
     EXPECT_EQ(g.loss_path, got[0].loss_path);
+    // The density and the per-layer eigenvalues too (one all-reduce per product).
+    ASSERT_EQ(g.density_nodes.size(), 12u);
+    for (std::size_t j = 0; j < 12; ++j) {
+      EXPECT_LT(rel(g.density_nodes[j], want.density_nodes[j]), 1e-8) << j;
+      EXPECT_NEAR(g.density_weights[j], want.density_weights[j], 1e-8) << j;
+    }
+    EXPECT_EQ(g.density_hvp_count, want.density_hvp_count);
+    ASSERT_EQ(g.layer_eigvals.size(), want.layer_eigvals.size());
+    for (std::size_t j = 0; j < g.layer_eigvals.size(); ++j)
+      EXPECT_LT(rel(g.layer_eigvals[j], want.layer_eigvals[j]), 1e-8) << j;
+    EXPECT_EQ(g.layer_hvp_count, want.layer_hvp_count);
+    EXPECT_EQ(g.density_nodes, got[0].density_nodes);
+    EXPECT_EQ(g.layer_eigvals, got[0].layer_eigvals);
   }
 }
 

@@ -213,7 +213,8 @@ class BinaryRuns(unittest.TestCase):
         cnn = ["--dataset", "fashion-mnist", "--arch", "cnn", "--conv-channels", "4,8",
                "--hidden-dims", "16", "--bn-placement", "all", "--epochs", "1",
                "--train-subset", "256", "--test-subset", "100", "--quiet", "--threads", "1"]
-        probe = ["--step-interval", "3", "--top-k", "2", "--trace-samples", "1"]
+        probe = ["--step-interval", "3", "--top-k", "2", "--trace-samples", "1",
+                 "--density-runs", "2", "--density-steps", "8", "--layer-top-k", "1"]
         if cls.binary_activations:
             mlp += ["--activations-every", "2", "--ics-every", "2"]
             cnn += ["--activations-every", "1", "--ics-every", "1"]
@@ -316,7 +317,7 @@ class BinaryRuns(unittest.TestCase):
         drawn[activations.ridge_figure] = "activations_ridge_prebn_fashion-mnist_mlp"
         drawn[activations.stats] = "activations_stats_fashion-mnist_mlp"
         drawn[ics.figure3] = "ics_fashion-mnist_mlp"
-        self.assertEqual(len(drawn), 6 + 3 + 4)
+        self.assertEqual(len(drawn), 6 + 5 + 4)
         for fn, name in drawn.items():
             self.assertTrue(png_ok(os.path.join(self.out, f"{name}.png")), fn.__name__)
         self.assertEqual([k for k, _, _ in activations.ridge_kinds(cs)],
@@ -325,6 +326,30 @@ class BinaryRuns(unittest.TestCase):
         fig = training.grad_norm(cs)
         (p,) = style.save(fig, os.path.join(self.tmp, "direct"), "g", formats=("png",))
         self.assertTrue(png_ok(p))
+
+    def test_density_and_layer_figures_from_the_binarys_files(self):
+        ps = self.mlp_set(probe=True)
+        r = next(r for r in ps.runs if r.config["bn"] == "custom")
+        nodes, weights = r.get("density/nodes"), r.get("density/weights")
+        self.assertEqual(nodes.shape, (len(r.get("probes/step")), 2 * 8))
+        np.testing.assert_allclose(weights.reshape(-1, 2, 8).sum(axis=2), 1.0, atol=1e-9)
+        # The smoothed density of every probe integrates to 1.
+        lo, hi = np.nanmin(nodes), np.nanmax(nodes)
+        grid = np.linspace(lo - 1, hi + 1, 20001)
+        phi = spectrum.smoothed_density(nodes[-1], weights[-1], grid, 0.02 * (hi - lo))
+        self.assertAlmostEqual(float(np.trapz(phi, grid)), 1.0, places=3)
+        fig = spectrum.density(ps)
+        gids = {l.get_gid() for ax in fig.axes for l in ax.get_lines()}
+        for g in ps.groups:
+            self.assertIn(f"density:{g.legend}:{int(r.get('density/step')[-1])}", gids)
+        self.assertTrue(all(ax.get_yscale() == "log" for ax in fig.axes if ax.get_lines()))
+        style.close(fig)
+        # Per-layer panels line up the BN and no-BN models by role: 3 Linear layers, 2 BN.
+        fig = spectrum.layer_lambda_max(ps)
+        titles = [ax.get_title() for ax in fig.axes if ax.get_visible()]
+        self.assertEqual(titles, ["layer 1: net.0", "layer 2: net.2, net.3", "layer 3: net.4, net.6",
+                                  "norm 1: net.1", "norm 2: net.4"])
+        style.close(fig)
 
     def test_seed_groups_and_labels(self):
         cs = self.mlp_set()
@@ -460,6 +485,16 @@ class HandMade(unittest.TestCase):
         self.assertEqual(len(notes), 1)
         self.assertIn("repeats seed 0", notes[0])
         self.assertEqual(len({g.color for g in sets[0].groups}), 2)
+
+    def test_smoothed_density_known_values(self):
+        # Two runs: masses 1/4 at 0 and 3/4 at 2, and 1 at 2 with a NaN node of weight 0
+        # (a run stopped early): mean 1/8 at 0 and 7/8 at 2.
+        nodes = [0.0, 2.0, 2.0, np.nan]
+        weights = [0.25, 0.75, 1.0, 0.0]
+        t = np.array([0.0, 2.0, 5.0])
+        phi = spectrum.smoothed_density(nodes, weights, t, 0.5)
+        pdf = lambda x, m: np.exp(-0.5 * ((x - m) / 0.5) ** 2) / (0.5 * np.sqrt(2 * np.pi))
+        np.testing.assert_allclose(phi, 0.125 * pdf(t, 0.0) + 0.875 * pdf(t, 2.0), rtol=1e-12)
 
     def test_variant_labels(self):
         lab = runs.variant_label

@@ -32,7 +32,7 @@ Command setup_probe(CLI::App& app);
 /// on every rank, and rank 0 alone writes the run file.
 int run_probe(ProbeOptions& opt);
 
-/// The /probes series of a run file.
+/// The /probes series of a run file (and /density beside it with --density-runs).
 class ProbeSeries {
  public:
   /// Creates /probes with its datasets, the step sizes and the probe configuration attributes;
@@ -44,10 +44,15 @@ class ProbeSeries {
   void append(const probes::ProbeRecord& r);
 
  private:
+  void add_density(io::RunFile& file, const probes::ProbeConfig& cfg, const probes::LandscapeProbe& probe,
+                   const std::vector<io::ColumnSpec>& cols);
+
   io::RunFile& file_;
   io::SeriesGroup* group_ = nullptr;
   std::size_t k_ = 0, kb_ = 0, s_ = 0;
   bool eigvecs_ = false;
+  std::size_t layer_values_ = 0;           // L * --layer-top-k (0 = off)
+  io::SeriesGroup* density_ = nullptr;     // /density, with --density-runs
 };
 
 }  // namespace bnl::cli

@@ -17,6 +17,7 @@
 
 #include "bnlandscape/models/classifier.h"
 #include "bnlandscape/models/factory.h"
+#include "bnlandscape/probes/layer_hessian.h"
 #include "bnlandscape/probes/loss_fn.h"
 #include "bnlandscape/probes/shard.h"
 
@@ -34,6 +35,9 @@ struct ProbeConfig {
   double tol = 1e-3;                     ///< Lanczos relative tolerance
   std::int64_t ncv = 0;                  ///< Lanczos subspace size (0 = measured default)
   std::int64_t trace_samples = 0;        ///< Hutchinson samples (0 = off)
+  std::int64_t density_runs = 0;         ///< SLQ spectral density: Rademacher starts K (0 = off)
+  std::int64_t density_steps = 0;        ///< SLQ: Lanczos steps M per start (0 = off)
+  std::int64_t layer_top_k = 0;          ///< top eigenvalues of each layer's diagonal Hessian block (0 = off)
   bool save_eigenvectors = false;        ///< store the top eigenvector at every probe
   std::string probe_bn_mode = "train";   ///< BN statistics during probes: train (batch) | eval (running)
   std::string probe_dtype = "float32";   ///< float32 | float64
@@ -55,6 +59,9 @@ void visit_probe_options(Config& c, Visitor&& v) {
   v("tol", c.tol, "relative tolerance of the Lanczos eigenvalues");
   v("ncv", c.ncv, "Lanczos subspace size (0 = the measured default)");
   v("trace_samples", c.trace_samples, "Rademacher samples of the Hutchinson trace estimate (0 = off)");
+  v("density_runs", c.density_runs, "spectral density by stochastic Lanczos quadrature: K Rademacher starts (0 = off; needs --density-steps)");
+  v("density_steps", c.density_steps, "spectral density: M Lanczos steps (HVPs) per start (0 = off; needs --density-runs)");
+  v("layer_top_k", c.layer_top_k, "top K eigenvalues of each layer's diagonal Hessian block (Linear/Conv with bias, norm layers apart; 0 = off)");
   v("save_eigenvectors", c.save_eigenvectors, "store the top eigenvector at every probe");
   v("probe_bn_mode", c.probe_bn_mode, "BN during probes: train (batch statistics, as training) | eval (running statistics, as PyHessian)");
   v("probe_dtype", c.probe_dtype, "precision of all probe arithmetic: float32 | float64");
@@ -72,6 +79,10 @@ void validate_probe(const ProbeConfig& c, std::int64_t batch_size, std::int64_t 
 /// world_size. Nothing to check for one rank. Throws train::ConfigError-compatible
 /// std::invalid_argument naming the option.
 void validate_probe_shard(const ProbeConfig& c, int world_size);
+
+/// Checks the options that depend on the model's parameter blocks (--layer-top-k below the
+/// smallest block's size); throws std::invalid_argument naming the option and the block.
+void validate_probe_blocks(const ProbeConfig& c, const std::vector<ParamBlock>& blocks);
 
 /// What one probe measured. Non-finite values are NaN, never errors.
 struct ProbeRecord {
@@ -91,6 +102,13 @@ struct ProbeRecord {
   double trace = NAN;
   double trace_stderr = NAN;
   std::vector<float> top_eigenvector; ///< only with save_eigenvectors
+  std::vector<double> density_nodes;  ///< SLQ Ritz values [K * M], run-major (density.h)
+  std::vector<double> density_weights;///< SLQ weights [K * M], summing to 1 per run
+  std::int64_t density_hvp_count = 0; ///< HVPs of the density
+  double density_seconds = 0;         ///< wall time of the density
+  std::vector<double> layer_eigvals;  ///< [L * k], block-major: top-k of each block's H_bb
+  std::int64_t layer_hvp_count = 0;   ///< HVPs of the per-layer eigenvalues
+  bool layer_converged = true;        ///< every per-layer eigenvalue converged
   double seconds = 0;                 ///< wall time of the probe
   double allreduce_seconds = 0;       ///< of which in all-reduces (several ranks; set by the caller)
 };
@@ -133,6 +151,8 @@ class LandscapeProbe {
   void set_probes_done(std::int64_t n) { probes_done_ = n; }
   /// Effective Lanczos subspace size (after the default is applied).
   int ncv() const;
+  /// The diagonal blocks of the per-layer eigenvalues (one per module owning parameters).
+  const std::vector<ParamBlock>& blocks() const { return blocks_; }
 
  private:
   LossFn loss_fn(const torch::Tensor& x, const torch::Tensor& y);
@@ -145,6 +165,7 @@ class LandscapeProbe {
   torch::Dtype dtype_;
   std::vector<double> step_sizes_;
   std::int64_t num_params_ = 0;
+  std::vector<ParamBlock> blocks_;
   Eigen::VectorXd warm_;
   std::int64_t probes_done_ = 0;
 };

@@ -1,0 +1,88 @@
+#pragma once
+/// \file
+/// Per-layer curvature: the diagonal blocks of the loss Hessian, one per module that owns
+/// parameters (a Linear or Conv layer with its bias; a normalisation layer's gamma and beta as
+/// their own block), and their top eigenvalues by Lanczos on the block-restricted product
+/// (PyHessian's most requested feature; Yao et al. 2020, section 4.2, layer-wise spectra).
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <Eigen/Core>
+#include <torch/nn/module.h>
+
+#include "bnlandscape/probes/hessian_operator.h"
+#include "bnlandscape/probes/spectrum.h"
+
+namespace bnl::probes {
+
+/// The parameters one module owns directly (not its children's): a diagonal block of H.
+struct ParamBlock {
+  /// Dotted module name, e.g. "net.0" (as in named_modules and the checkpoint's tensor names).
+  std::string name;
+  /// "linear", "conv", "norm" (models::is_norm_layer) or "other".
+  std::string kind;
+  /// (offset, length) of each of its parameter tensors in the flat vector of the parameter
+  /// list the blocks were built for (flatten() order).
+  std::vector<std::pair<std::int64_t, std::int64_t>> ranges;
+  /// Number of parameters in the block (sum of the lengths).
+  std::int64_t size = 0;
+};
+
+/// The blocks of `model`: every submodule (named_modules order, the model itself excluded)
+/// owning at least one parameter in `params`, which must be (a subset of) model's parameters,
+/// matched by identity. Parameters owned by no submodule belong to no block.
+std::vector<ParamBlock> parameter_blocks(const torch::nn::Module& model, const std::vector<torch::Tensor>& params);
+
+/// H_bb, the diagonal block of H for one ParamBlock, as a Spectra operator of size
+/// block.size: y = (H x~)_b where x~ is x on the block and 0 elsewhere. Each product is one
+/// full HessianOperator product (one all-reduce for a sharded operator).
+class BlockHessianOperator {
+ public:
+  /// Spectra reads the scalar type from the operator.
+  using Scalar = double;
+
+  /// Refers to `op`, which must outlive this object. Throws if a range lies outside [0, P).
+  BlockHessianOperator(const HessianOperator& op, ParamBlock block);
+
+  /// The block size.
+  Eigen::Index rows() const { return block_.size; }
+  /// The block size.
+  Eigen::Index cols() const { return block_.size; }
+  /// y_out = H_bb x_in (block-sized arrays). Counts as one HVP of the underlying operator.
+  void perform_op(const Scalar* x_in, Scalar* y_out) const;
+  /// Whether the underlying operator's loss and gradient are finite.
+  bool finite() const { return op_.finite(); }
+  /// The underlying operator's product count.
+  std::int64_t hvp_count() const { return op_.hvp_count(); }
+  /// The block.
+  const ParamBlock& block() const { return block_; }
+
+ private:
+  const HessianOperator& op_;
+  ParamBlock block_;
+};
+
+/// The k largest algebraic eigenvalues of a diagonal block, as lanczos_eigs() does for H
+/// (Spectra's SymEigsSolver, same options, same non-finite handling; warm_start, when given,
+/// is block-sized). Requires 1 <= k < block size.
+EigenResult lanczos_eigs(const BlockHessianOperator& op, const LanczosOptions& opt);
+
+/// Outcome of layer_top_eigs().
+struct LayerEigenResult {
+  /// [L][k]: the top-k eigenvalues of each block's H_bb, descending; NaN where not converged.
+  std::vector<std::vector<double>> eigenvalues;
+  /// Hessian-vector products of all blocks together.
+  std::int64_t hvp_count = 0;
+  /// True when every eigenvalue of every block converged.
+  bool converged = true;
+};
+
+/// Top opt.k eigenvalues of every block (opt.warm_start must be empty; opt.ncv = 0 picks
+/// default_ncv(k, block size) per block). Throws if k >= some block's size.
+LayerEigenResult layer_top_eigs(const HessianOperator& op, const std::vector<ParamBlock>& blocks,
+                                const LanczosOptions& opt);
+
+}  // namespace bnl::probes

@@ -1,0 +1,166 @@
+#include "bnlandscape/probes/density.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include <Eigen/Eigenvalues>
+#include <c10/util/Exception.h>
+#include <torch/utils.h>
+
+#include "random.h"
+
+namespace bnl::probes {
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+// 2^64 / golden ratio: consecutive runs get well separated seeds.
+constexpr std::uint64_t kRunStride = 0x9E3779B97F4A7C15ULL;
+// One Gram-Schmidt pass is enough unless it removed more than 1 - 1/sqrt(2) of the norm
+// (the "twice is enough" criterion of Daniel, Gragg, Kaufman and Stewart).
+constexpr double kReorthRatio = 0.70710678118654752;
+// Relative size of a residual that is rounding noise rather than a new direction.
+constexpr double kBreakdown = 1e-12;
+
+struct Tridiagonal {
+  std::vector<double> alpha;  // diagonal, m
+  std::vector<double> beta;   // off-diagonal, m - 1
+  bool finite = true;
+};
+
+// M steps of Lanczos with full reorthogonalisation from the unit vector basis[0] (basis is a
+// [M, P] float64 scratch matrix whose rows become the Lanczos vectors).
+Tridiagonal lanczos(const HessianOperator& op, torch::Tensor& basis, int steps) {
+  Tridiagonal t;
+  double scale = 0.0;
+  for (int j = 0; j < steps; ++j) {
+    // A fresh tensor (or a copy when the parameters are float32): updated in place below.
+    torch::Tensor w = op.hvp(basis[j]).to(torch::kCPU, torch::kDouble).contiguous();
+    if (!w.isfinite().all().item<bool>()) {
+      t.finite = false;
+      return t;
+    }
+    const torch::Tensor q = basis.narrow(0, 0, j + 1);
+    // Against the whole basis at once: alpha_j is the coefficient of q_j, and the three-term
+    // recurrence's beta_(j-1) q_(j-1) is removed with the rest.
+    const double norm_hq = w.norm().item<double>();
+    torch::Tensor h = q.mv(w);
+    w.sub_(q.t().mv(h));
+    double a = h[j].item<double>();
+    double b = w.norm().item<double>();
+    if (b < kReorthRatio * norm_hq) {
+      h = q.mv(w);
+      w.sub_(q.t().mv(h));
+      a += h[j].item<double>();
+      b = w.norm().item<double>();
+    }
+    t.alpha.push_back(a);
+    scale = std::max(scale, std::abs(a));
+    if (j + 1 == steps) break;
+    if (!(b > kBreakdown * scale)) break;
+    t.beta.push_back(b);
+    scale = std::max(scale, b);
+    basis[j + 1].copy_(w / b);
+  }
+  return t;
+}
+
+}  // namespace
+
+DensityResult slq_density(const HessianOperator& op, const DensityOptions& opt) {
+  const std::int64_t p = op.rows();
+  TORCH_CHECK(opt.runs >= 1, "slq_density: expected runs >= 1, got ", opt.runs);
+  TORCH_CHECK(opt.steps >= 1 && opt.steps <= p, "slq_density: expected 1 <= steps <= number of parameters (", p,
+              "), got steps = ", opt.steps);
+  DensityResult r;
+  r.runs = opt.runs;
+  r.steps = opt.steps;
+  r.num_params = p;
+  const auto total = static_cast<std::size_t>(opt.runs) * static_cast<std::size_t>(opt.steps);
+  r.nodes.assign(total, kNaN);
+  r.weights.assign(total, kNaN);
+  r.steps_done.assign(static_cast<std::size_t>(opt.runs), 0);
+  if (!op.finite()) return r;
+
+  const std::int64_t hvp_before = op.hvp_count();
+  torch::Tensor basis = torch::empty({opt.steps, p}, torch::kDouble);
+  const double inv_sqrt_p = 1.0 / std::sqrt(static_cast<double>(p));
+  for (int run = 0; run < opt.runs; ++run) {
+    detail::SeededRandom rng(opt.seed + static_cast<std::uint64_t>(run) * kRunStride);
+    Eigen::VectorXd v = rng.rademacher_vector(p) * inv_sqrt_p;
+    basis[0].copy_(torch::from_blob(v.data(), {p}, torch::kDouble));
+    const std::int64_t run_before = op.hvp_count();
+    const Tridiagonal t = lanczos(op, basis, opt.steps);
+    const auto m = static_cast<Eigen::Index>(t.alpha.size());
+    const std::size_t off = static_cast<std::size_t>(run) * static_cast<std::size_t>(opt.steps);
+    if (!t.finite) {
+      r.steps_done[static_cast<std::size_t>(run)] = static_cast<int>(op.hvp_count() - run_before - 1);
+      continue;
+    }
+    r.steps_done[static_cast<std::size_t>(run)] = static_cast<int>(m);
+    const Eigen::Map<const Eigen::VectorXd> diag(t.alpha.data(), m);
+    const Eigen::Map<const Eigen::VectorXd> sub(t.beta.data(), m - 1);
+    Eigen::VectorXd theta(m), w(m);
+    if (m == 1) {
+      theta[0] = diag[0];
+      w[0] = 1.0;
+    } else {
+      Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> es;
+      es.computeFromTridiagonal(diag, sub, Eigen::ComputeEigenvectors);
+      if (es.info() != Eigen::Success) continue;
+      theta = es.eigenvalues();
+      w = es.eigenvectors().row(0).transpose().array().square();
+    }
+    for (Eigen::Index i = 0; i < opt.steps; ++i) {
+      const std::size_t k = off + static_cast<std::size_t>(i);
+      r.nodes[k] = i < m ? theta[i] : kNaN;
+      r.weights[k] = i < m ? w[i] : 0.0;
+    }
+  }
+  r.hvp_count = op.hvp_count() - hvp_before;
+  return r;
+}
+
+std::vector<double> slq_trace_estimates(const DensityResult& r, int power) {
+  TORCH_CHECK(power >= 0, "slq_trace_estimates: expected power >= 0, got ", power);
+  TORCH_CHECK(r.nodes.size() == static_cast<std::size_t>(r.runs) * static_cast<std::size_t>(r.steps) &&
+                  r.weights.size() == r.nodes.size(),
+              "slq_trace_estimates: expected ", r.runs, " x ", r.steps, " nodes and weights, got ", r.nodes.size(),
+              " and ", r.weights.size());
+  std::vector<double> out(static_cast<std::size_t>(r.runs), 0.0);
+  for (int run = 0; run < r.runs; ++run) {
+    double acc = 0.0;
+    for (int i = 0; i < r.steps; ++i) {
+      const std::size_t k = static_cast<std::size_t>(run) * static_cast<std::size_t>(r.steps) + static_cast<std::size_t>(i);
+      if (r.weights[k] == 0.0) continue;  // past an early stop: the node is NaN
+      acc += r.weights[k] * std::pow(r.nodes[k], power);
+    }
+    out[static_cast<std::size_t>(run)] = static_cast<double>(r.num_params) * acc;
+  }
+  return out;
+}
+
+std::vector<double> gaussian_density(const std::vector<double>& x, const std::vector<double>& w,
+                                     const std::vector<double>& grid, double sigma) {
+  TORCH_CHECK(sigma > 0.0 && std::isfinite(sigma), "gaussian_density: expected sigma > 0, got ", sigma);
+  TORCH_CHECK(x.size() == w.size(), "gaussian_density: expected as many weights as points (", x.size(), "), got ",
+              w.size());
+  const double norm = 1.0 / (sigma * std::sqrt(2.0 * M_PI));
+  double total = 0.0;
+  for (std::size_t i = 0; i < x.size(); ++i)
+    if (std::isfinite(x[i]) && std::isfinite(w[i])) total += w[i];
+  std::vector<double> out(grid.size(), 0.0);
+  if (!(total > 0.0)) return out;
+  for (std::size_t g = 0; g < grid.size(); ++g) {
+    double acc = 0.0;
+    for (std::size_t i = 0; i < x.size(); ++i) {
+      if (!std::isfinite(x[i]) || !std::isfinite(w[i])) continue;
+      const double z = (grid[g] - x[i]) / sigma;
+      acc += w[i] * std::exp(-0.5 * z * z);
+    }
+    out[g] = norm * acc / total;
+  }
+  return out;
+}
+
+}  // namespace bnl::probes
