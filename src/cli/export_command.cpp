@@ -145,7 +145,7 @@ std::vector<std::pair<std::string, std::string>> root_attributes(const io::RunRe
                                  "config_toml", "bnlandscape_version", "git_revision", "torch_version",
                                  "blas",       "intra_op_threads", "blas_threads",   "host",
                                  "seed",       "start_time",     "end_time",         "data_files",
-                                 "checkpoint_file", "checkpoint_group"};
+                                 "checkpoint_file", "checkpoint_group", "device", "device_name", "torch_build"};
   std::vector<std::pair<std::string, std::string>> out;
   for (const char* name : kNames) {
     if (auto s = r.string_attr(name)) out.emplace_back(name, json ? json_quote(*s) : *s);

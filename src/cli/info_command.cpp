@@ -136,6 +136,8 @@ bool describe(const std::string& path) {
     std::cout << "  program   bnlandscape " << *v << " (git " << s("git_revision").value_or("?") << "), torch "
               << s("torch_version").value_or("?") << ", " << s("blas").value_or("?") << "\n";
   }
+  if (auto d = s("device")) std::cout << "  device    " << *d << " (" << s("device_name").value_or("?") << "), "
+                                      << s("torch_build").value_or("?") << "\n";
   if (auto h = s("host")) {
     std::cout << "  host      " << *h;
     if (auto t = n("intra_op_threads")) std::cout << ", intra-op threads " << num(*t);

@@ -138,7 +138,8 @@ void adopt_checkpoint_config(ProbeOptions& opt) {
   auto toml = reader.string_attr("config_toml");
   if (!toml) return;
   train::TrainConfig from_file = opt.cfg;
-  std::vector<std::string> keys{"dataset", "arch", "hidden_dims", "conv_channels", "bn", "bn_placement", "bn_eval", "lr", "momentum", "optimizer"};
+  std::vector<std::string> keys{"dataset", "arch", "hidden_dims", "conv_channels", "bn", "bn_placement", "bn_eval", "lr", "momentum", "optimizer",
+                                "vgg_config", "width_mult"};
   for (const auto& e : parse_config_text(*toml, opt.probe.checkpoint + ":config_toml")) {
     if (std::find(keys.begin(), keys.end(), e.key) == keys.end()) continue;
     if (opt.app->count("--" + dashed(e.key)) > 0) continue;

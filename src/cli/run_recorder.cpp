@@ -10,6 +10,7 @@
 #include "bnlandscape/cli/build_info.h"
 #include "bnlandscape/io/checkpoint.h"
 #include "bnlandscape/train/config.h"
+#include "bnlandscape/train/device.h"
 
 namespace bnl::cli {
 namespace {
@@ -97,6 +98,9 @@ RunRecorder::RunRecorder(const std::string& path, bool overwrite, const RunProve
   f.set_attr("intra_op_threads", std::int64_t{prov.intra_op_threads});
   f.set_attr("blas_threads", std::int64_t{prov.blas_threads});
   f.set_attr("step_engine", std::string(trainer.step_engine()));
+  f.set_attr("device", trainer.device().str());
+  f.set_attr("device_name", train::device_name(trainer.device()));
+  f.set_attr("torch_build", train::torch_build());
   char host[256] = {0};
   gethostname(host, sizeof host - 1);
   f.set_attr("host", std::string(host));

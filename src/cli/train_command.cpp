@@ -11,6 +11,7 @@
 #include "bnlandscape/cli/run_control.h"
 #include "bnlandscape/cli/run_recorder.h"
 #include "bnlandscape/data/batches.h"
+#include "bnlandscape/train/device.h"
 #include "bnlandscape/train/trainer.h"
 
 namespace bnl::cli {
@@ -43,11 +44,15 @@ models::ModelSpec model_spec(const train::TrainConfig& cfg, const data::ImageSet
   s.norm.backward = models::parse_bn_backward(cfg.bn_backward);
   s.norm.eval_stats = models::parse_bn_eval(cfg.bn_eval);
   s.placement = models::parse_bn_placement(cfg.bn_placement);
+  s.vgg_config = cfg.vgg_config;
+  s.width_mult = cfg.width_mult;
   return s;
 }
 
 PreparedRun prepare_run(const train::TrainConfig& cfg) {
   train::validate(cfg);
+  // A CUDA request without CUDA fails here, before any output exists.
+  train::resolve_device(cfg.device);
   PreparedRun run;
   run.threads = train::configure_threads(cfg.threads);
   run.data = data::load_dataset(cfg.dataset, cfg.data_dir);

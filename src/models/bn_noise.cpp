@@ -19,7 +19,8 @@ torch::Tensor BnNoise::apply(const torch::Tensor& a) {
   torch::Tensor m, s;
   {
     torch::NoGradGuard no_grad;
-    const auto opts = a.options().requires_grad(false);
+    // Drawn on the host from the CPU generator on every device, so a GPU run sees the same noise.
+    const auto opts = a.options().requires_grad(false).device(torch::kCPU);
     const int64_t c = a.size(1);
     std::vector<int64_t> unit_shape(static_cast<size_t>(a.dim()), 1);
     unit_shape[1] = c;
@@ -28,6 +29,8 @@ torch::Tensor BnNoise::apply(const torch::Tensor& a) {
     const auto sigma_u = torch::rand({c}, gen_, opts) * options_.sigma + 1.0;
     m = (torch::rand(a.sizes(), gen_, opts) * 2.0 - 1.0) * 0.1 + mu_u.view(unit_shape);
     s = torch::randn(a.sizes(), gen_, opts) * 0.1 + sigma_u.view(unit_shape);
+    m = m.to(a.device());
+    s = s.to(a.device());
   }
   return torch::addcmul(m, s, a);
 }

@@ -4,6 +4,7 @@
 #include <stdexcept>
 
 #include "bnlandscape/models/mlp.h"
+#include "bnlandscape/models/vgg.h"
 
 namespace bnl::models {
 
@@ -24,7 +25,17 @@ std::shared_ptr<Classifier> make_model(const ModelSpec& spec) {
                        .placement(spec.placement))
         .ptr();
   }
-  throw std::invalid_argument("arch: expected mlp or cnn, got \"" + spec.arch + "\"");
+  if (spec.arch == "vgg") {
+    // BN after every convolution (vgg*_bn); the head is one Linear, so --bn-placement has
+    // nothing to choose.
+    return VGG(VGGOptions(spec.in_channels, spec.input_size)
+                   .config(parse_vgg_config(spec.vgg_config))
+                   .width_mult(spec.width_mult)
+                   .num_classes(spec.num_classes)
+                   .norm(spec.norm))
+        .ptr();
+  }
+  throw std::invalid_argument("arch: expected mlp, cnn or vgg, got \"" + spec.arch + "\"");
 }
 
 void for_each_batch_norm(torch::nn::Module& model, const std::function<void(BatchNormImpl&)>& f) {

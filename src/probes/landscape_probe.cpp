@@ -170,15 +170,17 @@ int LandscapeProbe::ncv() const {
 LossFn LandscapeProbe::loss_fn(const torch::Tensor& x, const torch::Tensor& y) {
   const std::int64_t n = x.size(0);
   const std::int64_t m = config_.probe_microbatch > 0 ? std::min(config_.probe_microbatch, n) : n;
-  auto xs = x.to(dtype_);
-  return [this, xs, y, n, m]() {
+  const auto device = params_.empty() ? x.device() : params_.front().device();
+  auto xs = x.to(device, dtype_);
+  auto ys = y.to(device);
+  return [this, xs, ys, n, m]() {
     // The mean of micro-batch means: each micro-batch is one BN batch, as a data-parallel
     // split of the same set would see it.
     torch::Tensor total;
     std::int64_t chunks = 0;
     for (std::int64_t b = 0; b < n; b += m) {
       const std::int64_t e = std::min(n, b + m);
-      auto l = torch::nn::functional::cross_entropy(model_->forward(xs.slice(0, b, e)), y.slice(0, b, e));
+      auto l = torch::nn::functional::cross_entropy(model_->forward(xs.slice(0, b, e)), ys.slice(0, b, e));
       total = total.defined() ? total + l : l;
       ++chunks;
     }
@@ -189,6 +191,11 @@ LossFn LandscapeProbe::loss_fn(const torch::Tensor& x, const torch::Tensor& y) {
 ProbeRecord LandscapeProbe::measure(std::int64_t step, const models::Classifier& source, const torch::Tensor& x,
                                     const torch::Tensor& y) {
   const auto t0 = std::chrono::steady_clock::now();
+  // The copy follows the training model onto its device (--device); on the CPU nothing moves.
+  if (const auto sp = source.parameters(); !sp.empty() && !params_.empty() && sp.front().device() != params_.front().device()) {
+    model_->to(sp.front().device());
+    params_ = model_->parameters();
+  }
   copy_state(source, *model_);
   ProbeRecord r;
   r.step = step;

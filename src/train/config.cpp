@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "bnlandscape/models/factory.h"
+#include "bnlandscape/models/vgg.h"
 
 namespace bnl::train {
 namespace {
@@ -33,13 +34,16 @@ void validate(const TrainConfig& c) {
   one_of("dataset", c.dataset, {"fashion-mnist", "cifar10"});
   if (c.train_subset < 0) bad("train-subset", std::to_string(c.train_subset), "N >= 0 (0 = all)");
   if (c.test_subset < 0) bad("test-subset", std::to_string(c.test_subset), "N >= 0 (0 = all)");
-  one_of("arch", c.arch, {"mlp", "cnn"});
+  one_of("arch", c.arch, {"mlp", "cnn", "vgg"});
   try {
     models::parse_int_list(c.hidden_dims, "hidden-dims");
     models::parse_int_list(c.conv_channels, "conv-channels");
+    models::parse_vgg_config(c.vgg_config);
   } catch (const std::invalid_argument& e) {
     throw ConfigError(std::string("--") + e.what());
   }
+  if (!(c.width_mult > 0) || !std::isfinite(c.width_mult))
+    bad("width-mult", str(c.width_mult), "a finite value > 0");
   one_of("bn", c.bn, {"none", "custom", "torch", "lp1", "lp2", "lpinf"});
   one_of("bn-placement", c.bn_placement, {"head", "conv", "all"});
   one_of("bn-backward", c.bn_backward, {"exact", "original"});
@@ -64,6 +68,7 @@ void validate(const TrainConfig& c) {
     bad("batch-size", std::to_string(c.batch_size), "at least 2 with batch normalisation");
   if (c.epochs <= 0) bad("epochs", std::to_string(c.epochs), "at least 1 epoch");
   if (c.threads < 0) bad("threads", std::to_string(c.threads), "N >= 0 (0 = measured default)");
+  one_of("device", c.device, {"cpu", "cuda", "auto"});
   if (c.eval_every < 0) bad("eval-every", std::to_string(c.eval_every), "N >= 0 (0 = off)");
   if (c.checkpoint_every < 0) bad("checkpoint-every", std::to_string(c.checkpoint_every), "N >= 0 (0 = at the end)");
   if (c.flush_every < 1 || c.flush_every > 50) bad("flush-every", std::to_string(c.flush_every), "1 <= N <= 50");

@@ -24,9 +24,9 @@ std::int64_t count_correct(const T* v, const std::int64_t* labels, std::int64_t 
 }  // namespace
 
 double batch_accuracy(const torch::Tensor& logits, const torch::Tensor& y) {
-  auto l = logits.detach().contiguous();
+  auto l = logits.detach().to(torch::kCPU).contiguous();
   if (l.scalar_type() != torch::kFloat32) l = l.to(torch::kFloat64);
-  const auto labels = y.to(torch::kInt64).contiguous();
+  const auto labels = y.to(torch::kCPU, torch::kInt64).contiguous();
   TORCH_CHECK(l.dim() == 2 && labels.dim() == 1 && l.size(0) == labels.size(0),
               "batch_accuracy: expected logits [B, K] and labels [B], got ", l.sizes(), " and ", labels.sizes());
   const std::int64_t n = l.size(0), k = l.size(1);

@@ -15,6 +15,7 @@
 #include <torch/optim/sgd.h>
 
 #include "bnlandscape/data/batches.h"
+#include "bnlandscape/train/device.h"
 #include "bnlandscape/train/metrics.h"
 #include "bnlandscape/train/sgd_step.h"
 
@@ -46,6 +47,9 @@ Trainer::Trainer(const TrainConfig& config, std::shared_ptr<models::Classifier> 
     std::lock_guard<std::mutex> lock(global.mutex());
     order_start_ = global.clone();
   }
+  device_ = resolve_device(config_.device);
+  // Moved before the optimizer captures the parameters; a CPU run is left untouched.
+  if (!device_.is_cpu()) model_->to(device_);
   if (config_.optimizer == "adam") {
     optimizer_ = std::make_unique<torch::optim::Adam>(
         model_->parameters(), torch::optim::AdamOptions(config_.lr).weight_decay(config_.weight_decay));
@@ -69,7 +73,9 @@ Trainer::Trainer(const TrainConfig& config, std::shared_ptr<models::Classifier> 
   drop_singleton_ = config_.bn != "none";
   params_ = model_->parameters();
   plain_sgd_ = is_plain_sgd(config_);
-  if (config_.step_engine == "auto" && FusedMlpStep::unsupported_reason(*model_).empty())
+  // The fused step and the BLAS update work on host memory.
+  plain_sgd_ = plain_sgd_ && device_.is_cpu();
+  if (config_.step_engine == "auto" && device_.is_cpu() && FusedMlpStep::unsupported_reason(*model_).empty())
     fused_ = std::make_unique<FusedMlpStep>(*model_);
 }
 
@@ -114,8 +120,8 @@ std::pair<double, double> Trainer::evaluate() {
   double loss_sum = 0;
   std::int64_t correct = 0;
   for (const auto& [b, e] : bounds) {
-    auto x = data::gather_images(test, data_.norm, idx.data() + b, e - b);
-    auto y = data::gather_labels(test, idx.data() + b, e - b);
+    auto x = data::gather_images(test, data_.norm, idx.data() + b, e - b).to(device_);
+    auto y = data::gather_labels(test, idx.data() + b, e - b).to(device_);
     auto logits = model_->forward(x);
     loss_sum += torch::nn::functional::cross_entropy(
                     logits, y, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
@@ -147,8 +153,8 @@ TrainResult Trainer::run(TrainObserver& observer) {
                                     : data::loader_permutation(train.n, order_start_, epoch_);
     for (auto batch = static_cast<std::size_t>(batches_); batch < bounds.size(); ++batch) {
       const auto [b, e] = bounds[batch];
-      auto x = data::gather_images(train, data_.norm, perm.data() + b, e - b);
-      auto y = data::gather_labels(train, perm.data() + b, e - b);
+      auto x = data::gather_images(train, data_.norm, perm.data() + b, e - b).to(device_);
+      auto y = data::gather_labels(train, perm.data() + b, e - b).to(device_);
       StepRecord r;
       torch::Tensor logits;
       if (fused_) {
@@ -231,8 +237,9 @@ TrainResult Trainer::run(TrainObserver& observer) {
 
 std::vector<std::pair<std::string, torch::Tensor>> Trainer::named_state() const {
   std::vector<std::pair<std::string, torch::Tensor>> out;
-  for (const auto& item : model_->named_parameters()) out.emplace_back(item.key(), item.value().detach());
-  for (const auto& item : model_->named_buffers()) out.emplace_back(item.key(), item.value().detach());
+  // .to(kCPU) is the tensor itself on the CPU (shared storage) and a host copy on a GPU.
+  for (const auto& item : model_->named_parameters()) out.emplace_back(item.key(), item.value().detach().to(torch::kCPU));
+  for (const auto& item : model_->named_buffers()) out.emplace_back(item.key(), item.value().detach().to(torch::kCPU));
   return out;
 }
 
@@ -260,10 +267,10 @@ std::vector<std::pair<std::string, torch::Tensor>> Trainer::resume_state() const
       if (it != optimizer_->state().end()) {
         if (auto* s = dynamic_cast<torch::optim::SGDParamState*>(it->second.get())) {
           if (s->momentum_buffer().defined())
-            out.emplace_back("optimizer.momentum_buffer." + std::to_string(i), s->momentum_buffer());
+            out.emplace_back("optimizer.momentum_buffer." + std::to_string(i), s->momentum_buffer().to(torch::kCPU));
         } else if (auto* a = dynamic_cast<torch::optim::AdamParamState*>(it->second.get())) {
-          out.emplace_back("optimizer.exp_avg." + std::to_string(i), a->exp_avg());
-          out.emplace_back("optimizer.exp_avg_sq." + std::to_string(i), a->exp_avg_sq());
+          out.emplace_back("optimizer.exp_avg." + std::to_string(i), a->exp_avg().to(torch::kCPU));
+          out.emplace_back("optimizer.exp_avg_sq." + std::to_string(i), a->exp_avg_sq().to(torch::kCPU));
           out.emplace_back("optimizer.adam_step." + std::to_string(i), torch::tensor({a->step()}, torch::kInt64));
         }
       }
@@ -323,13 +330,13 @@ void Trainer::restore(const std::vector<std::pair<std::string, torch::Tensor>>& 
         if (st.count("optimizer.exp_avg." + idx)) {
           auto a = std::make_unique<torch::optim::AdamParamState>();
           a->step(need(st, "optimizer.adam_step." + idx, "state").reshape(-1)[0].item<std::int64_t>());
-          a->exp_avg(need(st, "optimizer.exp_avg." + idx, "state").to(p.scalar_type()).clone());
-          a->exp_avg_sq(need(st, "optimizer.exp_avg_sq." + idx, "state").to(p.scalar_type()).clone());
+          a->exp_avg(need(st, "optimizer.exp_avg." + idx, "state").to(p.device(), p.scalar_type()).clone());
+          a->exp_avg_sq(need(st, "optimizer.exp_avg_sq." + idx, "state").to(p.device(), p.scalar_type()).clone());
           ostate[key] = std::move(a);
         }
       } else if (st.count("optimizer.momentum_buffer." + idx)) {
         auto m = std::make_unique<torch::optim::SGDParamState>();
-        m->momentum_buffer(need(st, "optimizer.momentum_buffer." + idx, "state").to(p.scalar_type()).clone());
+        m->momentum_buffer(need(st, "optimizer.momentum_buffer." + idx, "state").to(p.device(), p.scalar_type()).clone());
         ostate[key] = std::move(m);
       }
       ++i;

@@ -53,6 +53,10 @@ struct BatchNormOptions {
   TORCH_ARG(BnBackward, backward) = BnBackward::Exact;
   /// Statistics used by eval-mode forwards.
   TORCH_ARG(BnEvalStats, eval_stats) = BnEvalStats::Running;
+  /// false: parameters "gamma", "beta" (the original study's names). true: torch.nn.BatchNorm's
+  /// names, parameters "weight", "bias" and a third buffer "num_batches_tracked" (int64 scalar,
+  /// +1 per running-statistics update), so state-dict keys equal torchvision's (VGG).
+  TORCH_ARG(bool, torch_names) = false;
 };
 
 /// Batch normalisation y = gamma * (x - mu) / sqrt(var + eps) + beta over channel dimension 1.
@@ -66,7 +70,8 @@ class BatchNormImpl : public torch::nn::Cloneable<BatchNormImpl> {
   explicit BatchNormImpl(const BatchNormOptions& options);
 
   /// Registers parameters "gamma" (ones [C]) and "beta" (zeros [C]) and buffers
-  /// "running_mean" (zeros [C]) and "running_var" (ones [C]).
+  /// "running_mean" (zeros [C]) and "running_var" (ones [C]); with options.torch_names() the
+  /// parameters are "weight" and "bias" and a buffer "num_batches_tracked" (0, int64 []) follows.
   void reset() override;
 
   /// y of the same shape as x: x is [N, C] (or [N, C, H, W] when options.spatial()).
@@ -96,6 +101,9 @@ class BatchNormImpl : public torch::nn::Cloneable<BatchNormImpl> {
   torch::Tensor running_mean;
   /// Running unbiased variance per channel, [C]; buffer "running_var".
   torch::Tensor running_var;
+  /// Running-statistics updates so far, []; buffer "num_batches_tracked", defined only with
+  /// options.torch_names().
+  torch::Tensor num_batches_tracked;
 
  private:
   bool update_running_stats_ = true;

@@ -15,7 +15,7 @@ namespace bnl::models {
 
 /// Everything that decides a model's architecture.
 struct ModelSpec {
-  std::string arch = "mlp";  ///< "mlp" | "cnn"
+  std::string arch = "mlp";  ///< "mlp" | "cnn" | "vgg"
   std::int64_t in_channels = 1;
   std::int64_t input_size = 28;  ///< square images
   std::int64_t num_classes = 10;
@@ -23,6 +23,8 @@ struct ModelSpec {
   std::vector<std::int64_t> conv_channels{32, 64};
   NormSpec norm;
   BnPlacement placement = BnPlacement::Head;
+  std::string vgg_config = "11";  ///< vgg: parse_vgg_config's "11" | "13" | "16" | "19" | list with M
+  double width_mult = 1.0;        ///< vgg: scales every convolution's width (vgg_width)
 };
 
 /// Builds the model with PyTorch-default initialisation drawn from libtorch's global

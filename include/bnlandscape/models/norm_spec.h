@@ -34,8 +34,9 @@ struct NormSpec {
 
   bool enabled() const { return kind != NormKind::None; }
   /// A normalisation layer over `features` channels: [N, features] when !spatial,
-  /// [N, features, H, W] when spatial.
-  torch::nn::AnyModule make(std::int64_t features, bool spatial) const;
+  /// [N, features, H, W] when spatial. With torch_names, our BatchNorm registers torch.nn's
+  /// names (weight, bias, num_batches_tracked; see BatchNormOptions::torch_names).
+  torch::nn::AnyModule make(std::int64_t features, bool spatial, bool torch_names = false) const;
 };
 
 /// Whether `m` is a normalisation layer (ours, libtorch's BatchNorm1d/2d, or LpNorm): the

@@ -31,6 +31,8 @@ struct TrainConfig {
   std::string arch = "mlp";
   std::string hidden_dims = "512,256,128";
   std::string conv_channels = "32,64";
+  std::string vgg_config = "11";
+  double width_mult = 1.0;
   std::string bn = "custom";
   std::string bn_placement = "head";
   std::string bn_backward = "exact";
@@ -47,6 +49,7 @@ struct TrainConfig {
   std::int64_t epochs = 10;
   std::uint64_t seed = 0;
   std::int64_t threads = 0;  ///< 0: chosen by measurement (see README)
+  std::string device = "cpu";
   std::string step_engine = "auto";
   // logging and output
   std::int64_t eval_every = 0;
@@ -71,11 +74,13 @@ void visit_train_options(Config& c, Visitor&& v) {
   v("data_dir", c.data_dir, "data directory (default: /usr/share/datasets/fashion-mnist, ./data/cifar10)");
   v("train_subset", c.train_subset, "use only the first N training examples (0 = all)");
   v("test_subset", c.test_subset, "use only the first N test examples (0 = all)");
-  v("arch", c.arch, "architecture: mlp | cnn (the original study's MLP and ConvMLP)");
+  v("arch", c.arch, "architecture: mlp | cnn (the original study's MLP and ConvMLP) | vgg (the paper's VGG, BN after every conv)");
   v("hidden_dims", c.hidden_dims, "hidden layer widths, comma-separated");
   v("conv_channels", c.conv_channels, "convolution channel counts of the cnn, comma-separated");
+  v("vgg_config", c.vgg_config, "vgg only: 11 | 13 | 16 | 19 (torchvision's) or channel counts with M for 2x2 max-pools, e.g. \"64,M,128,M\"");
+  v("width_mult", c.width_mult, "vgg only: scales every convolution's width, max(1, round(w * width_mult)) (0.25: a CPU-sized VGG)");
   v("bn", c.bn, "normalisation: none | custom (our BatchNorm) | torch (libtorch's, reference) | lp1 | lp2 | lpinf (lp-normalisation)");
-  v("bn_placement", c.bn_placement, "cnn only: BN in the dense head | after each conv | all");
+  v("bn_placement", c.bn_placement, "cnn only: BN in the dense head | after each conv | all (vgg: always after each conv)");
   v("bn_backward", c.bn_backward, "BN gradient: exact | original (the original study's buggy dvar term)");
   v("bn_eval", c.bn_eval, "BN statistics in evaluation: running | batch (the original study)");
   v("bn_noise", c.bn_noise, "noisy BN (Algorithm 1 of the paper): random per-unit shift and scale after every BN output, training only");
@@ -89,6 +94,7 @@ void visit_train_options(Config& c, Visitor&& v) {
   v("epochs", c.epochs, "number of epochs");
   v("seed", c.seed, "seed of initialisation and data order");
   v("threads", c.threads, "compute threads (0 = the measured default, see README)");
+  v("device", c.device, "device of the whole run: cpu | cuda (exit 2 unless libtorch has CUDA) | auto (cuda when available, else cpu)");
   v("step_engine", c.step_engine, "training step: auto (direct BLAS products and fused loops for an MLP with --bn none or custom, exact backward, no noise; autograd for every other model) | autograd (always libtorch autograd)");
   v("eval_every", c.eval_every, "also evaluate the test set every N steps (0 = per epoch only)");
   v("checkpoint_every", c.checkpoint_every, "write a checkpoint every N steps (0 = at the end only)");

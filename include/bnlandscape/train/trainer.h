@@ -98,7 +98,8 @@ class Trainer {
   /// and the model's initialisation) fixes the data order: epoch e's order is
   /// data::loader_permutation of that state, so `--seed s` gives the initial weights and the
   /// batches PyTorch gives after `torch.manual_seed(s)`, the same model and
-  /// `DataLoader(shuffle=True)`.
+  /// `DataLoader(shuffle=True)`. The model moves to config.device (resolve_device; CPU stays
+  /// where it is); the initialisation and data order are drawn on the CPU either way.
   Trainer(const TrainConfig& config, std::shared_ptr<models::Classifier> model,
           const data::Dataset& data);
 
@@ -140,6 +141,8 @@ class Trainer {
   /// How training steps are computed: "fused" (FusedMlpStep, chosen by --step-engine auto for
   /// a supported model) or "autograd".
   const char* step_engine() const { return fused_ ? "fused" : "autograd"; }
+  /// The device the model, batches and optimizer state live on (resolve_device of --device).
+  const torch::Device& device() const { return device_; }
 
  private:
   void compute_grad_norms(StepRecord& r) const;
@@ -150,6 +153,7 @@ class Trainer {
   TrainConfig config_;
   std::shared_ptr<models::Classifier> model_;
   const data::Dataset& data_;
+  torch::Device device_{torch::kCPU};
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
   std::vector<std::string> layer_names_;
   std::vector<std::vector<torch::Tensor>> layer_params_;
