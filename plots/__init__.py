@@ -13,6 +13,7 @@ and a thin command-line front (``python3 -m plots.<family> RUN.h5 ... --out DIR`
                         (/activations)
 - ``plots.ics``         internal covariate shift, the paper's Figure 3 (/ics)
 - ``plots.variants``    noisy BN and lp-normalisation, the paper's Figure 2 (/train)
+- ``plots.surface``     loss surfaces around a checkpoint, Li et al. 2018 (/surface)
 - ``plots.make_all``    every figure the given run files support
 
 Use Debian's /usr/bin/python3 (h5py, numpy, matplotlib); the Agg backend is selected here.
@@ -28,4 +29,4 @@ import matplotlib as _mpl  # noqa: E402
 
 _mpl.use("Agg")
 
-FAMILIES = ("training", "landscape", "spectrum", "activations", "ics", "variants")
+FAMILIES = ("training", "landscape", "spectrum", "activations", "ics", "variants", "surface")

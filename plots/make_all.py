@@ -19,7 +19,7 @@ from typing import Callable, Sequence
 if __name__ == "__main__" and not __package__:
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from plots import FAMILIES, activations, cli, ics, landscape, spectrum, style, training, variants
+from plots import FAMILIES, activations, cli, ics, landscape, spectrum, style, surface, training, variants
 from plots.runs import Run, load_runs
 
 MODULES = {
@@ -29,6 +29,7 @@ MODULES = {
     "activations": activations,
     "ics": ics,
     "variants": variants,
+    "surface": surface,
 }
 assert tuple(MODULES) == FAMILIES
 

@@ -7,6 +7,7 @@
 #include "bnlandscape/cli/info_command.h"
 #include "bnlandscape/cli/launch_command.h"
 #include "bnlandscape/cli/probe_command.h"
+#include "bnlandscape/cli/surface_command.h"
 #include "bnlandscape/cli/sweep_command.h"
 #include "bnlandscape/cli/train_command.h"
 
@@ -16,7 +17,7 @@ int main(int argc, char** argv) {
   std::vector<bnl::cli::Command> commands{bnl::cli::setup_train(app), bnl::cli::setup_compare(app),
                                           bnl::cli::setup_probe(app),  bnl::cli::setup_sweep(app),
                                           bnl::cli::setup_info(app),   bnl::cli::setup_export(app),
-                                          bnl::cli::setup_launch(app)};
+                                          bnl::cli::setup_launch(app),  bnl::cli::setup_surface(app)};
   // `sweep --config FILE` names a sweep file, not an options file for run_app to expand.
   std::vector<std::string> args = bnl::cli::protect_sweep_config(argc, argv);
   std::vector<char*> cargs;

@@ -51,7 +51,7 @@ int free_loopback_port() {
 Command setup_launch(CLI::App& app) {
   auto opt = std::make_shared<LaunchOptions>();
   CLI::App* sub = app.add_subcommand(
-      "launch", "run a command as N local processes sharing its probes (torchrun environment): launch --nproc N -- probe ...");
+      "launch", "run a command as N local processes sharing its probes (torchrun environment): launch --nproc N -- probe|surface ...");
   sub->add_option("--nproc", opt->nproc, "number of processes (ranks)")->capture_default_str();
   sub->add_option("--master-port", opt->master_port, "rendezvous TCP port on 127.0.0.1 (0 = a free one)")
       ->capture_default_str();
@@ -63,9 +63,10 @@ int run_launch(const LaunchOptions& opt) {
   if (opt.nproc < 1) throw train::ConfigError("--nproc = " + std::to_string(opt.nproc) + ": expected N >= 1");
   if (opt.master_port < 0 || opt.master_port > 65535)
     throw train::ConfigError("--master-port = " + std::to_string(opt.master_port) + ": expected 0..65535");
-  if (opt.command.empty() || opt.command[0] != "probe")
-    throw train::ConfigError("launch: expected `-- probe ...` after the launch options (only probe runs on several "
-                             "processes), got " + (opt.command.empty() ? std::string("nothing") : "`" + opt.command[0] + "`"));
+  if (opt.command.empty() || (opt.command[0] != "probe" && opt.command[0] != "surface"))
+    throw train::ConfigError("launch: expected `-- probe ...` or `-- surface ...` after the launch options (only probe "
+                             "and surface run on several processes), got " +
+                             (opt.command.empty() ? std::string("nothing") : "`" + opt.command[0] + "`"));
   const int port = opt.master_port > 0 ? opt.master_port : free_loopback_port();
 
   // The children run this very binary.

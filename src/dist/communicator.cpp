@@ -99,8 +99,13 @@ std::unique_ptr<Communicator> Communicator::connect_file(const std::string& path
 }
 
 void Communicator::average(torch::Tensor& t) {
+  sum(t);
+  t.div_(static_cast<double>(world_size_));
+}
+
+void Communicator::sum(torch::Tensor& t) {
   TORCH_CHECK(t.defined() && t.device().is_cpu() && t.is_floating_point(),
-              "Communicator::average: expected a defined CPU floating tensor, got ",
+              "Communicator::sum: expected a defined CPU floating tensor, got ",
               t.defined() ? t.toString() : std::string("an undefined tensor"));
   if (!t.is_contiguous()) t = t.contiguous();
   const auto t0 = std::chrono::steady_clock::now();
@@ -112,7 +117,6 @@ void Communicator::average(torch::Tensor& t) {
                     ": all-reduce failed (a peer exited or did not answer within --dist-timeout " + seconds(timeout_) +
                     " s): " + what_of(e));
   }
-  t.div_(static_cast<double>(world_size_));
   ++allreduce_count_;
   allreduce_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }

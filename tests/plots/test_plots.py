@@ -30,7 +30,7 @@ sys.path.insert(0, str(REPO))
 import h5py  # noqa: E402
 
 import plots  # noqa: E402,F401
-from plots import activations, ics, landscape, make_all, runs, spectrum, style, training, variants  # noqa: E402
+from plots import activations, ics, landscape, make_all, runs, spectrum, style, surface, training, variants  # noqa: E402
 
 BINARY = os.environ.get("BNL_BINARY", str(REPO / "build" / "bnlandscape"))
 PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
@@ -399,6 +399,27 @@ class BinaryRuns(unittest.TestCase):
         self.assertEqual(p.returncode, 1, p.stdout + p.stderr)  # nothing to draw
         self.assertIn("skip spectrum: no run file has /probes/step", p.stdout)
 
+    def test_surface_from_binary(self):
+        with h5py.File(self.files["mlp_bn_s1"], "r") as f:
+            last = sorted(f["checkpoints"], key=lambda n: int(n.split("_")[-1]))[-1]
+        common = [BINARY, "surface", "--checkpoint", self.files["mlp_bn_s1"], "--checkpoint-group",
+                  f"/checkpoints/{last}", "--surface-set", "test", "--surface-size", "100",
+                  "--threads", "1", "--quiet"]
+        s2 = os.path.join(self.tmp, "surf2d.h5")
+        s1 = os.path.join(self.tmp, "surf1d.h5")
+        for extra in (["--resolution", "5", "--out", s2],
+                      ["--resolution", "7", "--dims", "1", "--directions-from", s2, "--out", s1]):
+            p = subprocess.run(common + extra, capture_output=True, text=True, timeout=300)
+            self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        out = os.path.join(self.tmp, "surface_figures")
+        res, notes = collect(make_all.make_all, [s2, s1], out, families=("surface",),
+                             formats=("png",), strict=True)
+        self.assertEqual(res.failed, 0, notes)
+        self.assertEqual(sorted(os.listdir(out)),
+                         ["surface_slices.png", "surface_surf1d.png", "surface_surf2d.png"])
+        for f in os.listdir(out):
+            self.assertTrue(png_ok(os.path.join(out, f)), f)
+
 
 # ------------------------------------------------------------------------------------------
 # Hand-made files
@@ -565,6 +586,66 @@ class HandMade(unittest.TestCase):
         tops = [p.get_paths()[0].vertices[:, 1].max() - base for p, base in zip(polys, (1, 0))]
         self.assertAlmostEqual(max(tops), 1.6)
         style.close(fig)
+
+    def write_surface(self, name, dims, nan_rows=0, bn="custom"):
+        """A surface file as `bnlandscape surface` writes it: L = 0.2 + a^2 + 3 b^2."""
+        p = self.path(name)
+        a = np.linspace(-1, 1, 9)
+        b = np.linspace(-1, 1, 7)
+        with h5py.File(p, "w") as f:
+            f.attrs["format"] = "bnlandscape"
+            f.attrs["config_toml"] = toml_dump({"dataset": "fashion-mnist", "arch": "mlp", "bn": bn,
+                                                "directions": "filter-random", "out": name})
+            f.attrs["status"] = "complete"
+            g = f.create_group("surface")
+            g["alpha"] = a
+            if dims == 2:
+                g["beta"] = b
+                loss = 0.2 + a[:, None] ** 2 + 3 * b[None, :] ** 2
+            else:
+                loss = 0.2 + a ** 2
+            acc = 1.0 - loss / loss.max()
+            if nan_rows:
+                loss[-nan_rows:] = np.nan
+                acc[-nan_rows:] = np.nan
+            g["loss"], g["acc"] = loss, acc
+            g["direction_norms"] = np.ones(dims)
+            g.attrs.update({"directions": "filter-random", "probe_bn_mode": "train", "surface_set": "train",
+                            "surface_size": np.int64(100), "dims": np.int64(dims), "directions_from": ""})
+        return p
+
+    def test_surface_figures(self):
+        files = [self.write_surface("s2.h5", 2, nan_rows=2), self.write_surface("s1.h5", 1, bn="none")]
+        out = self.path("o")
+        res, notes = collect(make_all.make_all, files, out, families=("surface",), formats=("png",),
+                             strict=True)
+        self.assertEqual(res.failed, 0, notes)
+        self.assertEqual(sorted(os.listdir(out)), ["surface_s1.png", "surface_s2.png", "surface_slices.png"])
+        for f in os.listdir(out):
+            self.assertTrue(png_ok(os.path.join(out, f)), f)
+        r2 = runs.Run(files[0])
+        fig = surface.surface_figure(r2)
+        self.assertEqual(len(fig.axes), 5)  # three panels and two colour bars
+        # (b): the alpha slice at beta = 0 is 0.2 + a^2 (NaN where not computed).
+        slice_a = fig.axes[1].lines[0].get_ydata()
+        np.testing.assert_allclose(slice_a[:7], 0.2 + np.linspace(-1, 1, 9)[:7] ** 2)
+        self.assertTrue(np.isnan(slice_a[-1]))
+        style.close(fig)
+        fig = surface.slices_figure([runs.Run(p) for p in files])
+        self.assertEqual(sorted(l.get_gid() for l in fig.axes[0].lines if l.get_gid()),
+                         ["slice:s1", "slice:s2"])
+        style.close(fig)
+        # Nothing computed yet: a notice, not an error.
+        empty = self.write_surface("s0.h5", 2, nan_rows=9)
+        res, notes = collect(make_all.make_all, [empty], self.path("o2"), families=("surface",),
+                             formats=("png",))
+        self.assertEqual((res.failed, res.written), (0, []))
+        self.assertTrue(any(n.startswith("skip surface_s0: ") for n in notes), notes)
+        # A training run has no surface: one notice.
+        run = self.path("t.h5")
+        write_fake_run(run, base_config())
+        res, notes = collect(make_all.make_all, [run], self.path("o3"), families=("surface",))
+        self.assertIn("skip surface: no run file has /surface/loss", notes)
 
     def test_not_a_run_file(self):
         p = self.path("plain.h5")

@@ -1,6 +1,6 @@
 #pragma once
 /// \file
-/// `bnlandscape launch --nproc N -- probe ...`: starts N local processes of the command after
+/// `bnlandscape launch --nproc N -- probe|surface ...`: starts N local processes of the command after
 /// `--`, each with the torchrun environment (RANK, LOCAL_RANK, WORLD_SIZE, LOCAL_WORLD_SIZE,
 /// MASTER_ADDR=127.0.0.1, MASTER_PORT = a free loopback port), waits for all, and returns the
 /// first non-zero exit code. When one process fails the others are stopped (SIGTERM), so a

@@ -48,10 +48,16 @@ class Communicator {
   /// same shape and dtype in the same order. Throws DistError on timeout or a lost peer.
   void average(torch::Tensor& t);
 
+  /// t <- sum over ranks of t, in place, one all-reduce, with average()'s requirements and
+  /// errors. Adding zeros is exact, so a tensor that is zero on every rank but one arrives on
+  /// all of them bit for bit (a broadcast), and so does a grid whose cells each rank fills
+  /// only where it computed them (a gather).
+  void sum(torch::Tensor& t);
+
   /// Waits until every rank has reached it. Throws DistError like average().
   void barrier();
 
-  /// All-reduces so far (average() calls).
+  /// All-reduces so far (average() and sum() calls).
   std::int64_t allreduce_count() const { return allreduce_count_; }
   /// Wall seconds spent inside them (waiting for peers included).
   double allreduce_seconds() const { return allreduce_seconds_; }

@@ -1,0 +1,167 @@
+"""Loss surfaces around a checkpoint, Li et al. 2018 (/surface of ``bnlandscape surface``).
+
+Per surface file (file ``surface_<file name>``):
+
+- a 2-D surface: (a) filled contours of the loss over (alpha, beta), log-spaced levels, the
+  checkpoint marked at (0, 0); (b) the 1-D slices through the checkpoint, L(alpha, 0) and
+  L(0, beta); (c) contours of the accuracy;
+- a 1-D surface: (a) L(alpha) and (b) the accuracy along alpha.
+
+When several files hold surfaces (e.g. BN and no BN at the end of training, with the same
+directions through ``--directions-from``), ``surface_slices`` overlays their alpha slices
+through the checkpoint (beta = 0 for 2-D surfaces), labelled by file and normalisation.
+
+Cells not computed yet (an interrupted grid) are NaN and left blank.
+
+Command line: ``python3 -m plots.surface S.h5 ... --out DIR``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+if __name__ == "__main__" and not __package__:
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import numpy as np
+
+from plots import style
+from plots.runs import Run, SkipFigure, select, variant_label
+
+FAMILY = "surface"
+
+
+def read_surface(r: Run) -> dict:
+    """alpha, beta (None for 1-D), loss and acc ([a, b] or [a]) and the /surface attributes."""
+    s = {"alpha": np.asarray(r.get("surface/alpha"), float),
+         "beta": np.asarray(r.get("surface/beta"), float) if r.has("surface/beta") else None,
+         "loss": np.asarray(r.get("surface/loss"), float),
+         "acc": np.asarray(r.get("surface/acc"), float)}
+    for k in ("directions", "probe_bn_mode", "surface_set", "surface_size", "directions_from"):
+        s[k] = r.attr("surface", k, "")
+    if s["beta"] is not None and s["loss"].shape != (len(s["alpha"]), len(s["beta"])):
+        raise SkipFigure(f"/surface/loss has shape {s['loss'].shape}, expected "
+                         f"({len(s['alpha'])}, {len(s['beta'])})")
+    return s
+
+
+def describe(r: Run, s: dict) -> str:
+    what = f"{s['directions']} directions" + (f" from {os.path.basename(s['directions_from'])}"
+                                               if s["directions_from"] else "")
+    return (f"{r.name} ({variant_label(r.config)}): {what}; {s['surface_set']} set, "
+            f"{s['surface_size']} examples, BN mode {s['probe_bn_mode']}")
+
+
+def centre_index(axis: np.ndarray) -> int:
+    return int(np.argmin(np.abs(axis)))
+
+
+def loss_levels(loss: np.ndarray, n: int = 25) -> np.ndarray:
+    """Log-spaced levels over the finite loss values (the surfaces span decades away from the
+    minimum); linear when the range is narrow."""
+    v = loss[np.isfinite(loss)]
+    lo, hi = float(v.min()), float(v.max())
+    if hi <= lo:
+        return np.array([lo - 1e-9, hi + 1e-9])
+    if lo > 0 and hi / lo > 10:
+        return np.geomspace(lo, hi, n)
+    return np.linspace(lo, hi, n)
+
+
+def surface_figure(r: Run):
+    """The contour and slice panels of one surface file."""
+    s = read_surface(r)
+    loss, acc, a = s["loss"], s["acc"], s["alpha"]
+    if not np.isfinite(loss).any():
+        raise SkipFigure(f"{r.path}: no finite /surface/loss cell")
+    if s["beta"] is None:
+        fig, axes = style.new_figure(1, 2, width=4.6, height=3.8)
+        ax = axes[0, 0]
+        ax.plot(a, loss, color="C3", marker="." if len(a) <= 60 else None)
+        ax.axvline(0, color="0.5", linewidth=0.7)
+        ax.set_xlabel("\u03b1")
+        ax.set_ylabel("L(\u03b8 + \u03b1 d) (nats)")
+        style.maybe_log(ax, [loss])
+        ax.set_title("(a) loss along the direction")
+        ax = axes[0, 1]
+        ax.plot(a, acc, color="C0", marker="." if len(a) <= 60 else None)
+        ax.axvline(0, color="0.5", linewidth=0.7)
+        ax.set_xlabel("\u03b1")
+        ax.set_ylabel("accuracy")
+        ax.set_title("(b) accuracy along the direction")
+        return style.finish(fig, "1-D loss surface \u2014 " + describe(r, s))
+
+    b = s["beta"]
+    fig, axes = style.new_figure(1, 3, width=4.4, height=3.8)
+    ax = axes[0, 0]
+    # Rows of loss are alpha (x), columns beta (y): contourf wants Z[y, x].
+    masked = np.ma.masked_invalid(loss.T)
+    levels = loss_levels(loss)
+    cs = ax.contourf(a, b, masked, levels=levels, cmap="viridis", extend="both")
+    ax.contour(a, b, masked, levels=levels[::3], colors="white", linewidths=0.4)
+    fig.colorbar(cs, ax=ax, label="loss (nats)", format="%.3g")
+    ax.plot([0], [0], marker="*", color="red", markersize=9, linestyle="none", label="checkpoint")
+    ax.set_xlabel("\u03b1 (direction x)")
+    ax.set_ylabel("\u03b2 (direction y)")
+    ax.set_title("(a) loss L(\u03b8 + \u03b1 x + \u03b2 y)")
+    ax.grid(False)
+    style.legend(ax, fontsize="x-small", loc="upper right")
+
+    ax = axes[0, 1]
+    i0, j0 = centre_index(a), centre_index(b)
+    ax.plot(a, loss[:, j0], color="C3", label=f"L(\u03b1, \u03b2={b[j0]:g})")
+    ax.plot(b, loss[i0, :], color="C0", linestyle="--", label=f"L(\u03b1={a[i0]:g}, \u03b2)")
+    ax.axvline(0, color="0.5", linewidth=0.7)
+    style.maybe_log(ax, [loss[:, j0], loss[i0, :]])
+    ax.set_xlabel("\u03b1 or \u03b2")
+    ax.set_ylabel("loss (nats)")
+    ax.set_title("(b) 1-D slices through the checkpoint")
+    style.legend(ax, fontsize="x-small")
+
+    ax = axes[0, 2]
+    ca = ax.contourf(a, b, np.ma.masked_invalid(acc.T), levels=20, cmap="magma")
+    fig.colorbar(ca, ax=ax, label="accuracy", format="%.2f")
+    ax.plot([0], [0], marker="*", color="cyan", markersize=9, linestyle="none")
+    ax.set_xlabel("\u03b1 (direction x)")
+    ax.set_ylabel("\u03b2 (direction y)")
+    ax.set_title("(c) accuracy")
+    ax.grid(False)
+    return style.finish(fig, "Loss surface \u2014 " + describe(r, s))
+
+
+def slices_figure(rs: list):
+    """The alpha slices through the checkpoint of several surface files, overlaid."""
+    fig, axes = style.new_figure(1, 1, width=6.0, height=4.2)
+    ax = axes[0, 0]
+    vals = []
+    for k, r in enumerate(rs):
+        s = read_surface(r)
+        line = s["loss"] if s["beta"] is None else s["loss"][:, centre_index(s["beta"])]
+        vals.append(line)
+        (l,) = ax.plot(s["alpha"], line, color=f"C{k % 10}",
+                       label=f"{r.name} ({variant_label(r.config)}, {s['directions']})")
+        l.set_gid(f"slice:{r.name}")
+    style.maybe_log(ax, vals)
+    ax.axvline(0, color="0.5", linewidth=0.7)
+    ax.set_xlabel("\u03b1")
+    ax.set_ylabel("L(\u03b8 + \u03b1 x) (nats)")
+    style.legend(ax, fontsize="x-small")
+    return style.finish(fig, "Loss along direction x through each checkpoint")
+
+
+def plan(runs, notice, context=None):
+    have = select(runs, "surface/loss", FAMILY, notice)
+    out = [(f"surface_{r.name}", lambda r=r: surface_figure(r)) for r in have]
+    if len(have) > 1:
+        out.append(("surface_slices", lambda: slices_figure(have)))
+    return out
+
+
+def main(argv=None) -> int:
+    from plots import cli
+    return cli.run_families([sys.modules[__name__]], argv, __doc__.splitlines()[0])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,124 @@
+#include "bnlandscape/io/surface_io.h"
+
+#include <filesystem>
+#include <iostream>
+
+#include "h5_util.h"
+
+namespace bnl::io {
+
+using detail::Failure;
+using detail::guarded;
+
+struct FileEditor::Impl {
+  std::string path;
+  std::unique_ptr<H5::H5File> file;
+
+  H5::H5File& open_file(const std::string& what) {
+    if (!file) throw IoError(detail::error_message(path, what, "the file is closed"));
+    return *file;
+  }
+
+  // Runs f(object) on the group or dataset at `object`.
+  template <class F>
+  void with_object(const std::string& object, const std::string& what, F&& f) {
+    auto& h5 = open_file(what);
+    const std::string apath = detail::absolute_path(object);
+    guarded(path, what, [&] {
+      if (apath != "/" && !detail::path_exists(h5, apath)) throw Failure("'" + apath + "' does not exist");
+      if (apath == "/" || h5.childObjType(apath) == H5O_TYPE_GROUP) {
+        const H5::Group g = h5.openGroup(apath);
+        f(g);
+      } else {
+        const H5::DataSet d = h5.openDataSet(apath);
+        f(d);
+      }
+    });
+  }
+};
+
+FileEditor::FileEditor(const std::string& path) : impl_(std::make_unique<Impl>()) {
+  impl_->path = path;
+  const std::string what = "opening file for editing";
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) throw IoError(detail::error_message(path, what, "no such file"));
+  guarded(path, what, [&] {
+    impl_->file = std::make_unique<H5::H5File>(path, H5F_ACC_RDWR);
+    const H5::Group root = impl_->file->openGroup("/");
+    if (!root.attrExists("format")) throw Failure("not a bnlandscape run file (no root attribute 'format')");
+  });
+}
+
+FileEditor::~FileEditor() {
+  try {
+    close();
+  } catch (const std::exception& e) {
+    std::cerr << "bnlandscape: " << e.what() << "\n";
+  }
+}
+
+void FileEditor::write_tensor_group(const std::string& group,
+                                    const std::vector<std::pair<std::string, torch::Tensor>>& tensors) {
+  const std::string gpath = detail::absolute_path(group);
+  const std::string what = "writing tensor group '" + gpath + "'";
+  auto& h5 = impl_->open_file(what);
+  guarded(impl_->path, what, [&] {
+    const H5::Group g = detail::require_group(h5, gpath, true);
+    for (const auto& [name, t] : tensors) {
+      if (name.empty() || name.find('/') != std::string::npos)
+        throw Failure("expected a tensor name without '/', got '" + name + "'");
+      if (g.nameExists(name)) throw Failure("'" + gpath + "/" + name + "' already exists");
+      detail::write_tensor(g, name, t);
+    }
+  });
+}
+
+void FileEditor::overwrite_array(const std::string& dataset, const std::vector<double>& values) {
+  const std::string apath = detail::absolute_path(dataset);
+  const std::string what = "rewriting dataset '" + apath + "'";
+  auto& h5 = impl_->open_file(what);
+  guarded(impl_->path, what, [&] {
+    if (!detail::path_exists(h5, apath)) throw Failure("it does not exist");
+    H5::DataSet ds = h5.openDataSet(apath);
+    const auto n = static_cast<std::size_t>(ds.getSpace().getSimpleExtentNpoints());
+    if (n != values.size())
+      throw Failure("expected " + std::to_string(n) + " values, got " + std::to_string(values.size()));
+    if (n > 0) ds.write(values.data(), H5::PredType::NATIVE_DOUBLE);
+  });
+}
+
+void FileEditor::set_attr(const std::string& object, const std::string& name, const std::string& value) {
+  impl_->with_object(object, "setting attribute '" + name + "' of '" + object + "'",
+                     [&](const H5::H5Object& o) { detail::write_attr(o, name, value); });
+}
+
+void FileEditor::set_attr(const std::string& object, const std::string& name, std::int64_t value) {
+  impl_->with_object(object, "setting attribute '" + name + "' of '" + object + "'",
+                     [&](const H5::H5Object& o) { detail::write_attr(o, name, value); });
+}
+
+void FileEditor::set_attr(const std::string& object, const std::string& name, double value) {
+  impl_->with_object(object, "setting attribute '" + name + "' of '" + object + "'",
+                     [&](const H5::H5Object& o) { detail::write_attr(o, name, value); });
+}
+
+void FileEditor::set_attr(const std::string& object, const std::string& name, const std::vector<std::string>& values) {
+  impl_->with_object(object, "setting attribute '" + name + "' of '" + object + "'",
+                     [&](const H5::H5Object& o) { detail::write_attr(o, name, values); });
+}
+
+void FileEditor::flush() {
+  auto& h5 = impl_->open_file("flushing");
+  guarded(impl_->path, "flushing", [&] { h5.flush(H5F_SCOPE_GLOBAL); });
+}
+
+void FileEditor::close() {
+  if (!impl_->file) return;
+  auto file = std::move(impl_->file);
+  guarded(impl_->path, "closing file", [&] {
+    file->flush(H5F_SCOPE_GLOBAL);
+    file->close();
+  });
+}
+
+}  // namespace bnl::io
