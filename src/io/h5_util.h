@@ -88,6 +88,13 @@ void write_attr(const H5::H5Object& obj, const std::string& name, double value);
 void write_attr(const H5::H5Object& obj, const std::string& name,
                 const std::vector<std::string>& values);
 
+/// The in-memory HDF5 file of an open RunFile, for edits that RunFile does not offer; the next
+/// commit (RunFile::flush) writes them. `file` marks the RunFile changed and throws IoError
+/// when it is closed.
+struct RunFileAccess {
+  static H5::H5File& file(RunFile& run, const std::string& what);
+};
+
 /// Whether write_tensor can store tensors of this dtype.
 bool supported_dtype(torch::ScalarType st);
 

@@ -66,10 +66,13 @@ H5::FileAccPropList core_fapl(const std::vector<char>* image) {
   return fapl;
 }
 
-// A commit is due at a periodic flush point once the time since the last one is this many
-// times what the last one took, so that writing whole images costs at most ~2% of the run
-// even when checkpoints make the file large; checkpoints and close() always commit.
+// A commit is due at a periodic flush point or checkpoint once the time since the last one is
+// this many times what the last one took, so that writing whole images costs at most ~2% of
+// the run even when checkpoints make the file large; close() and flush() always commit. A
+// file whose last commit took under kCheapCommitSeconds (every file without many checkpoints)
+// is committed every time.
 constexpr double kCommitCostFactor = 50.0;
+constexpr double kCheapCommitSeconds = 0.005;
 
 // Test-only hook, BNL_TEST_COMMIT_HOOK="<stage>:<n>[:<ms>]": at <stage> (flushed, mid-write,
 // written, renamed) of this process's n-th commit (or every commit for "*"), sleep <ms>
@@ -120,7 +123,7 @@ std::string errno_text(int err) { return std::strerror(err); }
 
 // Writes `image` to "<path>.tmp" and renames it over `path` (or, with `exclusive`, links it
 // to `path` so that an existing file is never replaced). `durable` adds fsync of the file and
-// its directory, for checkpoints and the final state (power loss); a killed process needs
+// its directory, for the final state (power loss); a killed process needs
 // neither, since the page cache outlives it.
 void replace_file(const std::string& path, const std::vector<char>& image, bool exclusive,
                   bool durable, long commit) {
@@ -258,6 +261,12 @@ struct RunFile::Impl {
     require_open(what);
     dirty = true;
     guarded(path, what, [&] { detail::write_attr(file->openGroup("/"), name, value); });
+  }
+
+  bool commit_due() const {
+    if (last_commit_seconds < kCheapCommitSeconds) return true;
+    const double since = std::chrono::duration<double>(std::chrono::steady_clock::now() - last_commit_end).count();
+    return since >= kCommitCostFactor * last_commit_seconds;
   }
 
   // Writes the in-memory file to disk as one atomic replacement (see replace_file).
@@ -806,7 +815,7 @@ std::string RunFile::write_checkpoint(
     for (const auto& [name, t] : state) detail::write_tensor(state_group, name, t);
   });
   for (auto& s : f.series) s->flush();
-  f.commit(what, true);
+  if (f.commit_due()) f.commit(what, false);
   return gpath;
 }
 
@@ -820,9 +829,7 @@ void RunFile::flush() {
 void RunFile::flush_if_due() {
   Impl& f = *impl_;
   f.require_open("flushing");
-  const double since = std::chrono::duration<double>(std::chrono::steady_clock::now() - f.last_commit_end).count();
-  if (since < kCommitCostFactor * f.last_commit_seconds) return;
-  flush();
+  if (f.commit_due()) flush();
 }
 
 
@@ -863,6 +870,13 @@ void RunFile::close() {
 }
 
 bool RunFile::is_open() const { return impl_->open; }
+
+H5::H5File& detail::RunFileAccess::file(RunFile& run, const std::string& what) {
+  RunFile::Impl& f = *run.impl_;
+  f.require_open(what);
+  f.dirty = true;
+  return *f.file;
+}
 
 RunFile::CommitStats RunFile::commit_stats() const { return impl_->stats; }
 

@@ -12,11 +12,13 @@ using detail::guarded;
 
 struct FileEditor::Impl {
   std::string path;
-  std::unique_ptr<H5::H5File> file;
+  // Edits go to the RunFile's in-memory file and reach the disk with its atomic commits
+  // (docs/crash_safety.md): a kill while a grid row is written leaves the previous row's commit.
+  std::unique_ptr<RunFile> run;
 
   H5::H5File& open_file(const std::string& what) {
-    if (!file) throw IoError(detail::error_message(path, what, "the file is closed"));
-    return *file;
+    if (!run || !run->is_open()) throw IoError(detail::error_message(path, what, "the file is closed"));
+    return detail::RunFileAccess::file(*run, what);
   }
 
   // Runs f(object) on the group or dataset at `object`.
@@ -42,11 +44,7 @@ FileEditor::FileEditor(const std::string& path) : impl_(std::make_unique<Impl>()
   const std::string what = "opening file for editing";
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) throw IoError(detail::error_message(path, what, "no such file"));
-  guarded(path, what, [&] {
-    impl_->file = std::make_unique<H5::H5File>(path, H5F_ACC_RDWR);
-    const H5::Group root = impl_->file->openGroup("/");
-    if (!root.attrExists("format")) throw Failure("not a bnlandscape run file (no root attribute 'format')");
-  });
+  impl_->run = RunFile::open_existing(path);
 }
 
 FileEditor::~FileEditor() {
@@ -108,17 +106,14 @@ void FileEditor::set_attr(const std::string& object, const std::string& name, co
 }
 
 void FileEditor::flush() {
-  auto& h5 = impl_->open_file("flushing");
-  guarded(impl_->path, "flushing", [&] { h5.flush(H5F_SCOPE_GLOBAL); });
+  impl_->open_file("flushing");
+  impl_->run->flush();
 }
 
 void FileEditor::close() {
-  if (!impl_->file) return;
-  auto file = std::move(impl_->file);
-  guarded(impl_->path, "closing file", [&] {
-    file->flush(H5F_SCOPE_GLOBAL);
-    file->close();
-  });
+  if (!impl_->run) return;
+  auto run = std::move(impl_->run);
+  run->close();
 }
 
 }  // namespace bnl::io

@@ -5,6 +5,8 @@
 #include <cmath>
 #include <limits>
 #include <map>
+#include <sstream>
+#include <type_traits>
 #include <mutex>
 #include <thread>
 
@@ -21,6 +23,22 @@
 
 namespace bnl::train {
 namespace {
+
+// Key of a parameter's state in torch::optim::Optimizer::state(): libtorch 1.13 keys it by the
+// parameter's TensorImpl address printed as a string, libtorch 2 by the address itself; the
+// CUDA builds (README, "Devices") use libtorch 2.
+using OptimizerStateKey = std::decay_t<decltype(std::declval<torch::optim::Optimizer&>().state())>::key_type;
+
+template <class Key = OptimizerStateKey>
+Key optimizer_state_key(const torch::Tensor& p) {
+  if constexpr (std::is_same_v<Key, std::string>) {
+    std::ostringstream os;
+    os << p.unsafeGetTensorImpl();
+    return os.str();
+  } else {
+    return static_cast<Key>(p.unsafeGetTensorImpl());
+  }
+}
 
 using Clock = std::chrono::steady_clock;
 
@@ -263,7 +281,7 @@ std::vector<std::pair<std::string, torch::Tensor>> Trainer::resume_state() const
   std::int64_t i = 0;
   for (const auto& group : optimizer_->param_groups()) {
     for (const auto& p : group.params()) {
-      auto it = optimizer_->state().find(c10::guts::to_string(p.unsafeGetTensorImpl()));
+      auto it = optimizer_->state().find(optimizer_state_key(p));
       if (it != optimizer_->state().end()) {
         if (auto* s = dynamic_cast<torch::optim::SGDParamState*>(it->second.get())) {
           if (s->momentum_buffer().defined())
@@ -325,7 +343,7 @@ void Trainer::restore(const std::vector<std::pair<std::string, torch::Tensor>>& 
   for (const auto& group : optimizer_->param_groups()) {
     for (const auto& p : group.params()) {
       const std::string idx = std::to_string(i);
-      const std::string key = c10::guts::to_string(p.unsafeGetTensorImpl());
+      const OptimizerStateKey key = optimizer_state_key(p);
       if (config_.optimizer == "adam") {
         if (st.count("optimizer.exp_avg." + idx)) {
           auto a = std::make_unique<torch::optim::AdamParamState>();
@@ -352,7 +370,7 @@ std::vector<torch::Tensor> Trainer::preview_update() {
   // A deep copy of the optimizer state: step() updates momentum and moment buffers in place,
   // and the states' own clone() shares those tensors.
   auto& state = optimizer_->state();
-  std::vector<std::pair<std::string, std::unique_ptr<torch::optim::OptimizerParamState>>> saved;
+  std::vector<std::pair<OptimizerStateKey, std::unique_ptr<torch::optim::OptimizerParamState>>> saved;
   for (const auto& [key, st] : state) {
     auto copy = st->clone();
     if (auto* s = dynamic_cast<torch::optim::SGDParamState*>(copy.get())) {

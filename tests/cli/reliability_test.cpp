@@ -107,6 +107,22 @@ TEST(Reliability, ASecondWriterIsRefusedAndAStaleLockTakenOver) {
   auto ok = bnl(args);
   EXPECT_EQ(ok.code, 0) << ok.output;
   EXPECT_FALSE(std::filesystem::exists(out + ".lock"));
+  // Holders flock their lock file: a lock whose flock nobody holds is stale even when its pid
+  // now belongs to a live process (reused after a kill -9), and one whose flock is held is
+  // live even when its pid says otherwise.
+  {
+    std::ofstream lock(out + ".lock");
+    lock << getpid() << "@" << host << " flock\n";
+  }
+  auto reused = bnl(args + " --overwrite");
+  EXPECT_EQ(reused.code, 0) << reused.output;
+  auto held = sh(std::string(BNL_PYTHON) + " -c \"import fcntl, subprocess, sys\n"
+                 "f = open('" + out + ".lock', 'w'); f.write('999999999@" + host + " flock\\n'); f.flush()\n"
+                 "fcntl.flock(f, fcntl.LOCK_EX)\n"
+                 "r = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
+                 "print('rc', r.returncode, r.stderr)\" " + BNL_BINARY + " " + args + " --overwrite");
+  EXPECT_NE(held.output.find("rc 2"), std::string::npos) << held.output;
+  EXPECT_NE(held.output.find("in use by process 999999999@"), std::string::npos) << held.output;
 }
 
 TEST(Reliability, AFullDiskEndsTheRunWithExitTwoAndKeepsTheLastCommit) {

@@ -16,18 +16,7 @@
 namespace bnl::probes {
 namespace {
 
-/// Dense H, column j = H e_j, symmetrised.
-Eigen::MatrixXd dense_hessian(const HessianOperator& op) {
-  const Eigen::Index p = op.rows();
-  Eigen::MatrixXd h(p, p);
-  Eigen::VectorXd e = Eigen::VectorXd::Zero(p);
-  for (Eigen::Index j = 0; j < p; ++j) {
-    e[j] = 1.0;
-    op.perform_op(e.data(), h.col(j).data());
-    e[j] = 0.0;
-  }
-  return 0.5 * (h + h.transpose());
-}
+Eigen::MatrixXd dense_hessian(const HessianOperator& op) { return testing::dense_symmetric(op); }
 
 std::vector<double> exact_eigenvalues(const HessianOperator& op) {
   const Eigen::VectorXd ev = Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd>(dense_hessian(op)).eigenvalues();

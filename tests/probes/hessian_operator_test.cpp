@@ -14,18 +14,8 @@ namespace {
 
 using testing::flat_gradient;
 
-/// Dense H, column j = H e_j.
-Eigen::MatrixXd dense_hessian(const HessianOperator& op) {
-  const Eigen::Index p = op.rows();
-  Eigen::MatrixXd h(p, p);
-  Eigen::VectorXd e = Eigen::VectorXd::Zero(p);
-  for (Eigen::Index j = 0; j < p; ++j) {
-    e[j] = 1.0;
-    op.perform_op(e.data(), h.col(j).data());
-    e[j] = 0.0;
-  }
-  return h;
-}
+/// Dense H, column j = H e_j (not symmetrised: the tests check symmetry).
+Eigen::MatrixXd dense_hessian(const HessianOperator& op) { return testing::dense_matrix(op); }
 
 /// Central differences of the gradient along v: (g(w + h v) - g(w - h v)) / 2h.
 torch::Tensor fd_hvp(const std::vector<torch::Tensor>& params, const LossFn& loss, const torch::Tensor& v, double h) {

@@ -11,6 +11,7 @@
 #include "bnlandscape/models/factory.h"
 #include "bnlandscape/models/norm_spec.h"
 #include "bnlandscape/probes/flat_params.h"
+#include "probes/problems.h"
 
 namespace bnl::probes {
 namespace {
@@ -46,17 +47,7 @@ SmallNet small_net(bool bn) {
   return n;
 }
 
-Eigen::MatrixXd dense_hessian(const HessianOperator& op) {
-  const Eigen::Index p = op.rows();
-  Eigen::MatrixXd h(p, p);
-  Eigen::VectorXd e = Eigen::VectorXd::Zero(p);
-  for (Eigen::Index j = 0; j < p; ++j) {
-    e[j] = 1.0;
-    op.perform_op(e.data(), h.col(j).data());
-    e[j] = 0.0;
-  }
-  return 0.5 * (h + h.transpose());
-}
+Eigen::MatrixXd dense_hessian(const HessianOperator& op) { return testing::dense_symmetric(op); }
 
 TEST(LayerHessian, BlocksAreTheModulesOwningParametersInFlatOrder) {
   const auto n = small_net(true);

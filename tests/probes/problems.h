@@ -16,6 +16,28 @@
 
 namespace bnl::probes::testing {
 
+/// The dense matrix of a matrix-free operator with Spectra's interface (rows(),
+/// perform_op(x_in, y_out)): column j is op(e_j).
+template <class Op>
+Eigen::MatrixXd dense_matrix(const Op& op) {
+  const Eigen::Index p = op.rows();
+  Eigen::MatrixXd h(p, p);
+  Eigen::VectorXd e = Eigen::VectorXd::Zero(p);
+  for (Eigen::Index j = 0; j < p; ++j) {
+    e[j] = 1.0;
+    op.perform_op(e.data(), h.col(j).data());
+    e[j] = 0.0;
+  }
+  return h;
+}
+
+/// dense_matrix, symmetrised: (H + H^T) / 2, for the eigensolvers of the references.
+template <class Op>
+Eigen::MatrixXd dense_symmetric(const Op& op) {
+  const Eigen::MatrixXd h = dense_matrix(op);
+  return 0.5 * (h + h.transpose());
+}
+
 inline Eigen::MatrixXd eigen_normal(Eigen::Index rows, Eigen::Index cols, std::uint64_t seed) {
   std::mt19937_64 engine(seed);
   std::normal_distribution<double> normal;

@@ -26,6 +26,7 @@ class RunLock {
  private:
   std::string path_;
   bool held_ = false;
+  int fd_ = -1;  ///< the lock file, flock()ed while held (where the filesystem supports it)
 };
 
 /// Installs handlers for SIGINT, SIGTERM and SIGUSR1 that record the signal; a second SIGINT

@@ -43,6 +43,12 @@ struct ColumnSpec {
 
 class RunFile;
 
+namespace detail {
+/// src/io's own access to a RunFile's in-memory HDF5 file (defined in src/io/run_file.cpp), for
+/// edits RunFile does not offer (io/surface_io.h) that must still go through its commits.
+struct RunFileAccess;
+}  // namespace detail
+
 /// A group of series that share dimension 0 (rows). Rows are buffered in memory and written on
 /// flush(); append() never touches HDF5, so it is cheap enough to call every training step.
 /// Owned by its RunFile: obtained from RunFile::add_series and valid for the RunFile's life.
@@ -116,8 +122,9 @@ class SeriesGroup {
 /// file on disk changes only by commits, each of which writes a complete image to "<path>.tmp"
 /// and renames it over the path. A process killed at any instant (kill -9 included) leaves
 /// either the previous commit or the next one on disk: a file that opens with plain h5py,
-/// holding exactly what the last completed commit held. flush(), write_checkpoint() and close()
-/// commit; flush_if_due() commits when it is cheap relative to the time since the last commit.
+/// holding exactly what the last completed commit held. flush() and close() commit;
+/// write_checkpoint() and flush_if_due() commit when that is cheap relative to the time since
+/// the last commit.
 class RunFile {
  public:
   /// Implementation, defined in src/io/run_file.cpp.
@@ -197,9 +204,10 @@ class RunFile {
   /// float64, int8/16/32/64, uint8, bool) and shape; `state` tensors go to
   /// /checkpoints/step_NNNNNNN/_state/<name> (flat). The group carries the attribute "step"
   /// and keeps creation order, so read_tensor_group returns tensors in the order given here.
-  /// Then commits the file (with fsync). Returns the group path. An existing checkpoint, a name
-  /// that is empty or contains '/', or an unsupported dtype is an IoError; so is a commit that
-  /// fails (a full disk), which leaves the previous commit on disk.
+  /// Then commits the file when a commit is due (see flush_if_due; always for a file without
+  /// many checkpoints), else with the next due commit or close(). Returns the group path. An
+  /// existing checkpoint, a name that is empty or contains '/', or an unsupported dtype is an
+  /// IoError; so is a commit that fails (a full disk), which leaves the previous commit on disk.
   std::string write_checkpoint(std::int64_t step,
                                const std::vector<std::pair<std::string, torch::Tensor>>& tensors,
                                const std::vector<std::pair<std::string, torch::Tensor>>& state);
@@ -210,9 +218,9 @@ class RunFile {
   /// IoError and leaves the previous commit on disk.
   void flush();
 
-  /// flush() when the time since the last commit is at least 50 times what that commit took
-  /// (so whole-image commits of a file grown large by checkpoints cost at most ~2% of the
-  /// run), else nothing: for periodic flush points.
+  /// flush() when the last commit took under 5 ms (a file without many checkpoints) or the time
+  /// since it is at least 50 times what it took (so whole-image commits of a file grown large
+  /// by checkpoints cost at most ~2% of the run), else nothing: for periodic flush points.
   void flush_if_due();
 
   /// What committing has cost this RunFile so far.
@@ -240,6 +248,7 @@ class RunFile {
                          const std::vector<std::int64_t>& dims, const std::string& units,
                          const std::string& description);
   explicit RunFile(std::unique_ptr<Impl> impl);
+  friend struct detail::RunFileAccess;
   std::unique_ptr<Impl> impl_;
 };
 

@@ -18,8 +18,10 @@
 
 namespace bnl::io {
 
-/// An existing HDF5 file opened read-write. Nothing else in the process may have it open for
-/// writing at the same time (close the RunFile that created it first). Not thread-safe.
+/// An existing run file opened for editing through RunFile (RunFile::open_existing), so that
+/// its edits reach the disk only by atomic commits. Nothing else in the process may have it
+/// open for writing at the same time (close the RunFile that created it first). Not
+/// thread-safe.
 class FileEditor {
  public:
   struct Impl;
@@ -53,8 +55,8 @@ class FileEditor {
   /// Sets (or replaces) a 1-D string-array attribute of `object`.
   void set_attr(const std::string& object, const std::string& name, const std::vector<std::string>& values);
 
-  /// Writes everything to disk (H5Fflush), so that the file opens with plain HDF5 readers even
-  /// if the process is killed afterwards.
+  /// Commits the edits (RunFile::flush): the file on disk holds them and opens with plain HDF5
+  /// readers whenever the process is killed afterwards.
   void flush();
 
   /// Flushes and closes (idempotent); the first error is thrown.
