@@ -123,8 +123,8 @@ std::string errno_text(int err) { return std::strerror(err); }
 
 // Writes `image` to "<path>.tmp" and renames it over `path` (or, with `exclusive`, links it
 // to `path` so that an existing file is never replaced). `durable` adds fsync of the file and
-// its directory, for the final state (power loss); a killed process needs
-// neither, since the page cache outlives it.
+// its directory, for the final state (power loss); a killed process needs neither, since the
+// page cache outlives it.
 void replace_file(const std::string& path, const std::vector<char>& image, bool exclusive,
                   bool durable, long commit) {
   const std::string tmp = path + ".tmp";
@@ -159,13 +159,21 @@ void replace_file(const std::string& path, const std::vector<char>& image, bool 
   }
   if (::close(fd) != 0) fail("closing " + in_quotes(tmp) + ": " + errno_text(errno));
   at_commit_stage("written", commit);
+  bool placed = false;
   if (exclusive) {
-    if (::link(tmp.c_str(), path.c_str()) != 0) {
+    if (::link(tmp.c_str(), path.c_str()) == 0) {
+      ::unlink(tmp.c_str());
+      placed = true;
+    } else {
       const int err = errno;
-      fail(err == EEXIST ? std::string("file exists (overwrite to replace it)") : "linking: " + errno_text(err));
+      if (err == EEXIST) fail("file exists (overwrite to replace it)");
+      // Filesystems without hard links: the caller checked that the path was free; rename.
+      const bool no_links = err == EPERM || err == EOPNOTSUPP || err == ENOSYS || err == EMLINK;
+      if (!no_links) fail("linking: " + errno_text(err));
+      if (::access(path.c_str(), F_OK) == 0) fail("file exists (overwrite to replace it)");
     }
-    ::unlink(tmp.c_str());
-  } else if (::rename(tmp.c_str(), path.c_str()) != 0) {
+  }
+  if (!placed && ::rename(tmp.c_str(), path.c_str()) != 0) {
     fail("renaming " + in_quotes(tmp) + ": " + errno_text(errno));
   }
   if (durable) {
