@@ -2,7 +2,7 @@
 """VGG training throughput: bnlandscape `--arch vgg` vs the same network in Python PyTorch,
 side by side, at the same thread settings.
 
-    /usr/bin/python3 bench/vgg_bench.py [--width 0.25] [--reps 3] [--steps 12] [--warmup 3]
+    /usr/bin/python3 bench/vgg_bench.py [--width 0.25] [--reps 3] [--steps 30] [--warmup 5]
 
 VGG-11 at --width on CIFAR-shaped batches of 128 (3 x 32 x 32), plain SGD lr 0.1, mean
 cross-entropy, with BN after every convolution (ours, `--bn custom`, vs torch.nn.BatchNorm2d)
@@ -87,9 +87,9 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("--width", type=float, default=0.25)
     p.add_argument("--reps", type=int, default=3)
-    p.add_argument("--steps", type=int, default=12)
-    p.add_argument("--warmup", type=int, default=3)
-    p.add_argument("--settings", default="1,2;2,1;2,2", help="(intra,BLAS) thread settings, ';'-separated")
+    p.add_argument("--steps", type=int, default=30)
+    p.add_argument("--warmup", type=int, default=5)
+    p.add_argument("--settings", default="1,2;2,1", help="(intra,BLAS) thread settings, ';'-separated")
     p.add_argument("worker", nargs="?")
     p.add_argument("--bn", default="custom")
     p.add_argument("--intra", type=int, default=1)

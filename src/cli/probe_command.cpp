@@ -296,6 +296,7 @@ ProbeSeries::ProbeSeries(io::RunFile& file, const probes::LandscapeProbe& probe,
   group_->set_attr("probe_microbatch", cfg.probe_microbatch);
   group_->set_attr("probe_dtype", cfg.probe_dtype);
   group_->set_attr("probe_bn_mode", cfg.probe_bn_mode);
+  group_->set_attr("hvp_engine", probe.hvp_engine());
   group_->set_attr("tol", cfg.tol);
   group_->set_attr("ncv", static_cast<std::int64_t>(probe.ncv()));
   group_->set_attr("top_k", cfg.top_k);

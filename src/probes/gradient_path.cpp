@@ -22,20 +22,28 @@ struct LossAndGradient {
   torch::Tensor gradient;  // [P], detached, parameters' dtype
 };
 
-LossAndGradient evaluate(const std::vector<torch::Tensor>& params, const LossFn& loss, const TensorAverage& average) {
-  torch::AutoGradMode grad_mode(true);
-  const torch::Tensor l = loss();
-  TORCH_CHECK(l.defined() && l.numel() == 1, "gradient_path: expected the loss closure to return a scalar, got ",
-              l.defined() ? l.sizes() : torch::IntArrayRef{});
-  std::vector<torch::Tensor> grads(params.size());
-  if (l.requires_grad()) {
-    grads = torch::autograd::grad({l.reshape({})}, params, /*grad_outputs=*/{}, /*retain_graph=*/false,
-                                  /*create_graph=*/false, /*allow_unused=*/true);
+LossAndGradient evaluate(const std::vector<torch::Tensor>& params, const LossFn& loss, const TensorAverage& average,
+                         const MlpCurvature* curvature) {
+  LossAndGradient out;
+  if (curvature) {
+    std::vector<torch::Tensor> grads;
+    curvature->evaluate(&out.loss, &grads, /*keep=*/false);
+    out.gradient = flatten(grads);
+  } else {
+    torch::AutoGradMode grad_mode(true);
+    const torch::Tensor l = loss();
+    TORCH_CHECK(l.defined() && l.numel() == 1, "gradient_path: expected the loss closure to return a scalar, got ",
+                l.defined() ? l.sizes() : torch::IntArrayRef{});
+    std::vector<torch::Tensor> grads(params.size());
+    if (l.requires_grad()) {
+      grads = torch::autograd::grad({l.reshape({})}, params, /*grad_outputs=*/{}, /*retain_graph=*/false,
+                                    /*create_graph=*/false, /*allow_unused=*/true);
+    }
+    for (std::size_t i = 0; i < params.size(); ++i) {
+      if (!grads[i].defined()) grads[i] = torch::zeros_like(params[i]);
+    }
+    out = {l.detach().to(torch::kCPU, torch::kDouble).item<double>(), flatten(grads).detach()};
   }
-  for (std::size_t i = 0; i < params.size(); ++i) {
-    if (!grads[i].defined()) grads[i] = torch::zeros_like(params[i]);
-  }
-  LossAndGradient out{l.detach().to(torch::kCPU, torch::kDouble).item<double>(), flatten(grads).detach()};
   if (average) {
     const std::int64_t n = out.gradient.numel();
     auto packed = torch::cat({out.gradient, torch::full({1}, out.loss, out.gradient.options())});
@@ -66,9 +74,9 @@ class RestoreOnExit {
 
 GradientPathResult gradient_path(const std::vector<torch::Tensor>& params, const LossFn& loss,
                                  const std::vector<double>& step_sizes, const HessianOperator* op,
-                                 const TensorAverage& average) {
+                                 const TensorAverage& average, const MlpCurvature* curvature) {
   TORCH_CHECK(!params.empty(), "gradient_path: expected at least one parameter tensor, got none");
-  TORCH_CHECK(static_cast<bool>(loss), "gradient_path: expected a loss closure, got an empty std::function");
+  TORCH_CHECK(curvature || static_cast<bool>(loss), "gradient_path: expected a loss closure, got an empty std::function");
   TORCH_CHECK(!step_sizes.empty(), "gradient_path: expected at least one step size, got none");
   for (std::size_t j = 0; j < step_sizes.size(); ++j) {
     TORCH_CHECK(step_sizes[j] > 0.0 && std::isfinite(step_sizes[j]),
@@ -92,7 +100,7 @@ GradientPathResult gradient_path(const std::vector<torch::Tensor>& params, const
   result.loss_path.assign(step_sizes.size(), kNaN);
   result.grad_pred.assign(step_sizes.size(), kNaN);
 
-  const LossAndGradient base = evaluate(params, loss, average);
+  const LossAndGradient base = evaluate(params, loss, average, curvature);
   const torch::Tensor& g = base.gradient;
   result.loss = finite_or_nan(base.loss);
   result.grad_norm = finite_or_nan(norm2(g));
@@ -114,7 +122,7 @@ GradientPathResult gradient_path(const std::vector<torch::Tensor>& params, const
     RestoreOnExit guard(params, snapshot(params));
     for (std::size_t j = 0; j < step_sizes.size(); ++j) {
       assign_flat(params, w - step_sizes[j] * g);
-      const LossAndGradient moved = evaluate(params, loss, average);
+      const LossAndGradient moved = evaluate(params, loss, average, curvature);
       result.loss_path[j] = finite_or_nan(moved.loss);
       result.grad_pred[j] = finite_or_nan(norm2(g - moved.gradient));
     }

@@ -25,10 +25,12 @@ torch::Tensor bits(const torch::Tensor& t) {
 
 }  // namespace
 
-HessianOperator::HessianOperator(std::vector<torch::Tensor> params, LossFn loss, TensorAverage average)
-    : params_(std::move(params)), average_(std::move(average)) {
+HessianOperator::HessianOperator(std::vector<torch::Tensor> params, LossFn loss, TensorAverage average,
+                                 std::shared_ptr<const MlpCurvature> curvature)
+    : params_(std::move(params)), average_(std::move(average)), curvature_(std::move(curvature)) {
   TORCH_CHECK(!params_.empty(), "HessianOperator: expected at least one parameter tensor, got none");
-  TORCH_CHECK(static_cast<bool>(loss), "HessianOperator: expected a loss closure, got an empty std::function");
+  TORCH_CHECK(curvature_ || static_cast<bool>(loss),
+              "HessianOperator: expected a loss closure, got an empty std::function");
   for (std::size_t i = 0; i < params_.size(); ++i) {
     const auto& p = params_[i];
     TORCH_CHECK(p.defined(), "HessianOperator: expected defined parameters, got an undefined one at index ", i);
@@ -42,25 +44,30 @@ HessianOperator::HessianOperator(std::vector<torch::Tensor> params, LossFn loss,
   options_ = torch::TensorOptions().dtype(params_[0].dtype()).device(params_[0].device());
   n_ = numel(params_);
 
-  torch::AutoGradMode grad_mode(true);
-  const torch::Tensor l = loss();
-  TORCH_CHECK(l.defined() && l.numel() == 1, "HessianOperator: expected the loss closure to return a scalar, got ",
-              l.defined() ? l.sizes() : torch::IntArrayRef{});
-  loss_ = l.detach().to(torch::kCPU, torch::kDouble).item<double>();
-
-  if (l.requires_grad()) {
-    grads_ = torch::autograd::grad({l.reshape({})}, params_, /*grad_outputs=*/{}, /*retain_graph=*/true,
-                                   /*create_graph=*/true, /*allow_unused=*/true);
-  } else {
-    grads_.assign(params_.size(), torch::Tensor());
-  }
-  for (std::size_t i = 0; i < params_.size(); ++i) {
-    if (!grads_[i].defined()) grads_[i] = torch::zeros_like(params_[i]);
-    has_curvature_ = has_curvature_ || grads_[i].requires_grad();
-  }
   std::vector<torch::Tensor> detached;
-  detached.reserve(grads_.size());
-  for (const auto& g : grads_) detached.push_back(g.detach());
+  if (curvature_) {
+    point_ = curvature_->evaluate(&loss_, &detached, /*keep=*/true);
+    has_curvature_ = true;
+  } else {
+    torch::AutoGradMode grad_mode(true);
+    const torch::Tensor l = loss();
+    TORCH_CHECK(l.defined() && l.numel() == 1, "HessianOperator: expected the loss closure to return a scalar, got ",
+                l.defined() ? l.sizes() : torch::IntArrayRef{});
+    loss_ = l.detach().to(torch::kCPU, torch::kDouble).item<double>();
+
+    if (l.requires_grad()) {
+      grads_ = torch::autograd::grad({l.reshape({})}, params_, /*grad_outputs=*/{}, /*retain_graph=*/true,
+                                     /*create_graph=*/true, /*allow_unused=*/true);
+    } else {
+      grads_.assign(params_.size(), torch::Tensor());
+    }
+    for (std::size_t i = 0; i < params_.size(); ++i) {
+      if (!grads_[i].defined()) grads_[i] = torch::zeros_like(params_[i]);
+      has_curvature_ = has_curvature_ || grads_[i].requires_grad();
+    }
+    detached.reserve(grads_.size());
+    for (const auto& g : grads_) detached.push_back(g.detach());
+  }
   gradient_ = flatten(detached).contiguous();
   if (average_) {
     // The loss rides along with the gradient: one all-reduce for both.
@@ -89,8 +96,20 @@ torch::Tensor HessianOperator::hvp(const torch::Tensor& v) const {
   // Structural, hence the same on every rank: no rank skips the all-reduce alone.
   if (!has_curvature_) return torch::zeros({n_}, options_);
 
-  torch::AutoGradMode grad_mode(true);
   const torch::Tensor vv = v.detach().to(options_.device(), options_.dtype().toScalarType());
+  if (curvature_) {
+    std::vector<torch::Tensor> parts;
+    parts.reserve(params_.size());
+    std::int64_t at = 0;
+    for (const auto& p : params_) {
+      parts.push_back(vv.narrow(0, at, p.numel()).view(p.sizes()));
+      at += p.numel();
+    }
+    auto out = flatten(curvature_->hvp(*point_, parts));
+    if (average_) average_(out);
+    return out;
+  }
+  torch::AutoGradMode grad_mode(true);
   // A per-tensor dot product keeps a concatenation node out of the backward graph.
   torch::Tensor gv;
   std::int64_t offset = 0;

@@ -63,6 +63,8 @@ void validate_probe(const ProbeConfig& c, std::int64_t batch_size, std::int64_t 
           "a divisor of the probe set size " + std::to_string(n));
   }
   if (!c.step_sizes.empty()) parse_step_sizes(c.step_sizes);
+  if (c.hvp_engine != "auto" && c.hvp_engine != "autograd")
+    bad("hvp-engine", "\"" + c.hvp_engine + "\"", "auto | autograd");
   if (c.top_k < 0) bad("top-k", std::to_string(c.top_k), "k >= 0");
   if (c.bottom_k < 0) bad("bottom-k", std::to_string(c.bottom_k), "k >= 0");
   if (num_params > 0) {
@@ -167,6 +169,12 @@ int LandscapeProbe::ncv() const {
   return config_.ncv > 0 ? static_cast<int>(config_.ncv) : default_ncv(k, num_params_);
 }
 
+std::string LandscapeProbe::hvp_engine() const {
+  if (config_.hvp_engine == "autograd" || !MlpCurvature::unsupported_reason(*model_, params_).empty())
+    return "autograd";
+  return "mlp-r-operator";
+}
+
 LossFn LandscapeProbe::loss_fn(const torch::Tensor& x, const torch::Tensor& y) {
   const std::int64_t n = x.size(0);
   const std::int64_t m = config_.probe_microbatch > 0 ? std::min(config_.probe_microbatch, n) : n;
@@ -210,8 +218,11 @@ ProbeRecord LandscapeProbe::measure(std::int64_t step, const models::Classifier&
     ys = y.slice(0, shard_.rank * share, (shard_.rank + 1) * share);
   }
   auto loss = loss_fn(xs, ys);
-  HessianOperator op(params_, loss, shard_.average);
-  auto path = gradient_path(params_, loss, step_sizes_, &op, shard_.average);
+  std::shared_ptr<const MlpCurvature> curvature;
+  if (hvp_engine() != "autograd")
+    curvature = std::make_shared<MlpCurvature>(*model_, params_, xs, ys, config_.probe_microbatch);
+  HessianOperator op(params_, loss, shard_.average, curvature);
+  auto path = gradient_path(params_, loss, step_sizes_, &op, shard_.average, curvature.get());
   r.loss = path.loss;
   r.grad_norm = path.grad_norm;
   r.loss_path = path.loss_path;

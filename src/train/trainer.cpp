@@ -395,13 +395,15 @@ std::vector<torch::Tensor> Trainer::preview_update() {
   return after;
 }
 
-std::pair<int, int> configure_threads(std::int64_t n) {
+std::pair<int, int> configure_threads(std::int64_t n, bool convolutional) {
   // Measured on 2 cores (README, "Speed"): libtorch's intra-op OpenMP pool and OpenBLAS's own
-  // pthreads oversubscribe the cores when both are > 1; one intra-op thread and n BLAS threads
-  // gave the fastest steps.
+  // pthreads oversubscribe the cores when both are > 1. The MLP's time is in BLAS products:
+  // one intra-op thread and n BLAS threads. Convolutions run in libtorch's own kernels (oneDNN,
+  // im2col) on the intra-op pool: n intra-op threads and one BLAS thread, 1.4-1.8x faster for
+  // VGG and the ConvMLP (bench/RESULTS.md).
   const int cores = static_cast<int>(std::max<std::int64_t>(1, n > 0 ? n : std::thread::hardware_concurrency()));
-  const int intra = 1;
-  const int blas = cores;
+  const int intra = convolutional ? cores : 1;
+  const int blas = convolutional ? 1 : cores;
   at::set_num_threads(intra);
   using SetThreads = void (*)(int);
   if (auto* f = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) f(blas);

@@ -388,3 +388,12 @@ TEST(Trainer, ResumeKeepsTheDataOrderItsCheckpointStartedWith) {
   EXPECT_TRUE(std::none_of(written.begin(), written.end(),
                            [](const auto& kv) { return kv.first == "data_order_generator_state"; }));
 }
+
+TEST(Trainer, ThreadsGoToBlasForTheMlpAndToTheIntraOpPoolForConvolutions) {
+  EXPECT_EQ(train::configure_threads(2), std::make_pair(1, 2));
+  EXPECT_EQ(at::get_num_threads(), 1);
+  EXPECT_EQ(train::configure_threads(2, /*convolutional=*/true), std::make_pair(2, 1));
+  EXPECT_EQ(at::get_num_threads(), 2);
+  EXPECT_EQ(train::configure_threads(1, /*convolutional=*/true), std::make_pair(1, 1));
+  EXPECT_EQ(at::get_num_threads(), 1);
+}

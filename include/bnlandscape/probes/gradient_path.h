@@ -11,6 +11,7 @@
 #include <torch/types.h>
 
 #include "bnlandscape/probes/hessian_operator.h"
+#include "bnlandscape/probes/mlp_curvature.h"
 #include "bnlandscape/probes/loss_fn.h"
 #include "bnlandscape/probes/shard.h"
 
@@ -44,10 +45,12 @@ struct GradientPathResult {
 /// built at w with these parameters; it supplies g^T H g and stays valid.
 /// Throws on bad step sizes or a mismatched operator. With `average` set (the probe set split
 /// across ranks, `loss` this rank's share), each loss and gradient is averaged over the ranks
-/// in one all-reduce, so every rank returns the single-process result.
+/// in one all-reduce, so every rank returns the single-process result. With `curvature` set
+/// (the same loss written out by hand), losses and gradients come from it, not from `loss`.
 GradientPathResult gradient_path(const std::vector<torch::Tensor>& params, const LossFn& loss,
                                  const std::vector<double>& step_sizes, const HessianOperator* op,
-                                 const TensorAverage& average = {});
+                                 const TensorAverage& average = {},
+                                 const MlpCurvature* curvature = nullptr);
 
 /// `count` step sizes log-spaced over [lo * lr, hi * lr] (both ends
 /// included; one step gives lo * lr). Santurkar et al. probe around the

@@ -5,12 +5,14 @@
 /// perform_op(x, y) computing y = H x, no base class.
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include <Eigen/Core>
 #include <torch/types.h>
 
 #include "bnlandscape/probes/loss_fn.h"
+#include "bnlandscape/probes/mlp_curvature.h"
 #include "bnlandscape/probes/shard.h"
 
 namespace bnl::probes {
@@ -40,8 +42,11 @@ class HessianOperator {
   /// NoGradGuard does not break it. Throws (TORCH_CHECK) on bad input or a
   /// non-scalar loss. With `average` set (a probe set split across ranks, `loss` this rank's
   /// share), L and g are averaged over the ranks in one all-reduce here, and every product
-  /// in one all-reduce each, so all ranks hold the same operator.
-  HessianOperator(std::vector<torch::Tensor> params, LossFn loss, TensorAverage average = {});
+  /// in one all-reduce each, so all ranks hold the same operator. With `curvature` set (the
+  /// same loss written out by hand, MlpCurvature), L, g and every product come from it instead
+  /// of autograd: no graph is kept, and `loss` is not called.
+  HessianOperator(std::vector<torch::Tensor> params, LossFn loss, TensorAverage average = {},
+                  std::shared_ptr<const MlpCurvature> curvature = nullptr);
 
   /// P, the number of rows of H.
   Eigen::Index rows() const { return n_; }
@@ -81,6 +86,8 @@ class HessianOperator {
 
   std::vector<torch::Tensor> params_;
   TensorAverage average_;
+  std::shared_ptr<const MlpCurvature> curvature_;         // hand-written products, or null
+  std::shared_ptr<const MlpCurvature::Point> point_;      // its intermediates at the weights
   std::vector<torch::Tensor> grads_;    // with graph; entries that do not require grad have H rows = 0
   std::vector<torch::Tensor> weights_;  // private copy of the weights the graph was built at
   torch::Tensor gradient_;

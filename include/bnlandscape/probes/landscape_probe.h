@@ -41,6 +41,7 @@ struct ProbeConfig {
   bool save_eigenvectors = false;        ///< store the top eigenvector at every probe
   std::string probe_bn_mode = "train";   ///< BN statistics during probes: train (batch) | eval (running)
   std::string probe_dtype = "float32";   ///< float32 | float64
+  std::string hvp_engine = "auto";       ///< auto (hand-written MLP products where supported) | autograd
   std::string checkpoint;                ///< offline: HDF5 file holding the weights
   std::string checkpoint_group;          ///< offline: group of dotted-name datasets in it
   double dist_timeout = 300;             ///< seconds to wait for the other ranks (several processes)
@@ -65,6 +66,7 @@ void visit_probe_options(Config& c, Visitor&& v) {
   v("save_eigenvectors", c.save_eigenvectors, "store the top eigenvector at every probe");
   v("probe_bn_mode", c.probe_bn_mode, "BN during probes: train (batch statistics, as training) | eval (running statistics, as PyHessian)");
   v("probe_dtype", c.probe_dtype, "precision of all probe arithmetic: float32 | float64");
+  v("hvp_engine", c.hvp_engine, "gradients and Hessian-vector products: auto (the MLP's written out by hand where supported, else autograd) | autograd");
   v("checkpoint", c.checkpoint, "offline: HDF5 file with the weights to probe (no training)");
   v("checkpoint_group", c.checkpoint_group, "offline: group of dotted-name datasets in --checkpoint, e.g. /checkpoints/step_0000469");
   v("dist_timeout", c.dist_timeout, "with several processes (WORLD_SIZE > 1): seconds to wait for the other ranks before failing");
@@ -142,6 +144,9 @@ class LandscapeProbe {
   const std::vector<double>& step_sizes() const { return step_sizes_; }
   /// Parameters of the model (P).
   std::int64_t num_params() const { return num_params_; }
+  /// What computes gradients and Hessian-vector products: "mlp-r-operator" (MlpCurvature) or
+  /// "autograd" (double backward), after --hvp-engine and the model's support.
+  std::string hvp_engine() const;
   /// Warm start vector carried between probes (empty before the first).
   const Eigen::VectorXd& warm_start() const { return warm_; }
   void set_warm_start(Eigen::VectorXd v) { warm_ = std::move(v); }

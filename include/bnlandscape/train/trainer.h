@@ -176,8 +176,10 @@ class Trainer {
 };
 
 /// Sets libtorch's intra-op threads and OpenBLAS's own thread count (libtorch does not set
-/// the latter). n <= 0 picks the measured default. Returns {intra_op_threads, blas_threads}.
-std::pair<int, int> configure_threads(std::int64_t n);
+/// the latter) for n threads in all (n <= 0: the available cores): {1, n} for models whose
+/// time is in BLAS products (the MLP), {n, 1} for `convolutional` ones (ConvMLP, VGG), whose
+/// convolutions run on the intra-op pool. Returns {intra_op_threads, blas_threads}.
+std::pair<int, int> configure_threads(std::int64_t n, bool convolutional = false);
 
 /// "OpenBLAS <config>" when OpenBLAS is the loaded BLAS, else "unknown".
 std::string blas_description();

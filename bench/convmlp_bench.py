@@ -1,0 +1,143 @@
+#!/usr/bin/python3
+"""ConvMLP training throughput (the original study's CNN: conv 32, conv 64, dense head
+512-256-128-10 on Fashion-MNIST): bnlandscape vs the same network in Python PyTorch, side by
+side, at the same thread settings, and where bnlandscape's step time goes.
+
+    /usr/bin/python3 bench/convmlp_bench.py [--reps 3] [--steps 40] [--warmup 5] [--perf]
+
+bnlandscape trains through autograd (`--arch cnn`, `--bn none|custom`, the real Fashion-MNIST
+reader, data preloaded) and its rate comes from /train/steps/wall_time with the warm-up steps
+skipped; Python trains bench/train_bench.py's `py-preloaded` worker (the same network, BN as
+torch.nn.BatchNorm1d in the head). Every measurement is a fresh process; thread settings
+(intra-op, BLAS) go through train_bench's LD_PRELOAD shim for bnlandscape and
+torch.set_num_threads / openblas_set_num_threads for Python; repeats are round-robin and the
+median is printed as a Markdown table.
+
+With --perf, one more bnlandscape run per BN setting is sampled by `perf record` and its samples
+are split by shared object (oneDNN's JIT convolution kernels, libtorch's own kernels, OpenBLAS,
+the kernel's page faults, libc's memcpy/malloc): that is the breakdown RESULTS.md reports.
+"""
+import argparse
+import collections
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import train_bench as tb  # noqa: E402  (shim, thread setters, measured runs)
+
+BATCH = 128
+
+
+def perf_breakdown(cmd, env, tmp):
+    """Samples cmd with perf and returns [(share, shared object)] of the samples in the training
+    loop's process, largest first (start-up is included; the runs are long enough to dwarf it)."""
+    data = os.path.join(tmp, "perf.data")
+    subprocess.run(["perf", "record", "-F", "999", "-o", data] + cmd, env=env, check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    rep = subprocess.run(["perf", "report", "-i", data, "--no-children", "--sort", "dso", "--stdio"],
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, check=True).stdout
+    shares = collections.Counter()
+    for line in rep.splitlines():
+        parts = line.split()
+        if len(parts) >= 2 and parts[0].endswith("%") and not line.lstrip().startswith("#"):
+            name = " ".join(parts[1:])
+            # oneDNN's JIT code has no file: perf names it by thread id.
+            name = "oneDNN JIT kernels (convolutions)" if name.startswith("[JIT]") else name
+            shares[name] += float(parts[0].rstrip("%"))
+    return shares.most_common()
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--reps", type=int, default=3)
+    p.add_argument("--steps", type=int, default=40)
+    p.add_argument("--warmup", type=int, default=5)
+    p.add_argument("--settings", default="1,2;2,1", help="(intra,BLAS) thread settings, ';'-separated")
+    p.add_argument("--perf", action="store_true", help="also split bnlandscape's samples by shared object")
+    a = p.parse_args()
+
+    binary = os.path.join(tb.ROOT, "build", "bnlandscape")
+    tmp = tempfile.mkdtemp(prefix="bnl_convmlp_bench_")
+    shim = os.path.join(tmp, "threads_shim.so")
+    with open(os.path.join(tmp, "shim.cpp"), "w") as f:
+        f.write(tb.SHIM_SRC)
+    subprocess.run([shutil.which("g++"), "-O2", "-shared", "-fPIC", "-o", shim, os.path.join(tmp, "shim.cpp"), "-ldl"],
+                   check=True)
+    n = (a.steps + a.warmup) * BATCH
+    settings = [tuple(int(v) for v in s.split(",")) for s in a.settings.split(";")]
+    rates, foreign, loads = {}, [], []
+
+    def ours_cmd(bn):
+        return [binary, "train", "--dataset", "fashion-mnist", "--arch", "cnn", "--bn", bn, "--batch-size",
+                str(BATCH), "--epochs", "1", "--train-subset", str(n), "--test-subset", "256", "--threads", "2",
+                "--out", os.path.join(tmp, "run.h5"), "--overwrite", "--quiet"]
+
+    def ours_env(th):
+        return dict(os.environ, LD_PRELOAD=shim, BNL_BENCH_INTRA=str(th[0]), BNL_BENCH_BLAS=str(th[1]),
+                    BNL_BENCH_VERBOSE="1")
+
+    def ours(bn, th):
+        _, err, _, fr, ld = tb.run_measured(ours_cmd(bn), ours_env(th))
+        if "shim: intra-op threads %d" % th[0] not in err or "shim: BLAS threads %d" % th[1] not in err:
+            raise RuntimeError("thread shim not effective:\n" + err)
+        import h5py
+        with h5py.File(os.path.join(tmp, "run.h5"), "r") as f:
+            wt = f["/train/steps/wall_time"][()]
+        assert len(wt) == a.steps + a.warmup, len(wt)
+        return a.steps / (wt[-1] - wt[a.warmup - 1]), fr, ld
+
+    def python(bn, th):
+        cmd = [tb.PY, os.path.join(tb.ROOT, "bench", "train_bench.py"), "worker", "--kind", "py-preloaded",
+               "--arch", "cnn", "--bn", "torch" if bn == "custom" else "none", "--intra", str(th[0]),
+               "--blas", str(th[1]), "--steps", str(a.steps), "--warmup", str(a.warmup)]
+        env = dict(os.environ, OPENBLAS_NUM_THREADS=str(th[1]), OMP_NUM_THREADS=str(th[0]))
+        out, _, _, fr, ld = tb.run_measured(cmd, env)
+        r = __import__("json").loads(out.strip().splitlines()[-1])
+        assert (r["intra"], r["blas"]) == th, r
+        return r["steps_per_s"], fr, ld
+
+    for _ in range(a.reps):
+        for th in settings:
+            for bn in ("custom", "none"):
+                for impl, fn in (("bnlandscape", ours), ("Python", python)):
+                    r, fr, ld = fn(bn, th)
+                    rates.setdefault((impl, bn, th), []).append(r)
+                    foreign.append(fr)
+                    loads.append(ld)
+                    print("%-11s bn=%-6s threads=%s %.3f steps/s (foreign %.2f cores, load %.2f)"
+                          % (impl, bn, th, r, fr, ld), file=sys.stderr, flush=True)
+
+    print("| variant | " + " | ".join("(%d, %d)" % th for th in settings) + " |")
+    print("|---|" + "---:|" * len(settings))
+    for bn in ("custom", "none"):
+        label = {"custom": "BN (ours / torch.nn.BatchNorm1d)", "none": "no BN"}[bn]
+        for impl in ("bnlandscape", "Python"):
+            cells = ["%.2f" % statistics.median(rates[(impl, bn, th)]) for th in settings]
+            print("| %s %s | %s |" % (impl, label, " | ".join(cells)))
+        cells = ["%.2fx" % (statistics.median(rates[("bnlandscape", bn, th)]) /
+                            statistics.median(rates[("Python", bn, th)])) for th in settings]
+        print("| ratio bnlandscape / Python, %s | %s |" % (label, " | ".join(cells)))
+    print()
+    print("Median of %d repeats, %d steps after %d warm-up; 1-minute load before the runs: median %.2f, max %.2f; "
+          "CPU use of other processes during them: median %.2f, max %.2f cores."
+          % (a.reps, a.steps, a.warmup, statistics.median(loads), max(loads), statistics.median(foreign), max(foreign)))
+
+    if a.perf:
+        if not shutil.which("perf"):
+            print("\n--perf: perf not found; no breakdown", file=sys.stderr)
+        else:
+            for bn in ("custom", "none"):
+                th = settings[0]
+                print("\nWhere bnlandscape's time goes, --bn %s, threads %s (perf samples by shared object):\n" % (bn, th))
+                print("| shared object | share of samples |\n|---|---:|")
+                for name, share in perf_breakdown(ours_cmd(bn), ours_env(th), tmp)[:8]:
+                    print("| %s | %.1f%% |" % (name, share))
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

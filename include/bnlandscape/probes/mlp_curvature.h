@@ -1,0 +1,87 @@
+#pragma once
+/// \file
+/// Loss, gradient and exact Hessian-vector products of the original study's MLP written out by
+/// hand: a forward pass, its backward pass, and Pearlmutter's R-operator (1994) applied to both
+/// ("forward-over-reverse"), as plain tensor products without an autograd graph. Autograd's
+/// double backward builds and walks a graph of the gradient for every product, with a fresh
+/// tensor per node and BatchNorm's backward differentiated op by op; here one product is about
+/// twenty matrix products and a few row reductions (bench/RESULTS.md, "Hessian-vector
+/// products"). HessianOperator and gradient_path use it when the probed model supports it and
+/// fall back to autograd otherwise; tests/probes/mlp_curvature_test.cpp compares both with a
+/// float64 reference.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <torch/types.h>
+
+#include "bnlandscape/models/classifier.h"
+
+namespace bnl::models {
+class BatchNormImpl;
+}
+
+namespace bnl::probes {
+
+/// The mean cross-entropy L(w) of an MLP flatten -> [Linear -> BatchNorm? -> ReLU]* -> Linear
+/// (models::MLP with --bn none or custom, BN between Linear and ReLU) on a fixed batch, split
+/// into micro-batches whose mean losses are averaged (as LandscapeProbe::loss_fn does):
+///   Z_l = A_{l-1} W_l^T + b_l,  U_l = (Z_l - mu_l) s_l,  Y_l = gamma_l U_l + beta_l,
+///   A_l = max(Y_l, 0),  L = mean_i logsumexp(Z_L,i) - Z_L,i,y_i,
+/// with s_l = 1 / sqrt(var_l + eps) of the micro-batch (training mode, or eval mode with batch
+/// statistics) or of the running statistics (eval mode), which are never updated. Parameters
+/// are w = the model's parameters() in order (W_1, b_1, gamma_1, beta_1, ..., W_L, b_L).
+///
+/// H v uses the R-operator R{f} = d/dt f(w + t v) at t = 0 of every quantity of the forward
+/// and backward pass, e.g. for batch statistics
+///   R U = s (R Z - mean(R Z) - U mean(U R Z)),
+///   R dZ = (R s / s) dZ + s (R dU - mean(R dU) - R U c - U R c),  c = mean(dU U),
+/// and R{(softmax - onehot) / n} = (p R z - p (p . R z)) / n for the logits; ReLU's mask is
+/// constant (its second derivative is zero almost everywhere, as in autograd).
+class MlpCurvature {
+ public:
+  /// Empty when `model` (with these parameters, in this order) is supported; otherwise why not.
+  /// Needs a models::MLP whose `net` holds Linear (with bias), optionally our BatchNorm over
+  /// [N, C] with the exact backward, then ReLU, repeated, ending in a Linear; no BN noise;
+  /// float32 or float64 parameters on one device; params equal to model.parameters().
+  static std::string unsupported_reason(models::Classifier& model, const std::vector<torch::Tensor>& params);
+
+  /// Binds to `model` (which must outlive this object; its parameters are read afresh at every
+  /// evaluate()) and the batch x [N, ...] (flattened to [N, in]), y [N] (int64), split into
+  /// micro-batches of `microbatch` rows (0 = one batch). Throws std::invalid_argument with
+  /// unsupported_reason when the model is not supported, c10::Error on a bad batch.
+  MlpCurvature(models::Classifier& model, const std::vector<torch::Tensor>& params, const torch::Tensor& x,
+               const torch::Tensor& y, std::int64_t microbatch);
+  ~MlpCurvature();
+  MlpCurvature(const MlpCurvature&) = delete;
+  MlpCurvature& operator=(const MlpCurvature&) = delete;
+
+  /// Everything the backward and R passes need at one point w: activations, BN statistics,
+  /// softmax and backward signals of every micro-batch. Opaque.
+  struct Point;
+
+  /// L(w) and dL/dw (one tensor per parameter, shapes and dtype of the parameters) at the
+  /// model's current weights; keeps the pass's intermediates in the returned point when
+  /// `keep` (for hvp), drops them otherwise.
+  std::shared_ptr<const Point> evaluate(double* loss, std::vector<torch::Tensor>* grads, bool keep) const;
+
+  /// H v at `point` for v given per parameter (shapes of the parameters, any floating dtype);
+  /// returns H v per parameter in the parameters' dtype.
+  std::vector<torch::Tensor> hvp(const Point& point, const std::vector<torch::Tensor>& v) const;
+
+ private:
+  struct Layer {
+    torch::Tensor weight, bias;             // [out, in], [out]
+    models::BatchNormImpl* bn = nullptr;    // after this Linear; owned by the model
+    std::int64_t weight_index = 0;          // position of weight in params (bias follows)
+    std::int64_t gamma_index = -1;          // position of gamma in params (beta follows)
+  };
+  models::Classifier* model_ = nullptr;
+  std::vector<Layer> layers_;
+  std::size_t num_params_ = 0;
+  std::vector<torch::Tensor> xs_, ys_;      // micro-batches: [m, in0] in the parameters' dtype, [m]
+};
+
+}  // namespace bnl::probes

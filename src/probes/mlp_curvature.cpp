@@ -1,0 +1,273 @@
+#include "bnlandscape/probes/mlp_curvature.h"
+
+#include <stdexcept>
+
+#include <c10/util/Exception.h>
+#include <torch/nn/modules/activation.h>
+#include <torch/nn/modules/linear.h>
+
+#include "bnlandscape/models/batch_norm.h"
+#include "bnlandscape/models/mlp.h"
+
+namespace bnl::probes {
+namespace {
+
+bool batch_statistics(const models::BatchNormImpl& bn) {
+  return bn.is_training() || bn.options.eval_stats() == models::BnEvalStats::Batch;
+}
+
+// Column means of an [m, c] matrix as [c] (row reductions are BN's statistics).
+torch::Tensor col_mean(const torch::Tensor& t) { return t.mean(0); }
+
+}  // namespace
+
+struct MlpCurvature::Point {
+  // One entry per layer of one micro-batch.
+  struct Layer {
+    torch::Tensor input;  // A_{l-1} [m, in] (the micro-batch itself for the first layer)
+    torch::Tensor u;      // BN: normalised U [m, out]
+    torch::Tensor s;      // BN: 1 / sqrt(var + eps) [out]
+    torch::Tensor gy;     // dL/dY [m, out] (Y = Z without BN)
+    torch::Tensor gu;     // BN: dL/dU = gamma dL/dY
+    torch::Tensor gz;     // dL/dZ [m, out]
+    torch::Tensor c;      // BN with batch statistics: mean(dU * U) [out]
+  };
+  std::vector<std::vector<Layer>> chunks;
+  std::vector<torch::Tensor> probs;  // softmax of the logits [m, K] per micro-batch
+};
+
+MlpCurvature::~MlpCurvature() = default;
+
+std::string MlpCurvature::unsupported_reason(models::Classifier& model, const std::vector<torch::Tensor>& params) {
+  auto* mlp = dynamic_cast<models::MLPImpl*>(&model);
+  if (!mlp) return "not an MLP";
+  if (model.bn_noise()) return "noisy BN is on";
+  const auto children = mlp->net->named_children();
+  if (children.is_empty()) return "net is empty";
+  enum class Next { Linear, NormOrRelu, Relu } next = Next::Linear;
+  std::vector<torch::Tensor> expected;
+  std::int64_t width = 0;
+  for (const auto& item : children) {
+    const std::string name = "net." + item.key();
+    if (auto* lin = item.value()->as<torch::nn::Linear>()) {
+      if (next != Next::Linear) return name + " is a Linear that follows a Linear or BatchNorm";
+      if (!lin->bias.defined()) return name + " has no bias";
+      expected.push_back(lin->weight);
+      expected.push_back(lin->bias);
+      width = lin->weight.size(0);
+      next = Next::NormOrRelu;
+    } else if (auto* bn = item.value()->as<models::BatchNorm>()) {
+      if (next != Next::NormOrRelu) return name + " is a BatchNorm that does not follow a Linear";
+      if (bn->options.spatial()) return name + " is a spatial BatchNorm";
+      if (bn->options.backward() != models::BnBackward::Exact) return name + " uses the original study's backward";
+      if (bn->options.num_features() != width) return name + " does not match its Linear's width";
+      expected.push_back(bn->gamma);
+      expected.push_back(bn->beta);
+      next = Next::Relu;
+    } else if (item.value()->as<torch::nn::ReLU>()) {
+      if (next == Next::Linear) return name + " is a ReLU that does not follow a Linear or BatchNorm";
+      next = Next::Linear;
+    } else {
+      return name + " is " + item.value()->name() + ", not Linear, our BatchNorm or ReLU";
+    }
+  }
+  if (next != Next::NormOrRelu) return "net does not end in a Linear";
+  if (expected.size() != params.size()) return "the parameters are not the MLP's parameters";
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    if (!params[i].is_same(expected[i])) return "parameter " + std::to_string(i) + " is not the MLP's, in order";
+    if (params[i].scalar_type() != torch::kFloat32 && params[i].scalar_type() != torch::kFloat64)
+      return "parameter " + std::to_string(i) + " is not float32 or float64";
+    if (params[i].device() != params[0].device() || params[i].scalar_type() != params[0].scalar_type())
+      return "the parameters do not share one dtype and device";
+  }
+  return "";
+}
+
+MlpCurvature::MlpCurvature(models::Classifier& model, const std::vector<torch::Tensor>& params, const torch::Tensor& x,
+                           const torch::Tensor& y, std::int64_t microbatch) {
+  const std::string why = unsupported_reason(model, params);
+  if (!why.empty()) throw std::invalid_argument("MlpCurvature: " + why);
+  model_ = &model;
+  num_params_ = params.size();
+  auto& mlp = dynamic_cast<models::MLPImpl&>(model);
+  std::int64_t index = 0;
+  for (const auto& item : mlp.net->children()) {
+    if (auto* lin = item->as<torch::nn::Linear>()) {
+      layers_.push_back({lin->weight, lin->bias, nullptr, index, -1});
+      index += 2;
+    } else if (auto* bn = item->as<models::BatchNorm>()) {
+      layers_.back().bn = bn;
+      layers_.back().gamma_index = index;
+      index += 2;
+    }
+  }
+  const std::int64_t n = x.size(0), in0 = layers_.front().weight.size(1);
+  TORCH_CHECK(n > 0 && x.numel() == n * in0, "MlpCurvature: expected images of ", in0, " values each, got ", x.sizes());
+  TORCH_CHECK(y.dim() == 1 && y.size(0) == n && y.scalar_type() == torch::kInt64, "MlpCurvature: expected int64 labels [",
+              n, "], got ", y.scalar_type(), " ", y.sizes());
+  const std::int64_t m = microbatch > 0 ? std::min(microbatch, n) : n;
+  const auto opts = params.front().options();
+  const auto xf = x.reshape({n, in0}).to(opts.device(), opts.dtype().toScalarType()).contiguous();
+  const auto yd = y.to(opts.device());
+  for (std::int64_t b = 0; b < n; b += m) {
+    xs_.push_back(xf.slice(0, b, std::min(n, b + m)));
+    ys_.push_back(yd.slice(0, b, std::min(n, b + m)));
+  }
+}
+
+std::shared_ptr<const MlpCurvature::Point> MlpCurvature::evaluate(double* loss, std::vector<torch::Tensor>* grads,
+                                                                  bool keep) const {
+  torch::NoGradGuard no_grad;
+  auto point = std::make_shared<Point>();
+  const double inv_chunks = 1.0 / static_cast<double>(xs_.size());
+  std::vector<torch::Tensor> g(num_params_);
+  torch::Tensor loss_sum;
+  for (std::size_t k = 0; k < xs_.size(); ++k) {
+    std::vector<Point::Layer> cache(layers_.size());
+    torch::Tensor a = xs_[k];
+    for (std::size_t l = 0; l < layers_.size(); ++l) {
+      const auto& L = layers_[l];
+      auto& c = cache[l];
+      c.input = a;
+      torch::Tensor yv = torch::addmm(L.bias.detach(), a, L.weight.detach().t());
+      if (L.bn) {
+        const double eps = L.bn->options.eps();
+        if (batch_statistics(*L.bn)) {
+          auto d = yv - col_mean(yv);
+          c.s = torch::rsqrt(col_mean(d * d) + eps);
+          c.u = d * c.s;
+        } else {
+          c.s = torch::rsqrt(L.bn->running_var.detach().to(yv.dtype()) + eps);
+          c.u = (yv - L.bn->running_mean.detach().to(yv.dtype())) * c.s;
+        }
+        yv = torch::addcmul(L.bn->beta.detach(), c.u, L.bn->gamma.detach());
+      }
+      a = l + 1 < layers_.size() ? torch::relu(yv) : yv;
+    }
+    // a holds the logits [m, K].
+    const auto& y = ys_[k];
+    const double m = static_cast<double>(a.size(0));
+    const auto lse = torch::logsumexp(a, 1);
+    const auto l_k = (lse - a.gather(1, y.unsqueeze(1)).squeeze(1)).mean();
+    loss_sum = loss_sum.defined() ? loss_sum + l_k : l_k;
+    auto probs = torch::softmax(a, 1);
+    auto gy = probs.clone();
+    gy.scatter_add_(1, y.unsqueeze(1), torch::full({a.size(0), 1}, -1.0, gy.options()));
+    gy.div_(m);
+    for (std::size_t l = layers_.size(); l-- > 0;) {
+      const auto& L = layers_[l];
+      auto& c = cache[l];
+      c.gy = gy;
+      torch::Tensor gz = gy;
+      if (L.bn) {
+        const auto gi = static_cast<std::size_t>(L.gamma_index);
+        auto dgamma = (gy * c.u).sum(0), dbeta = gy.sum(0);
+        g[gi] = g[gi].defined() ? g[gi] + dgamma : dgamma;
+        g[gi + 1] = g[gi + 1].defined() ? g[gi + 1] + dbeta : dbeta;
+        c.gu = gy * L.bn->gamma.detach();
+        if (batch_statistics(*L.bn)) {
+          c.c = col_mean(c.gu * c.u);
+          gz = c.s * (c.gu - col_mean(c.gu) - c.u * c.c);
+        } else {
+          gz = c.s * c.gu;
+        }
+      }
+      c.gz = gz;
+      const auto wi = static_cast<std::size_t>(L.weight_index);
+      auto dw = gz.t().mm(c.input), db = gz.sum(0);
+      g[wi] = g[wi].defined() ? g[wi] + dw : dw;
+      g[wi + 1] = g[wi + 1].defined() ? g[wi + 1] + db : db;
+      // ReLU passes the gradient where its output is positive (autograd's rule).
+      if (l > 0) gy = gz.mm(L.weight.detach()) * (c.input > 0);
+    }
+    if (keep) {
+      point->chunks.push_back(std::move(cache));
+      point->probs.push_back(std::move(probs));
+    }
+  }
+  if (loss) *loss = (loss_sum * inv_chunks).item<double>();
+  if (grads) {
+    grads->resize(num_params_);
+    for (std::size_t i = 0; i < num_params_; ++i) (*grads)[i] = xs_.size() > 1 ? g[i] * inv_chunks : g[i];
+  }
+  return point;
+}
+
+std::vector<torch::Tensor> MlpCurvature::hvp(const Point& point, const std::vector<torch::Tensor>& v) const {
+  TORCH_CHECK(v.size() == num_params_, "MlpCurvature::hvp: expected ", num_params_, " direction tensors, got ", v.size());
+  TORCH_CHECK(point.chunks.size() == xs_.size(), "MlpCurvature::hvp: expected a point kept by evaluate(keep=true)");
+  torch::NoGradGuard no_grad;
+  const auto dtype = layers_.front().weight.scalar_type();
+  std::vector<torch::Tensor> dir(num_params_);
+  for (std::size_t i = 0; i < num_params_; ++i) dir[i] = v[i].to(dtype);
+  const double inv_chunks = 1.0 / static_cast<double>(xs_.size());
+  std::vector<torch::Tensor> out(num_params_);
+  auto add = [&](std::size_t i, const torch::Tensor& t) { out[i] = out[i].defined() ? out[i] + t : t; };
+
+  for (std::size_t k = 0; k < xs_.size(); ++k) {
+    const auto& cache = point.chunks[k];
+    const std::size_t nl = layers_.size();
+    // R-forward: R A_{l-1} (input of layer l; zero for the data), R U and k = mean(U R Z) of BN layers.
+    std::vector<torch::Tensor> r_in(nl), r_u(nl), r_k(nl);
+    torch::Tensor r_a;  // undefined = 0
+    for (std::size_t l = 0; l < nl; ++l) {
+      const auto& L = layers_[l];
+      const auto& c = cache[l];
+      r_in[l] = r_a;
+      const auto wi = static_cast<std::size_t>(L.weight_index);
+      torch::Tensor rz = torch::addmm(dir[wi + 1], c.input, dir[wi].t());
+      if (r_a.defined()) rz.addmm_(r_a, L.weight.detach().t());
+      torch::Tensor ry = rz;
+      if (L.bn) {
+        const auto gi = static_cast<std::size_t>(L.gamma_index);
+        if (batch_statistics(*L.bn)) {
+          r_k[l] = col_mean(c.u * rz);
+          r_u[l] = c.s * (rz - col_mean(rz) - c.u * r_k[l]);
+        } else {
+          r_u[l] = c.s * rz;
+        }
+        ry = r_u[l] * L.bn->gamma.detach() + c.u * dir[gi] + dir[gi + 1];
+      }
+      // ReLU's mask is constant under the R-operator.
+      r_a = l + 1 < nl ? ry * (cache[l + 1].input > 0) : ry;
+    }
+    // R of the logits' gradient (softmax - onehot) / m.
+    const auto& p = point.probs[k];
+    const double m = static_cast<double>(p.size(0));
+    const auto prz = p * r_a;
+    torch::Tensor r_gy = (prz - p * prz.sum(1, /*keepdim=*/true)) / m;
+    for (std::size_t l = nl; l-- > 0;) {
+      const auto& L = layers_[l];
+      const auto& c = cache[l];
+      torch::Tensor r_gz = r_gy;
+      if (L.bn) {
+        const auto gi = static_cast<std::size_t>(L.gamma_index);
+        const auto gamma = L.bn->gamma.detach();
+        add(gi, (r_gy * c.u + c.gy * r_u[l]).sum(0));
+        add(gi + 1, r_gy.sum(0));
+        const auto r_gu = r_gy * gamma + c.gy * dir[gi];
+        if (batch_statistics(*L.bn)) {
+          const auto r_c = col_mean(r_gu * c.u + c.gu * r_u[l]);
+          r_gz = (-c.s * r_k[l]) * c.gz + c.s * (r_gu - col_mean(r_gu) - r_u[l] * c.c - c.u * r_c);
+        } else {
+          r_gz = c.s * r_gu;
+        }
+      }
+      const auto wi = static_cast<std::size_t>(L.weight_index);
+      torch::Tensor r_dw = r_gz.t().mm(c.input);
+      if (r_in[l].defined()) r_dw.addmm_(c.gz.t(), r_in[l]);
+      add(wi, r_dw);
+      add(wi + 1, r_gz.sum(0));
+      if (l > 0) {
+        auto r_ga = r_gz.mm(L.weight.detach());
+        r_ga.addmm_(c.gz, dir[wi]);
+        r_gy = r_ga * (c.input > 0);
+      }
+    }
+  }
+  if (xs_.size() > 1)
+    for (auto& t : out) t.mul_(inv_chunks);
+  return out;
+}
+
+}  // namespace bnl::probes
