@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import textwrap
 from typing import Sequence
@@ -98,6 +99,10 @@ def message_panel(ax, text: str) -> None:
 def save(fig: Figure, out_dir: str, name: str, formats: Sequence[str] = FORMATS) -> list[str]:
     """Writes out_dir/name.<fmt> for each format and closes the figure; returns the paths."""
     os.makedirs(out_dir, exist_ok=True)
+    if len(name) > 180:
+        # Names built from many runs' differing settings can pass the file system's 255-byte
+        # limit; a hash of the whole name keeps the shortened ones distinct and stable.
+        name = name[:160].rstrip("-_.") + "-" + hashlib.sha1(name.encode()).hexdigest()[:12]
     paths = []
     for fmt in formats:
         p = os.path.join(out_dir, f"{name}.{fmt}")

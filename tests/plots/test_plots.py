@@ -435,6 +435,18 @@ class HandMade(unittest.TestCase):
     def path(self, name):
         return os.path.join(self.tmp, name)
 
+    def test_long_figure_names_are_shortened_distinctly(self):
+        # Surface files passed with probe runs once made a 300-byte name ("File name too long").
+        names = ["surface_" + "lr0.1-seed%d-" % i * 20 for i in range(2)]
+        paths = []
+        for n in names:
+            fig, _ = style.new_figure()
+            paths += style.save(fig, self.tmp, n, ["png"])
+        self.assertEqual(len(set(paths)), 2)
+        for p in paths:
+            self.assertTrue(os.path.isfile(p))
+            self.assertLessEqual(len(os.path.basename(p)), 200)
+
     def test_seed_average_known_values(self):
         losses = {0: [1.0, 2.0, 3.0, 4.0], 1: [2.0, 3.0, 4.0, 5.0], 2: [6.0, 7.0, 8.0, 9.0]}
         files = []
