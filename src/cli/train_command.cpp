@@ -54,6 +54,7 @@ PreparedRun prepare_run(const train::TrainConfig& cfg) {
   // A CUDA request without CUDA fails here, before any output exists.
   train::resolve_device(cfg.device);
   PreparedRun run;
+  train::configure_allocator();
   run.threads = train::configure_threads(cfg.threads, /*convolutional=*/cfg.arch != "mlp");
   run.data = data::load_dataset(cfg.dataset, cfg.data_dir);
   run.data.train = data::take_first(run.data.train, cfg.train_subset);

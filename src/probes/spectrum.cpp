@@ -38,6 +38,48 @@ class GuardedOperator {
   const Op& op_;
 };
 
+}  // namespace
+}  // namespace bnl::probes
+
+// Spectra 1.0.1's Lanczos re-orthogonalises the new residual f until max_j |v_j . f| <=
+// eps * ||f||, at most 5 times per step. Rounding in the dot products alone is about
+// sqrt(P) eps ||f|| (P ~ 5e5 parameters: 700 times that bound), so every step ran all 5
+// passes, each reading the whole basis twice: at the probes' default (top-1, a batch of 128)
+// they took more time than the Hessian-vector products. Overlaps below the rounding floor
+// of a dot product are reported as exactly zero, which ends the loop once f is orthogonal to
+// working precision (after one correction pass, as "twice is enough" predicts).
+namespace Spectra {
+template <class Op>
+class ArnoldiOp<double, bnl::probes::GuardedOperator<Op>, IdentityBOp> {
+ public:
+  ArnoldiOp(const bnl::probes::GuardedOperator<Op>& op, const IdentityBOp& /*bop*/) : op_(op) {}
+  Eigen::Index rows() const { return op_.rows(); }
+  template <typename Arg1, typename Arg2>
+  double inner_product(const Arg1& x, const Arg2& y) const {
+    return x.dot(y);
+  }
+  template <typename Arg1, typename Arg2>
+  void trans_product(const Arg1& x, const Arg2& y, Eigen::Ref<Eigen::VectorXd> res) const {
+    res.noalias() = x.transpose() * y;
+    // The columns of x are unit vectors.
+    const double floor = 4.0 * std::sqrt(static_cast<double>(x.rows())) * std::numeric_limits<double>::epsilon() * y.norm();
+    for (Eigen::Index j = 0; j < res.size(); ++j)
+      if (std::abs(res[j]) <= floor) res[j] = 0.0;
+  }
+  template <typename Arg>
+  double norm(const Arg& x) const {
+    return x.norm();
+  }
+  void perform_op(const double* x_in, double* y_out) const { op_.perform_op(x_in, y_out); }
+
+ private:
+  const bnl::probes::GuardedOperator<Op>& op_;
+};
+}  // namespace Spectra
+
+namespace bnl::probes {
+namespace {
+
 // Spectra reports only the converged Ritz values, packed; their positions
 // among the k wanted ones need the (protected) Ritz values themselves.
 template <class Op>

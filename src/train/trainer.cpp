@@ -1,6 +1,7 @@
 #include "bnlandscape/train/trainer.h"
 
 #include <dlfcn.h>
+#include <malloc.h>
 
 #include <cmath>
 #include <limits>
@@ -408,6 +409,17 @@ std::pair<int, int> configure_threads(std::int64_t n, bool convolutional) {
   using SetThreads = void (*)(int);
   if (auto* f = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) f(blas);
   return {intra, blas};
+}
+
+void configure_allocator() {
+  // glibc serves blocks above its mmap threshold (128 KiB at start, raised only up to a freed
+  // block's size) with fresh mappings and gives freed heap tops back to the system, so every
+  // step's activations and every probe's parameter-sized vectors were page-faulted in anew:
+  // 26-45% of a probe run's or the ConvMLP's samples were in the kernel's page-fault path
+  // (bench/RESULTS.md). Keeping freed memory in the heap costs the peak working set, which the
+  // next step needs again anyway.
+  mallopt(M_MMAP_THRESHOLD, 1 << 30);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
 }
 
 std::string blas_description() {

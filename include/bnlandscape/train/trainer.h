@@ -181,6 +181,11 @@ class Trainer {
 /// convolutions run on the intra-op pool. Returns {intra_op_threads, blas_threads}.
 std::pair<int, int> configure_threads(std::int64_t n, bool convolutional = false);
 
+/// Keeps memory freed by the process in glibc's heap instead of unmapping it (mmap and trim
+/// thresholds of 1 GiB), so that tensors of the same sizes, allocated every step, are not
+/// page-faulted in again each time. Process-wide; called once before training or probing.
+void configure_allocator();
+
 /// "OpenBLAS <config>" when OpenBLAS is the loaded BLAS, else "unknown".
 std::string blas_description();
 
