@@ -19,9 +19,9 @@ the kernel's page faults, libc's memcpy/malloc): that is the breakdown RESULTS.m
 """
 import argparse
 import collections
+import json
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -62,83 +62,46 @@ def main():
 
     binary = os.path.join(tb.ROOT, "build", "bnlandscape")
     tmp = tempfile.mkdtemp(prefix="bnl_convmlp_bench_")
-    shim = os.path.join(tmp, "threads_shim.so")
-    with open(os.path.join(tmp, "shim.cpp"), "w") as f:
-        f.write(tb.SHIM_SRC)
-    subprocess.run([shutil.which("g++"), "-O2", "-shared", "-fPIC", "-o", shim, os.path.join(tmp, "shim.cpp"), "-ldl"],
-                   check=True)
+    shim = tb.build_shim(tmp)
     n = (a.steps + a.warmup) * BATCH
     settings = [tuple(int(v) for v in s.split(",")) for s in a.settings.split(";")]
-    rates, foreign, loads = {}, [], []
+    out = os.path.join(tmp, "run.h5")
 
     def ours_cmd(bn, examples=n):
         return [binary, "train", "--dataset", "fashion-mnist", "--arch", "cnn", "--bn", bn, "--batch-size",
                 str(BATCH), "--epochs", "1", "--train-subset", str(examples), "--test-subset", "256", "--threads", "2",
-                "--out", os.path.join(tmp, "run.h5"), "--overwrite", "--quiet"]
-
-    def ours_env(th):
-        return dict(os.environ, LD_PRELOAD=shim, BNL_BENCH_INTRA=str(th[0]), BNL_BENCH_BLAS=str(th[1]),
-                    BNL_BENCH_VERBOSE="1")
+                "--out", out, "--overwrite", "--quiet"]
 
     def ours(bn, th):
-        _, err, _, fr, ld = tb.run_measured(ours_cmd(bn), ours_env(th))
-        if "shim: intra-op threads %d" % th[0] not in err or "shim: BLAS threads %d" % th[1] not in err:
-            raise RuntimeError("thread shim not effective:\n" + err)
-        import h5py
-        with h5py.File(os.path.join(tmp, "run.h5"), "r") as f:
-            wt = f["/train/steps/wall_time"][()]
-        assert len(wt) == a.steps + a.warmup, len(wt)
-        return a.steps / (wt[-1] - wt[a.warmup - 1]), fr, ld
+        return tb.measured_rate(ours_cmd(bn), tb.shim_env(shim, th), out, th, a.steps, a.warmup)
 
     def python(bn, th):
         cmd = [tb.PY, os.path.join(tb.ROOT, "bench", "train_bench.py"), "worker", "--kind", "py-preloaded",
                "--arch", "cnn", "--bn", "torch" if bn == "custom" else "none", "--intra", str(th[0]),
                "--blas", str(th[1]), "--steps", str(a.steps), "--warmup", str(a.warmup)]
         env = dict(os.environ, OPENBLAS_NUM_THREADS=str(th[1]), OMP_NUM_THREADS=str(th[0]))
-        out, _, _, fr, ld = tb.run_measured(cmd, env)
-        r = __import__("json").loads(out.strip().splitlines()[-1])
+        stdout, _, _, fr, ld = tb.run_measured(cmd, env)
+        r = json.loads(stdout.strip().splitlines()[-1])
         assert (r["intra"], r["blas"]) == th, r
         return r["steps_per_s"], fr, ld
 
-    for _ in range(a.reps):
-        for th in settings:
-            for bn in ("custom", "none"):
-                for impl, fn in (("bnlandscape", ours), ("Python", python)):
-                    r, fr, ld = fn(bn, th)
-                    rates.setdefault((impl, bn, th), []).append(r)
-                    foreign.append(fr)
-                    loads.append(ld)
-                    print("%-11s bn=%-6s threads=%s %.3f steps/s (foreign %.2f cores, load %.2f)"
-                          % (impl, bn, th, r, fr, ld), file=sys.stderr, flush=True)
-
-    print("| variant | " + " | ".join("(%d, %d)" % th for th in settings) + " |")
-    print("|---|" + "---:|" * len(settings))
-    for bn in ("custom", "none"):
-        label = {"custom": "BN (ours / torch.nn.BatchNorm1d)", "none": "no BN"}[bn]
-        for impl in ("bnlandscape", "Python"):
-            cells = ["%.2f" % statistics.median(rates[(impl, bn, th)]) for th in settings]
-            print("| %s %s | %s |" % (impl, label, " | ".join(cells)))
-        cells = ["%.2fx" % (statistics.median(rates[("bnlandscape", bn, th)]) /
-                            statistics.median(rates[("Python", bn, th)])) for th in settings]
-        print("| ratio bnlandscape / Python, %s | %s |" % (label, " | ".join(cells)))
-    print()
-    print("Median of %d repeats, %d steps after %d warm-up; 1-minute load before the runs: median %.2f, max %.2f; "
-          "CPU use of other processes during them: median %.2f, max %.2f cores."
-          % (a.reps, a.steps, a.warmup, statistics.median(loads), max(loads), statistics.median(foreign), max(foreign)))
-
-    if a.perf:
-        if not shutil.which("perf"):
-            print("\n--perf: perf not found; no breakdown", file=sys.stderr)
-        else:
-            for bn in ("custom", "none"):
-                th = settings[0]
-                print("\nWhere bnlandscape's time goes, --bn %s, threads %s (perf samples by shared object):\n" % (bn, th))
-                print("| shared object | share of samples |\n|---|---:|")
-                # 200 steps, so that start-up (reading and hashing the data set) is a small share.
-                for name, share in perf_breakdown(ours_cmd(bn, 200 * BATCH), ours_env(th), tmp)[:8]:
-                    print("| %s | %.1f%% |" % (name, share))
-    shutil.rmtree(tmp, ignore_errors=True)
-
+    try:
+        tb.side_by_side(ours, python, settings, a.reps, a.steps, a.warmup, "BN (ours / torch.nn.BatchNorm1d)",
+                        digits=2)
+        if a.perf:
+            if not shutil.which("perf"):
+                print("\n--perf: perf not found; no breakdown", file=sys.stderr)
+            else:
+                for bn in ("custom", "none"):
+                    th = settings[0]
+                    print("\nWhere bnlandscape's time goes, --bn %s, threads %s (perf samples by shared object):\n"
+                          % (bn, th))
+                    print("| shared object | share of samples |\n|---|---:|")
+                    # 200 steps, so that start-up (reading and hashing the data set) is a small share.
+                    for name, share in perf_breakdown(ours_cmd(bn, 200 * BATCH), tb.shim_env(shim, th), tmp)[:8]:
+                        print("| %s | %.1f%% |" % (name, share))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 if __name__ == "__main__":
     main()

@@ -267,6 +267,66 @@ def run_measured(cmd, env=None):
     return p.stdout, p.stderr, wall, foreign, load
 
 
+def build_shim(tmp):
+    """Compiles the thread shim (SHIM_SRC) into tmp; returns the .so to LD_PRELOAD."""
+    shim = os.path.join(tmp, "threads_shim.so")
+    src = os.path.join(tmp, "shim.cpp")
+    with open(src, "w") as f:
+        f.write(SHIM_SRC)
+    subprocess.run([shutil.which("g++"), "-O2", "-shared", "-fPIC", "-o", shim, src, "-ldl"], check=True)
+    return shim
+
+
+def shim_env(shim, threads):
+    """Environment that makes bnlandscape run at threads = (intra-op, BLAS) through the shim."""
+    return dict(os.environ, LD_PRELOAD=shim, BNL_BENCH_INTRA=str(threads[0]), BNL_BENCH_BLAS=str(threads[1]),
+                BNL_BENCH_VERBOSE="1")
+
+
+def measured_rate(cmd, env, out, threads, steps, warmup):
+    """Runs a bnlandscape `train` command under the shim; returns (steps/s over the steps after
+    the warm-up, from out's /train/steps/wall_time, foreign cores, load)."""
+    _, err, _, foreign, load = run_measured(cmd, env)
+    if "shim: intra-op threads %d" % threads[0] not in err or "shim: BLAS threads %d" % threads[1] not in err:
+        raise RuntimeError("thread shim not effective:\n" + err)
+    import h5py
+    with h5py.File(out, "r") as f:
+        wt = f["/train/steps/wall_time"][()]
+    if len(wt) != steps + warmup:
+        raise RuntimeError("expected %d steps in %s, got %d" % (steps + warmup, out, len(wt)))
+    return steps / (wt[-1] - wt[warmup - 1]), foreign, load
+
+
+def side_by_side(ours, python, settings, reps, steps, warmup, bn_label, digits=3):
+    """Round-robin repeats of ours(bn, threads) and python(bn, threads) (each returning
+    (steps/s, foreign cores, load)) for bn in custom, none and every thread setting; prints
+    each measurement to stderr and the medians and ratios as a Markdown table to stdout."""
+    rates, foreign, loads = {}, [], []
+    for _ in range(reps):
+        for th in settings:
+            for bn in ("custom", "none"):
+                for impl, fn in (("bnlandscape", ours), ("Python", python)):
+                    r, fr, ld = fn(bn, th)
+                    rates.setdefault((impl, bn, th), []).append(r)
+                    foreign.append(fr)
+                    loads.append(ld)
+                    print("%-11s bn=%-6s threads=%s %.3f steps/s (foreign %.2f cores, load %.2f)"
+                          % (impl, bn, th, r, fr, ld), file=sys.stderr, flush=True)
+    med = {k: statistics.median(v) for k, v in rates.items()}
+    print("| variant | " + " | ".join("(%d, %d)" % th for th in settings) + " |")
+    print("|---|" + "---:|" * len(settings))
+    for bn in ("custom", "none"):
+        label = bn_label if bn == "custom" else "no BN"
+        for impl in ("bnlandscape", "Python"):
+            print("| %s %s | %s |" % (impl, label, " | ".join("%.*f" % (digits, med[(impl, bn, th)]) for th in settings)))
+        cells = ["%.2fx" % (med[("bnlandscape", bn, th)] / med[("Python", bn, th)]) for th in settings]
+        print("| ratio bnlandscape / Python, %s | %s |" % (label, " | ".join(cells)))
+    print()
+    print("Median of %d repeats, %d steps after %d warm-up; 1-minute load before the runs: median %.2f, max %.2f; "
+          "CPU use of other processes during them: median %.2f, max %.2f cores."
+          % (reps, steps, warmup, statistics.median(loads), max(loads), statistics.median(foreign), max(foreign)))
+
+
 class Bench:
     def __init__(self, args):
         self.a = args

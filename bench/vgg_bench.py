@@ -18,8 +18,6 @@ import argparse
 import json
 import os
 import shutil
-import statistics
-import subprocess
 import sys
 import tempfile
 
@@ -100,15 +98,10 @@ def main():
 
     binary = os.path.join(tb.ROOT, "build", "bnlandscape")
     tmp = tempfile.mkdtemp(prefix="bnl_vgg_bench_")
-    shim = os.path.join(tmp, "threads_shim.so")
-    with open(os.path.join(tmp, "shim.cpp"), "w") as f:
-        f.write(tb.SHIM_SRC)
-    subprocess.run([shutil.which("g++"), "-O2", "-shared", "-fPIC", "-o", shim, os.path.join(tmp, "shim.cpp"), "-ldl"],
-                   check=True)
+    shim = tb.build_shim(tmp)
     n = (a.steps + a.warmup) * BATCH
     write_cifar(os.path.join(tmp, "cifar"), n)
     settings = [tuple(int(v) for v in s.split(",")) for s in a.settings.split(";")]
-    rates, foreign, loads = {}, [], []
 
     def ours(bn, th):
         out = os.path.join(tmp, "run.h5")
@@ -116,16 +109,7 @@ def main():
                "--width-mult", str(a.width), "--bn", bn, "--batch-size", str(BATCH), "--epochs", "1",
                "--train-subset", str(n), "--test-subset", "16", "--threads", "2", "--out", out, "--overwrite",
                "--quiet"]
-        env = dict(os.environ, LD_PRELOAD=shim, BNL_BENCH_INTRA=str(th[0]), BNL_BENCH_BLAS=str(th[1]),
-                   BNL_BENCH_VERBOSE="1")
-        _, err, _, fr, ld = tb.run_measured(cmd, env)
-        if "shim: intra-op threads %d" % th[0] not in err or "shim: BLAS threads %d" % th[1] not in err:
-            raise RuntimeError("thread shim not effective:\n" + err)
-        import h5py
-        with h5py.File(out, "r") as f:
-            wt = f["/train/steps/wall_time"][()]
-        assert len(wt) == a.steps + a.warmup, len(wt)
-        return a.steps / (wt[-1] - wt[a.warmup - 1]), fr, ld
+        return tb.measured_rate(cmd, tb.shim_env(shim, th), out, th, a.steps, a.warmup)
 
     def python(bn, th):
         cmd = [tb.PY, os.path.abspath(__file__), "worker", "--bn", bn, "--intra", str(th[0]), "--blas", str(th[1]),
@@ -136,33 +120,10 @@ def main():
         assert (r["intra"], r["blas"]) == th, r
         return r["steps_per_s"], fr, ld
 
-    for _ in range(a.reps):
-        for th in settings:
-            for bn in ("custom", "none"):
-                for impl, fn in (("bnlandscape", ours), ("Python", python)):
-                    r, fr, ld = fn(bn, th)
-                    rates.setdefault((impl, bn, th), []).append(r)
-                    foreign.append(fr)
-                    loads.append(ld)
-                    print("%-11s bn=%-6s threads=%s %.3f steps/s (foreign %.2f cores, load %.2f)"
-                          % (impl, bn, th, r, fr, ld), file=sys.stderr, flush=True)
-    shutil.rmtree(tmp, ignore_errors=True)
-
-    print("| variant | " + " | ".join("(%d, %d)" % th for th in settings) + " |")
-    print("|---|" + "---:|" * len(settings))
-    for bn in ("custom", "none"):
-        label = {"custom": "BN (ours / torch.nn.BatchNorm2d)", "none": "no BN"}[bn]
-        for impl in ("bnlandscape", "Python"):
-            cells = ["%.3f" % statistics.median(rates[(impl, bn, th)]) for th in settings]
-            print("| %s %s | %s |" % (impl, label, " | ".join(cells)))
-        cells = ["%.2fx" % (statistics.median(rates[("bnlandscape", bn, th)]) /
-                            statistics.median(rates[("Python", bn, th)])) for th in settings]
-        print("| ratio bnlandscape / Python, %s | %s |" % (label, " | ".join(cells)))
-    print()
-    print("Median of %d repeats, %d steps after %d warm-up; 1-minute load before the runs: median %.2f, max %.2f; "
-          "CPU use of other processes during them: median %.2f, max %.2f cores."
-          % (a.reps, a.steps, a.warmup, statistics.median(loads), max(loads), statistics.median(foreign), max(foreign)))
-
+    try:
+        tb.side_by_side(ours, python, settings, a.reps, a.steps, a.warmup, "BN (ours / torch.nn.BatchNorm2d)")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 if __name__ == "__main__":
     main()
