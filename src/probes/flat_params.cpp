@@ -22,18 +22,28 @@ torch::Tensor flatten(const std::vector<torch::Tensor>& tensors) {
   return torch::cat(pieces);
 }
 
+std::vector<torch::Tensor> unflatten(const torch::Tensor& flat, const std::vector<torch::Tensor>& like) {
+  const std::int64_t p = numel(like);
+  TORCH_CHECK(flat.dim() == 1 && flat.numel() == p, "unflatten: expected a flat tensor of shape [", p,
+              "], got shape ", flat.sizes());
+  std::vector<torch::Tensor> parts;
+  parts.reserve(like.size());
+  std::int64_t offset = 0;
+  for (const auto& t : like) {
+    parts.push_back(flat.narrow(0, offset, t.numel()).view(t.sizes()));
+    offset += t.numel();
+  }
+  return parts;
+}
+
 void assign_flat(const std::vector<torch::Tensor>& params, const torch::Tensor& flat) {
   const std::int64_t p = numel(params);
   TORCH_CHECK(flat.dim() == 1 && flat.numel() == p, "assign_flat: expected a flat tensor of shape [", p,
               "], got shape ", flat.sizes());
   torch::NoGradGuard no_grad;
-  std::int64_t offset = 0;
-  for (const auto& param : params) {
-    const std::int64_t n = param.numel();
-    // .data() shares storage but not the version counter; see the header for why.
-    param.data().copy_(flat.narrow(0, offset, n).view(param.sizes()));
-    offset += n;
-  }
+  const auto parts = unflatten(flat, params);
+  // .data() shares storage but not the version counter; see the header for why.
+  for (std::size_t i = 0; i < params.size(); ++i) params[i].data().copy_(parts[i]);
 }
 
 std::vector<torch::Tensor> snapshot(const std::vector<torch::Tensor>& params) {

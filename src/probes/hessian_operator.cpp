@@ -98,14 +98,7 @@ torch::Tensor HessianOperator::hvp(const torch::Tensor& v) const {
 
   const torch::Tensor vv = v.detach().to(options_.device(), options_.dtype().toScalarType());
   if (curvature_) {
-    std::vector<torch::Tensor> parts;
-    parts.reserve(params_.size());
-    std::int64_t at = 0;
-    for (const auto& p : params_) {
-      parts.push_back(vv.narrow(0, at, p.numel()).view(p.sizes()));
-      at += p.numel();
-    }
-    auto out = flatten(curvature_->hvp(*point_, parts));
+    auto out = flatten(curvature_->hvp(*point_, unflatten(vv, params_)));
     if (average_) average_(out);
     return out;
   }

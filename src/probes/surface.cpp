@@ -235,11 +235,7 @@ EigenDirections hessian_eigen_directions(const std::vector<torch::Tensor>& param
     const Eigen::VectorXd v = vectors.col(k).normalized();
     const auto flat = from_eigen(v, op.options());
     Direction d;
-    std::int64_t offset = 0;
-    for (const auto& t : params) {
-      d.push_back(flat.narrow(0, offset, t.numel()).view(t.sizes()).clone());
-      offset += t.numel();
-    }
+    for (const auto& part : unflatten(flat, params)) d.push_back(part.clone());
     out.directions.push_back(std::move(d));
   }
   return out;

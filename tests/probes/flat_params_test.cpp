@@ -42,6 +42,17 @@ TEST(FlatParams, AssignFlatWritesEverySliceWithoutHistory) {
   EXPECT_EQ(flatten(params).abs().sum().item<double>(), 0.0);
 }
 
+TEST(FlatParams, UnflattenGivesViewsShapedAsTheParameters) {
+  const auto params = make_params();
+  const auto flat = torch::arange(numel(params), torch::kDouble);
+  const auto parts = unflatten(flat, params);
+  ASSERT_EQ(parts.size(), params.size());
+  for (std::size_t i = 0; i < params.size(); ++i) EXPECT_EQ(parts[i].sizes(), params[i].sizes()) << i;
+  EXPECT_TRUE(torch::equal(flatten(parts), flat));
+  EXPECT_EQ(parts[0].data_ptr(), flat.data_ptr());  // views, not copies
+  EXPECT_THROW(unflatten(flat.narrow(0, 1, flat.numel() - 1), params), c10::Error);
+}
+
 TEST(FlatParams, AssignFlatRejectsWrongSize) {
   const auto params = make_params();
   try {

@@ -27,6 +27,9 @@ torch::Tensor flatten(const std::vector<torch::Tensor>& tensors);
 /// HessianOperator checks the weights itself before each product.
 void assign_flat(const std::vector<torch::Tensor>& params, const torch::Tensor& flat);
 
+/// Views of `flat` ([P]) shaped as `like`, slice by slice in the order of flatten() (no copy).
+std::vector<torch::Tensor> unflatten(const torch::Tensor& flat, const std::vector<torch::Tensor>& like);
+
 /// Deep, detached copies of `params` (same shapes, dtypes, devices).
 std::vector<torch::Tensor> snapshot(const std::vector<torch::Tensor>& params);
 
