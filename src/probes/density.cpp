@@ -19,8 +19,10 @@ constexpr std::uint64_t kRunStride = 0x9E3779B97F4A7C15ULL;
 // One Gram-Schmidt pass is enough unless it removed more than 1 - 1/sqrt(2) of the norm
 // (the "twice is enough" criterion of Daniel, Gragg, Kaufman and Stewart).
 constexpr double kReorthRatio = 0.70710678118654752;
-// Relative size of a residual that is rounding noise rather than a new direction.
-constexpr double kBreakdown = 1e-12;
+// Relative size of a residual that is rounding noise rather than a new direction, for a float64
+// and a float32 basis (about 5000 and 8 units in the last place).
+constexpr double kBreakdown64 = 1e-12;
+constexpr double kBreakdown32 = 1e-6;
 
 struct Tridiagonal {
   std::vector<double> alpha;  // diagonal, m
@@ -29,13 +31,14 @@ struct Tridiagonal {
 };
 
 // M steps of Lanczos with full reorthogonalisation from the unit vector basis[0] (basis is a
-// [M, P] float64 scratch matrix whose rows become the Lanczos vectors).
+// [M, P] scratch matrix whose rows become the Lanczos vectors, in the working dtype).
 Tridiagonal lanczos(const HessianOperator& op, torch::Tensor& basis, int steps) {
   Tridiagonal t;
+  const double breakdown = basis.scalar_type() == torch::kFloat64 ? kBreakdown64 : kBreakdown32;
   double scale = 0.0;
   for (int j = 0; j < steps; ++j) {
-    // A fresh tensor (or a copy when the parameters are float32): updated in place below.
-    torch::Tensor w = op.hvp(basis[j]).to(torch::kCPU, torch::kDouble).contiguous();
+    // hvp() returns a fresh tensor (a copy when the dtypes differ): updated in place below.
+    torch::Tensor w = op.hvp(basis[j]).to(basis.options()).contiguous();
     if (!w.isfinite().all().item<bool>()) {
       t.finite = false;
       return t;
@@ -62,7 +65,7 @@ Tridiagonal lanczos(const HessianOperator& op, torch::Tensor& basis, int steps) 
     t.alpha.push_back(a);
     scale = std::max(scale, std::abs(a));
     if (j + 1 == steps) break;
-    if (!(b > kBreakdown * scale)) break;
+    if (!(b > breakdown * scale)) break;
     t.beta.push_back(b);
     scale = std::max(scale, b);
     basis[j + 1].copy_(w / b);
@@ -88,12 +91,16 @@ DensityResult slq_density(const HessianOperator& op, const DensityOptions& opt) 
   if (!op.finite()) return r;
 
   const std::int64_t hvp_before = op.hvp_count();
-  torch::Tensor basis = torch::empty({opt.steps, p}, torch::kDouble);
+  // The basis lives where the products are computed, in their precision (float32 products
+  // carry no more than float32 digits, and the Gram-Schmidt passes read the whole basis every
+  // step: in float64 they would move twice the bytes); half precision is widened to float32.
+  const auto work_dtype = op.options().dtype() == torch::kFloat64 ? torch::kFloat64 : torch::kFloat32;
+  torch::Tensor basis = torch::empty({opt.steps, p}, op.options().dtype(work_dtype));
   const double inv_sqrt_p = 1.0 / std::sqrt(static_cast<double>(p));
   for (int run = 0; run < opt.runs; ++run) {
     detail::SeededRandom rng(opt.seed + static_cast<std::uint64_t>(run) * kRunStride);
     Eigen::VectorXd v = rng.rademacher_vector(p) * inv_sqrt_p;
-    basis[0].copy_(torch::from_blob(v.data(), {p}, torch::kDouble));
+    basis[0].copy_(torch::from_blob(v.data(), {p}, torch::kDouble));  // converts and moves
     const std::int64_t run_before = op.hvp_count();
     const Tridiagonal t = lanczos(op, basis, opt.steps);
     const auto m = static_cast<Eigen::Index>(t.alpha.size());

@@ -1,6 +1,7 @@
 #include "bnlandscape/probes/mlp_curvature.h"
 
 #include <stdexcept>
+#include <vector>
 
 #include <c10/util/Exception.h>
 #include <torch/nn/modules/activation.h>
@@ -8,6 +9,7 @@
 
 #include "bnlandscape/models/batch_norm.h"
 #include "bnlandscape/models/mlp.h"
+#include "bn_r_kernels.h"
 
 namespace bnl::probes {
 namespace {
@@ -18,6 +20,11 @@ bool batch_statistics(const models::BatchNormImpl& bn) {
 
 // Column means of an [m, c] matrix as [c] (row reductions are BN's statistics).
 torch::Tensor col_mean(const torch::Tensor& t) { return t.mean(0); }
+
+template <typename T>
+T* ptr(const torch::Tensor& t) {
+  return t.data_ptr<T>();
+}
 
 }  // namespace
 
@@ -84,10 +91,10 @@ std::string MlpCurvature::unsupported_reason(models::Classifier& model, const st
 }
 
 MlpCurvature::MlpCurvature(models::Classifier& model, const std::vector<torch::Tensor>& params, const torch::Tensor& x,
-                           const torch::Tensor& y, std::int64_t microbatch) {
+                           const torch::Tensor& y, std::int64_t microbatch, bool fused_cpu)
+    : model_(&model), fused_cpu_(fused_cpu) {
   const std::string why = unsupported_reason(model, params);
   if (!why.empty()) throw std::invalid_argument("MlpCurvature: " + why);
-  model_ = &model;
   num_params_ = params.size();
   auto& mlp = dynamic_cast<models::MLPImpl&>(model);
   std::int64_t index = 0;
@@ -199,7 +206,10 @@ std::vector<torch::Tensor> MlpCurvature::hvp(const Point& point, const std::vect
   torch::NoGradGuard no_grad;
   const auto dtype = layers_.front().weight.scalar_type();
   std::vector<torch::Tensor> dir(num_params_);
-  for (std::size_t i = 0; i < num_params_; ++i) dir[i] = v[i].to(dtype);
+  for (std::size_t i = 0; i < num_params_; ++i) dir[i] = v[i].to(dtype).contiguous();
+  const bool fused = fused_cpu_ && layers_.front().weight.device().is_cpu();
+  if (fused && dtype == torch::kFloat32) return hvp_fused<float>(point, dir);
+  if (fused) return hvp_fused<double>(point, dir);
   const double inv_chunks = 1.0 / static_cast<double>(xs_.size());
   std::vector<torch::Tensor> out(num_params_);
   auto add = [&](std::size_t i, const torch::Tensor& t) { out[i] = out[i].defined() ? out[i] + t : t; };
@@ -267,6 +277,89 @@ std::vector<torch::Tensor> MlpCurvature::hvp(const Point& point, const std::vect
   }
   if (xs_.size() > 1)
     for (auto& t : out) t.mul_(inv_chunks);
+  return out;
+}
+
+template <typename T>
+std::vector<torch::Tensor> MlpCurvature::hvp_fused(const Point& point, const std::vector<torch::Tensor>& dir) const {
+  // The same products as the tensor path above, with BN's and ReLU's element-wise terms fused
+  // (bn_r_forward, bn_r_backward, relu_mask_) and the matrix products accumulated in place into
+  // one output per parameter.
+  const auto opts = layers_.front().weight.options();
+  std::vector<torch::Tensor> out(num_params_);
+  for (std::size_t i = 0; i < num_params_; ++i) out[i] = torch::zeros_like(dir[i]);
+  const std::size_t nl = layers_.size();
+  std::vector<torch::Tensor> r_in(nl), r_u(nl), r_k(nl);
+  for (std::size_t k = 0; k < xs_.size(); ++k) {
+    const auto& cache = point.chunks[k];
+    const std::int64_t m = xs_[k].size(0);
+    torch::Tensor r_a;  // undefined = 0
+    for (std::size_t l = 0; l < nl; ++l) {
+      const auto& L = layers_[l];
+      const auto& c = cache[l];
+      r_in[l] = r_a;
+      const auto wi = static_cast<std::size_t>(L.weight_index);
+      torch::Tensor rz = torch::addmm(dir[wi + 1], c.input, dir[wi].t());
+      if (r_a.defined()) rz.addmm_(r_a, L.weight.detach().t());
+      if (L.bn) {
+        const auto gi = static_cast<std::size_t>(L.gamma_index);
+        const std::int64_t width = rz.size(1);
+        const auto gamma = L.bn->gamma.detach().contiguous();
+        const detail::BnTerms<T> b{m,           width,           batch_statistics(*L.bn), ptr<T>(c.s),
+                                   ptr<T>(gamma), ptr<T>(dir[gi]), ptr<T>(dir[gi + 1]),     ptr<T>(c.u)};
+        r_u[l] = torch::empty_like(rz);
+        r_k[l] = torch::zeros({width}, opts);
+        auto next = torch::empty_like(rz);
+        // A BN layer is always followed by a ReLU, whose output is the next layer's input.
+        detail::bn_r_forward(b, ptr<T>(rz), ptr<T>(cache[l + 1].input), r_u[l].data_ptr<T>(), next.data_ptr<T>(),
+                        r_k[l].data_ptr<T>());
+        r_a = next;
+      } else if (l + 1 < nl) {
+        detail::relu_mask_(rz.data_ptr<T>(), ptr<T>(cache[l + 1].input), rz.numel());
+        r_a = rz;
+      } else {
+        r_a = rz;
+      }
+    }
+    const auto& p = point.probs[k];
+    const auto prz = p * r_a;
+    torch::Tensor r_gy = (prz - p * prz.sum(1, /*keepdim=*/true)) / static_cast<double>(m);
+    for (std::size_t l = nl; l-- > 0;) {
+      const auto& L = layers_[l];
+      const auto& c = cache[l];
+      const auto wi = static_cast<std::size_t>(L.weight_index);
+      torch::Tensor r_gz = r_gy;
+      if (L.bn) {
+        const auto gi = static_cast<std::size_t>(L.gamma_index);
+        const std::int64_t width = r_gy.size(1);
+        const auto gamma = L.bn->gamma.detach().contiguous();
+        const bool batch = batch_statistics(*L.bn);
+        const detail::BnTerms<T> b{m, width, batch, ptr<T>(c.s), ptr<T>(gamma), ptr<T>(dir[gi]), ptr<T>(dir[gi + 1]),
+                                   ptr<T>(c.u)};
+        r_gz = torch::empty_like(r_gy);
+        auto sums = torch::empty({3, width}, opts);
+        detail::bn_r_backward(b, ptr<T>(r_gy), ptr<T>(c.gy), batch ? ptr<T>(c.gu) : nullptr,
+                         batch ? ptr<T>(c.gz) : nullptr, batch ? ptr<T>(c.c) : nullptr,
+                         batch ? ptr<T>(r_k[l]) : nullptr, ptr<T>(r_u[l]), r_gz.data_ptr<T>(), sums[0].data_ptr<T>(),
+                         sums[1].data_ptr<T>(), sums[2].data_ptr<T>());
+        out[gi].add_(sums[0]);
+        out[gi + 1].add_(sums[1]);
+        out[wi + 1].add_(sums[2]);
+      } else {
+        out[wi + 1].add_(r_gz.sum(0));
+      }
+      out[wi].addmm_(r_gz.t(), c.input);
+      if (r_in[l].defined()) out[wi].addmm_(c.gz.t(), r_in[l]);
+      if (l > 0) {
+        auto r_ga = r_gz.mm(L.weight.detach());
+        r_ga.addmm_(c.gz, dir[wi]);
+        detail::relu_mask_(r_ga.data_ptr<T>(), ptr<T>(c.input), r_ga.numel());
+        r_gy = r_ga;
+      }
+    }
+  }
+  if (xs_.size() > 1)
+    for (auto& t : out) t.mul_(1.0 / static_cast<double>(xs_.size()));
   return out;
 }
 

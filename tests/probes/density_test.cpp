@@ -225,7 +225,7 @@ TEST(SlqDensity, FewDistinctEigenvaluesStopEarlyWithTheExactSpectrum) {
   EXPECT_LT(std::abs(t.mean - lambda.sum()), 3 * t.se) << t.mean << " +- " << t.se;
 }
 
-TEST(SlqDensity, SameSeedSameNumbersAndFloat32ParametersAccumulateInFloat64) {
+TEST(SlqDensity, SameSeedSameNumbersAndFloat32ParametersAgreeWithFloat64) {
   const auto m = testing::make_tiny_mlp(4);
   HessianOperator op(m.params, m.loss());
   DensityOptions opt;
@@ -245,7 +245,7 @@ TEST(SlqDensity, SameSeedSameNumbersAndFloat32ParametersAccumulateInFloat64) {
   EXPECT_NE(slq_density(op, opt).nodes, a.nodes);
 
   // A plain MLP in float32 and float64: nodes agree to float32 accuracy, weights sum to 1
-  // in both (the recurrence and the basis are float64 in both).
+  // in both (the basis follows the parameters, the tridiagonal is float64 in both).
   DensityResult by_dtype[2];
   for (int d = 0; d < 2; ++d) {
     const auto dtype = d == 0 ? torch::kFloat32 : torch::kFloat64;

@@ -134,6 +134,35 @@ TEST(MlpCurvature, ProductsMatchFiniteDifferencesOfTheGradient) {
   EXPECT_LT(rel(hv, fd), 1e-7);
 }
 
+TEST(MlpCurvature, FusedCpuLoopsEqualTheTensorOperationsOfOtherDevices) {
+  struct Mode {
+    models::NormKind norm;
+    bool train;
+    std::int64_t microbatch;
+  };
+  for (const Mode mode : {Mode{models::NormKind::Custom, true, 0}, Mode{models::NormKind::Custom, false, 0},
+                          Mode{models::NormKind::None, true, 0}, Mode{models::NormKind::Custom, true, 5}}) {
+    for (const auto dtype : {torch::kFloat64, torch::kFloat32}) {
+      SCOPED_TRACE(::testing::Message() << "norm " << static_cast<int>(mode.norm) << " train " << mode.train
+                                        << " m " << mode.microbatch << " " << dtype);
+      auto c = make_case(mode.norm, mode.train, 11);
+      c.model->to(dtype);
+      c.params = c.model->parameters();
+      MlpCurvature fused(*c.model, c.params, c.x, c.y, mode.microbatch, /*fused_cpu=*/true);
+      MlpCurvature tensors(*c.model, c.params, c.x, c.y, mode.microbatch, /*fused_cpu=*/false);
+      const auto pf = fused.evaluate(nullptr, nullptr, true), pt = tensors.evaluate(nullptr, nullptr, true);
+      for (int trial = 0; trial < 3; ++trial) {
+        std::vector<torch::Tensor> v;
+        for (const auto& p : c.params) v.push_back(torch::randn_like(p));
+        const auto a = flatten(fused.hvp(*pf, v)), b = flatten(tensors.hvp(*pt, v));
+        EXPECT_EQ(a.scalar_type(), dtype);
+        EXPECT_LT(rel(a, b), dtype == torch::kFloat64 ? 1e-13 : 1e-5);
+        EXPECT_GT(b.norm().item<double>(), 1e-3);
+      }
+    }
+  }
+}
+
 TEST(MlpCurvature, OtherModelsAreNamedAndLeftToAutograd) {
   auto lp = make_case(models::NormKind::Lp2, true, 1);
   EXPECT_NE(MlpCurvature::unsupported_reason(*lp.model, lp.params), "");

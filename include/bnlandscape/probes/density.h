@@ -57,9 +57,11 @@ struct DensityResult {
 /// SLQ on H: for each of opt.runs Rademacher vectors v (entries +-1), M steps of the Lanczos
 /// recurrence from v / sqrt(P) with full reorthogonalisation (classical Gram-Schmidt against
 /// every earlier Lanczos vector, repeated when it cancels more than half the norm: Daniel,
-/// Gragg, Kaufman, Stewart 1976), in float64 whatever the operator's dtype (the products
-/// themselves are in the parameters' dtype), then the eigendecomposition of the M x M
-/// tridiagonal. A run stops early when the new residual norm beta falls below 1e-12 times the
+/// Gragg, Kaufman, Stewart 1976), with the basis [M, P] on the operator's device in its dtype
+/// (float64 for float64 parameters, float32 otherwise: the products carry no more digits, and
+/// a float64 basis doubles the bytes every Gram-Schmidt pass reads), then the eigendecomposition
+/// of the M x M tridiagonal in float64. A run stops early when the new residual norm beta falls
+/// below 1e-12 (float64 basis) or 1e-6 (float32) times the
 /// largest |alpha| or beta so far (an invariant subspace; the rest of the run would be rounding
 /// noise). Each product is one HessianOperator::hvp, hence one all-reduce for a sharded
 /// operator, and every rank computes the same numbers. Throws (TORCH_CHECK) on bad options.

@@ -50,10 +50,13 @@ class MlpCurvature {
 
   /// Binds to `model` (which must outlive this object; its parameters are read afresh at every
   /// evaluate()) and the batch x [N, ...] (flattened to [N, in]), y [N] (int64), split into
-  /// micro-batches of `microbatch` rows (0 = one batch). Throws std::invalid_argument with
-  /// unsupported_reason when the model is not supported, c10::Error on a bad batch.
+  /// micro-batches of `microbatch` rows (0 = one batch). On the CPU, hvp() computes BN's and
+  /// ReLU's element-wise terms in fused loops (two passes over each [m, c] activation instead
+  /// of about a dozen tensor operations); `fused_cpu = false` keeps libtorch's tensor operations,
+  /// the path every other device takes (tests compare the two). Throws std::invalid_argument
+  /// with unsupported_reason when the model is not supported, c10::Error on a bad batch.
   MlpCurvature(models::Classifier& model, const std::vector<torch::Tensor>& params, const torch::Tensor& x,
-               const torch::Tensor& y, std::int64_t microbatch);
+               const torch::Tensor& y, std::int64_t microbatch, bool fused_cpu = true);
   ~MlpCurvature();
   MlpCurvature(const MlpCurvature&) = delete;
   MlpCurvature& operator=(const MlpCurvature&) = delete;
@@ -78,7 +81,11 @@ class MlpCurvature {
     std::int64_t weight_index = 0;          // position of weight in params (bias follows)
     std::int64_t gamma_index = -1;          // position of gamma in params (beta follows)
   };
+  template <typename T>
+  std::vector<torch::Tensor> hvp_fused(const Point& point, const std::vector<torch::Tensor>& dir) const;
+
   models::Classifier* model_ = nullptr;
+  bool fused_cpu_ = true;
   std::vector<Layer> layers_;
   std::size_t num_params_ = 0;
   std::vector<torch::Tensor> xs_, ys_;      // micro-batches: [m, in0] in the parameters' dtype, [m]
