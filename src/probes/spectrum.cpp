@@ -26,7 +26,11 @@ template <class Op>
 class GuardedOperator {
  public:
   using Scalar = double;
-  explicit GuardedOperator(const Op& op) : op_(op) {}
+  /// `eps`: the machine epsilon of the products (float32 or float64 arithmetic inside).
+  GuardedOperator(const Op& op, double eps)
+      : op_(op), overlap_floor_(4.0 * std::sqrt(static_cast<double>(op.rows())) * eps) {}
+  /// Overlaps with the basis below this fraction of a vector's norm are not corrected.
+  double overlap_floor() const { return overlap_floor_; }
   Eigen::Index rows() const { return op_.rows(); }
   Eigen::Index cols() const { return op_.cols(); }
   void perform_op(const Scalar* x_in, Scalar* y_out) const {
@@ -36,18 +40,27 @@ class GuardedOperator {
 
  private:
   const Op& op_;
+  double overlap_floor_;
 };
+
+double machine_epsilon(const torch::TensorOptions& options) {
+  return options.dtype() == torch::kFloat64 ? std::numeric_limits<double>::epsilon()
+                                            : std::numeric_limits<float>::epsilon();
+}
 
 }  // namespace
 }  // namespace bnl::probes
 
 // Spectra 1.0.1's Lanczos re-orthogonalises the new residual f until max_j |v_j . f| <=
-// eps * ||f||, at most 5 times per step. Rounding in the dot products alone is about
-// sqrt(P) eps ||f|| (P ~ 5e5 parameters: 700 times that bound), so every step ran all 5
-// passes, each reading the whole basis twice: at the probes' default (top-1, a batch of 128)
-// they took more time than the Hessian-vector products. Overlaps below the rounding floor
-// of a dot product are reported as exactly zero, which ends the loop once f is orthogonal to
-// working precision (after one correction pass, as "twice is enough" predicts).
+// eps * ||f|| (eps of double), at most 5 times per step, each pass reading the whole basis
+// twice. Rounding in a dot product of P terms alone is about sqrt(P) eps ||f|| (P ~ 5e5
+// parameters: 700 times that bound), so every step ran all 5 passes: at the probes' default
+// (top-1, a batch of 128) they took more time than the Hessian-vector products. Overlaps below
+// 4 sqrt(P) eps ||f||, eps that of the products' dtype, are reported as exactly zero: they are
+// the rounding of the dot products (float64 products), or below what float32 products
+// determine of f at all (with float32 products and the float64 floor, every step still made
+// one or two correction passes that removed only the products' own rounding: 15% of a
+// probe's time). The loop then ends once f is orthogonal to that precision.
 namespace Spectra {
 template <class Op>
 class ArnoldiOp<double, bnl::probes::GuardedOperator<Op>, IdentityBOp> {
@@ -62,7 +75,7 @@ class ArnoldiOp<double, bnl::probes::GuardedOperator<Op>, IdentityBOp> {
   void trans_product(const Arg1& x, const Arg2& y, Eigen::Ref<Eigen::VectorXd> res) const {
     res.noalias() = x.transpose() * y;
     // The columns of x are unit vectors.
-    const double floor = 4.0 * std::sqrt(static_cast<double>(x.rows())) * std::numeric_limits<double>::epsilon() * y.norm();
+    const double floor = op_.overlap_floor() * y.norm();
     for (Eigen::Index j = 0; j < res.size(); ++j)
       if (std::abs(res[j]) <= floor) res[j] = 0.0;
   }
@@ -129,25 +142,28 @@ int default_ncv(int k, std::int64_t p) {
 
 Eigen::VectorXd lanczos_start_vector(const LanczosOptions& opt, Eigen::Index p) {
   check_warm_start(opt.warm_start, p, "lanczos_start_vector");
-  Eigen::VectorXd start = detail::SeededRandom(opt.seed).normal_vector(p);
-  if (opt.warm_start.size() > 0) {
+  detail::SeededRandom rng(opt.seed);
+  if (opt.warm_start.size() == 0) return rng.normal_vector(p);
+  {
     // Spectra 1.0.1's first Lanczos step does not reorthogonalise, and zeroes the
     // residual only below an absolute 2.2e-16: started from an (almost) exact
     // eigenvector, the residual is rounding noise, the basis loses
     // orthogonality and Ritz values leave the spectrum (measured: 10.066 for
     // lambda_max = 10, tests/probes/spectrum_test.cpp WarmStart). A 1e-3 share
-    // of the seeded random vector keeps the first residual well above rounding
-    // and costs nothing measurable in convergence.
-    start = opt.warm_start / opt.warm_start.norm() + kWarmStartNoise * start / start.norm();
+    // of a seeded random vector keeps the first residual well above rounding
+    // and costs nothing measurable in convergence. Its signs are Rademacher: a
+    // normal vector of P ~ 5e5 entries (Box-Muller, a log and a cosine each) took
+    // 7% of a probe's time, for a perturbation whose distribution does not matter.
+    const Eigen::VectorXd noise = rng.rademacher_vector(p);
+    return opt.warm_start / opt.warm_start.norm() + kWarmStartNoise * noise / std::sqrt(static_cast<double>(p));
   }
-  return start;
 }
 
 namespace {
 
 // Any operator with rows(), perform_op(), finite() and hvp_count(): H or one of its blocks.
 template <class Op>
-EigenResult lanczos_eigs_on(const Op& op, const LanczosOptions& opt) {
+EigenResult lanczos_eigs_on(const Op& op, const LanczosOptions& opt, double eps) {
   const std::int64_t p = op.rows();
   check_k(opt.k, p, "lanczos_eigs");
   const int ncv = opt.ncv == 0 ? default_ncv(opt.k, p) : opt.ncv;
@@ -164,7 +180,7 @@ EigenResult lanczos_eigs_on(const Op& op, const LanczosOptions& opt) {
   const std::int64_t hvp_before = op.hvp_count();
   const Eigen::VectorXd start = lanczos_start_vector(opt, p);
   const auto rule = opt.largest ? Spectra::SortRule::LargestAlge : Spectra::SortRule::SmallestAlge;
-  GuardedOperator<Op> guarded(op);
+  GuardedOperator<Op> guarded(op, eps);
   RitzSolver<Op> solver(guarded, opt.k, ncv);
   try {
     solver.init(start.data());
@@ -202,10 +218,12 @@ EigenResult lanczos_eigs_on(const Op& op, const LanczosOptions& opt) {
 
 }  // namespace
 
-EigenResult lanczos_eigs(const HessianOperator& op, const LanczosOptions& opt) { return lanczos_eigs_on(op, opt); }
+EigenResult lanczos_eigs(const HessianOperator& op, const LanczosOptions& opt) {
+  return lanczos_eigs_on(op, opt, machine_epsilon(op.options()));
+}
 
 EigenResult lanczos_eigs(const BlockHessianOperator& op, const LanczosOptions& opt) {
-  return lanczos_eigs_on(op, opt);
+  return lanczos_eigs_on(op, opt, machine_epsilon(op.options()));
 }
 
 EigenResult power_iteration_eigs(const HessianOperator& op, const PowerIterationOptions& opt) {

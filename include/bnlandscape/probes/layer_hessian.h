@@ -57,6 +57,8 @@ class BlockHessianOperator {
   bool finite() const { return op_.finite(); }
   /// The underlying operator's product count.
   std::int64_t hvp_count() const { return op_.hvp_count(); }
+  /// The underlying operator's dtype and device (its products' precision).
+  torch::TensorOptions options() const { return op_.options(); }
   /// The block.
   const ParamBlock& block() const { return block_; }
 

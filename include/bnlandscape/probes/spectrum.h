@@ -70,7 +70,7 @@ EigenResult lanczos_eigs(const HessianOperator& op, const LanczosOptions& opt);
 
 /// The start vector [P] lanczos_eigs() gives Spectra for these options: a
 /// standard normal vector drawn from opt.seed, or opt.warm_start normalised
-/// plus 1e-3 times that random vector normalised.
+/// plus 1e-3 times a unit vector of random signs (+-1 / sqrt(P)) drawn from opt.seed.
 Eigen::VectorXd lanczos_start_vector(const LanczosOptions& opt, Eigen::Index p);
 
 /// Options for power_iteration_eigs().
