@@ -33,8 +33,9 @@ import h5py
 MEASUREMENT_KEYS = frozenset({
     "out", "overwrite", "quiet", "threads", "data_dir", "flush_every", "checkpoint_every",
     "eval_every", "dump_config", "config", "dist_timeout",
-    # how probes compute the same numbers (hand-written or autograd Hessian-vector products)
-    "hvp_engine",
+    # how probes compute the same numbers (hand-written or autograd Hessian-vector products, on
+    # the training thread or beside it)
+    "hvp_engine", "overlap",
     # activation and ICS measurements
     "activations_every", "activation_bins", "activation_range", "ics_every", "ics_layers",
 })

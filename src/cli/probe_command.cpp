@@ -1,7 +1,10 @@
 #include "bnlandscape/cli/probe_command.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <deque>
+#include <future>
 #include <iostream>
 #include <numeric>
 #include <optional>
@@ -19,6 +22,7 @@
 #include "bnlandscape/dist/environment.h"
 #include "bnlandscape/io/checkpoint.h"
 #include "bnlandscape/io/run_reader.h"
+#include "bnlandscape/train/device.h"
 
 namespace bnl::cli {
 namespace {
@@ -95,6 +99,7 @@ class ProbeObserver : public train::TrainObserver {
         probe_(spec, cfg, probe_context(trainer.config()), shard_of(comm)) {
     if (file) series_.emplace(*file, probe_, cfg, &resume, comm ? comm->world_size() : 1);
     if (cfg.probe_batch == "fixed") std::tie(fixed_x_, fixed_y_) = fixed_probe_set(data, cfg.probe_size);
+    overlap_ = cfg.overlap;
     if (resume.active) {
       // The solver state of the uninterrupted run: the seed counter and Lanczos's warm start.
       const auto count = resume.find_state("probe.count");
@@ -105,6 +110,7 @@ class ProbeObserver : public train::TrainObserver {
     }
   }
   void save_state(std::vector<std::pair<std::string, torch::Tensor>>& state) override {
+    harvest(/*wait=*/true);
     state.emplace_back("probe.count", torch::tensor({probe_.probes_done()}, torch::kInt64));
     const auto& w = probe_.warm_start();
     state.emplace_back("probe.lanczos_warm_start",
@@ -115,12 +121,53 @@ class ProbeObserver : public train::TrainObserver {
   void before_update(std::int64_t step, const torch::Tensor& x, const torch::Tensor& y) override {
     if (step % cfg_.step_interval != 0 && step != total_ - 1) return;
     const bool fixed = cfg_.probe_batch == "fixed";
-    auto r = measure_timed(probe_, comm_, step, trainer_.model(), fixed ? fixed_x_ : x, fixed ? fixed_y_ : y);
+    if (!overlap_) {
+      record(measure_timed(probe_, comm_, step, trainer_.model(), fixed ? fixed_x_ : x, fixed ? fixed_y_ : y));
+      return;
+    }
+    harvest(/*wait=*/false);
+    while (pending_.size() >= kMaxPending) harvest_front();
+    // The weights are copied now; the trainer may reuse its batch tensors, so they are copied too.
+    auto state = probe_.capture(trainer_.model());
+    auto px = fixed ? fixed_x_ : x.clone(), py = fixed ? fixed_y_ : y.clone();
+    // Probes run one after the other (each waits for the one before: they share the probe's
+    // model copy and Lanczos's warm start), on their own thread while training goes on.
+    std::shared_future<probes::ProbeRecord> before = pending_.empty() ? last_ : pending_.back();
+    last_ = std::async(std::launch::async, [this, step, state = std::move(state), px, py, before] {
+              if (before.valid()) before.wait();
+              return probe_.measure_captured(step, state, px, py);
+            }).share();
+    pending_.push_back(last_);
+  }
+  // The pending probes are recorded before anything that must see them: a checkpoint's state
+  // (Lanczos's warm start and the probe count), the end of the run, a divergence.
+  void on_step(const train::StepRecord& r) override {
+    if (!std::isfinite(r.loss)) harvest(/*wait=*/true);
+  }
+  void on_checkpoint(std::int64_t) override { harvest(/*wait=*/true); }
+  ~ProbeObserver() override {
+    for (auto& f : pending_) f.wait();
+  }
+
+ private:
+  // At most this many probes wait or run beside training; the training thread then waits.
+  static constexpr std::size_t kMaxPending = 4;
+
+  void harvest(bool wait) {
+    while (!pending_.empty() &&
+           (wait || pending_.front().wait_for(std::chrono::seconds(0)) == std::future_status::ready))
+      harvest_front();
+  }
+  void harvest_front() {
+    auto f = pending_.front();
+    pending_.pop_front();
+    record(f.get());
+  }
+  void record(const probes::ProbeRecord& r) {
     if (series_) series_->append(r);
     progress_.log(probe_line(r, comm_));
   }
 
- private:
   train::Trainer& trainer_;
   Progress& progress_;
   probes::ProbeConfig cfg_;
@@ -129,6 +176,10 @@ class ProbeObserver : public train::TrainObserver {
   std::optional<ProbeSeries> series_;
   torch::Tensor fixed_x_, fixed_y_;
   std::int64_t total_ = 0;
+  // Probes beside training (--overlap, as run_probe resolved it: one process on the CPU).
+  bool overlap_ = false;
+  std::deque<std::shared_future<probes::ProbeRecord>> pending_;  // oldest first
+  std::shared_future<probes::ProbeRecord> last_;                 // the newest, recorded or not
 };
 
 /// Takes model options missing from the command line and config file from the checkpoint
@@ -154,6 +205,7 @@ void adopt_checkpoint_config(ProbeOptions& opt) {
 
 int run_offline(ProbeOptions& opt, dist::Communicator* comm) {
   adopt_checkpoint_config(opt);
+  opt.probe.overlap = false;  // nothing trains beside a checkpoint's probe
   auto& cfg = opt.cfg;
   PreparedRun run = prepare_run(cfg);
   probes::LandscapeProbe probe(run.spec, opt.probe, probe_context(cfg), shard_of(comm));
@@ -297,6 +349,7 @@ ProbeSeries::ProbeSeries(io::RunFile& file, const probes::LandscapeProbe& probe,
   group_->set_attr("probe_dtype", cfg.probe_dtype);
   group_->set_attr("probe_bn_mode", cfg.probe_bn_mode);
   group_->set_attr("hvp_engine", probe.hvp_engine());
+  group_->set_attr("overlap", std::int64_t{cfg.overlap ? 1 : 0});
   group_->set_attr("tol", cfg.tol);
   group_->set_attr("ncv", static_cast<std::int64_t>(probe.ncv()));
   group_->set_attr("top_k", cfg.top_k);
@@ -397,6 +450,15 @@ int run_probe(ProbeOptions& opt) {
     return run_offline(opt, comm.get());
   }
   PreparedRun run = prepare_run(opt.cfg);
+  // Probes beside training (--overlap) take one process on the CPU with at least two threads:
+  // ranks must issue their all-reduces in step, and a GPU would run the two in turn. The
+  // thread settings are process-wide, so the training thread and the probe thread each get
+  // half (on 2 cores: one BLAS thread each, rather than two callers sharing OpenBLAS's pool,
+  // which measured slower than no overlap at all).
+  const int threads = std::max(run.threads.first, run.threads.second);
+  opt.probe.overlap = opt.probe.overlap && env.world_size == 1 && threads >= 2 &&
+                      train::resolve_device(opt.cfg.device).is_cpu();
+  if (opt.probe.overlap) run.threads = train::configure_threads(threads / 2, /*convolutional=*/opt.cfg.arch != "mlp");
   std::int64_t num_params = 0;
   for (const auto& p : run.model->parameters()) num_params += p.numel();
   probes::validate_probe(opt.probe, opt.cfg.batch_size, num_params);

@@ -199,12 +199,47 @@ LossFn LandscapeProbe::loss_fn(const torch::Tensor& x, const torch::Tensor& y) {
 ProbeRecord LandscapeProbe::measure(std::int64_t step, const models::Classifier& source, const torch::Tensor& x,
                                     const torch::Tensor& y) {
   const auto t0 = std::chrono::steady_clock::now();
+  follow_device(source.parameters());
+  copy_state(source, *model_);
+  return measure_copied(step, x, y, t0);
+}
+
+ProbeState LandscapeProbe::capture(const models::Classifier& source) const {
+  torch::NoGradGuard no_grad;
+  ProbeState state;
+  for (const auto& item : source.named_parameters()) state.params.insert(item.key(), item.value().detach().clone());
+  for (const auto& item : source.named_buffers()) state.buffers.insert(item.key(), item.value().detach().clone());
+  return state;
+}
+
+ProbeRecord LandscapeProbe::measure_captured(std::int64_t step, const ProbeState& state, const torch::Tensor& x,
+                                             const torch::Tensor& y) {
+  const auto t0 = std::chrono::steady_clock::now();
+  follow_device(state.params.values());
+  torch::NoGradGuard no_grad;
+  for (auto& item : model_->named_parameters()) {
+    const auto* s = state.params.find(item.key());
+    TORCH_CHECK(s, "measure_captured: expected parameter ", item.key(), " in the captured state, got none");
+    item.value().copy_(*s);
+  }
+  for (auto& item : model_->named_buffers()) {
+    const auto* s = state.buffers.find(item.key());
+    TORCH_CHECK(s, "measure_captured: expected buffer ", item.key(), " in the captured state, got none");
+    item.value().copy_(*s);
+  }
+  return measure_copied(step, x, y, t0);
+}
+
+void LandscapeProbe::follow_device(const std::vector<torch::Tensor>& source_params) {
   // The copy follows the training model onto its device (--device); on the CPU nothing moves.
-  if (const auto sp = source.parameters(); !sp.empty() && !params_.empty() && sp.front().device() != params_.front().device()) {
-    model_->to(sp.front().device());
+  if (!source_params.empty() && !params_.empty() && source_params.front().device() != params_.front().device()) {
+    model_->to(source_params.front().device());
     params_ = model_->parameters();
   }
-  copy_state(source, *model_);
+}
+
+ProbeRecord LandscapeProbe::measure_copied(std::int64_t step, const torch::Tensor& x, const torch::Tensor& y,
+                                           std::chrono::steady_clock::time_point t0) {
   ProbeRecord r;
   r.step = step;
   if (ctx_.optimizer == "sgd") r.eos_threshold = (2.0 + 2.0 * ctx_.momentum) / ctx_.lr;

@@ -18,9 +18,14 @@ const std::string kSmall =
 TEST(ProbeCli, OnlineProbesEveryKStepsAndLeaveTrainingUnchanged) {
   if (!have_fashion() || !have_h5py()) GTEST_SKIP();
   TempDir dir;
-  auto p = bnl("probe" + kSmall + " --bn custom --step-interval 2 --top-k 2 --trace-samples 3 --out " + dir / "p.h5");
+  // Two threads: probes run beside training (--overlap, the default), each thread with one, so
+  // training is `train --threads 1`'s and the probes are those measured in the training thread.
+  const std::string probe = "probe" + kSmall + " --bn custom --step-interval 2 --top-k 2 --trace-samples 3";
+  auto p = bnl(probe + " --threads 2 --out " + dir / "p.h5");
   ASSERT_EQ(p.code, 0) << p.output;
-  auto t = bnl("train" + kSmall + " --bn custom --out " + dir / "t.h5");
+  auto s = bnl(probe + " --threads 1 --overlap=false --out " + dir / "s.h5");
+  ASSERT_EQ(s.code, 0) << s.output;
+  auto t = bnl("train" + kSmall + " --bn custom --threads 1 --out " + dir / "t.h5");
   ASSERT_EQ(t.code, 0) << t.output;
   auto py = python(R"(
 import h5py, numpy as np
@@ -51,6 +56,13 @@ for k in ["loss", "acc", "grad_norm"]:
 for k in ["test_loss", "test_acc", "train_loss"]:
     assert np.array_equal(p["train/epochs"][k][:], t["train/epochs"][k][:]), k
 assert np.array_equal(p["checkpoints/step_0000005/net.1.running_var"][:], t["checkpoints/step_0000005/net.1.running_var"][:])
+# beside training or in its thread: the same probes, value for value
+s = h5py.File(")" + dir / "s.h5" + R"(", "r")
+assert g.attrs["overlap"] == 1 and s["probes"].attrs["overlap"] == 0
+assert p.attrs["blas_threads"] == 1 and p.attrs["intra_op_threads"] == 1, dict(p.attrs)
+for k in g:
+    if k != "seconds":
+        assert np.array_equal(g[k][()], s["probes"][k][()], equal_nan=True), k
 print("ok")
 )");
   EXPECT_EQ(py.code, 0) << py.output;

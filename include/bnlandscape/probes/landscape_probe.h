@@ -8,11 +8,13 @@
 /// training model at each probe, so it can never change the training run: weights, BN running
 /// statistics, gradients and optimizer state of the training model are only read.
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <vector>
 
 #include <Eigen/Core>
+#include <torch/ordered_dict.h>
 #include <torch/types.h>
 
 #include "bnlandscape/models/classifier.h"
@@ -42,6 +44,7 @@ struct ProbeConfig {
   std::string probe_bn_mode = "train";   ///< BN statistics during probes: train (batch) | eval (running)
   std::string probe_dtype = "float32";   ///< float32 | float64
   std::string hvp_engine = "auto";       ///< auto (hand-written MLP products where supported) | autograd
+  bool overlap = true;                   ///< probe on a second thread while training goes on (one process, CPU)
   std::string checkpoint;                ///< offline: HDF5 file holding the weights
   std::string checkpoint_group;          ///< offline: group of dotted-name datasets in it
   double dist_timeout = 300;             ///< seconds to wait for the other ranks (several processes)
@@ -67,6 +70,7 @@ void visit_probe_options(Config& c, Visitor&& v) {
   v("probe_bn_mode", c.probe_bn_mode, "BN during probes: train (batch statistics, as training) | eval (running statistics, as PyHessian)");
   v("probe_dtype", c.probe_dtype, "precision of all probe arithmetic: float32 | float64");
   v("hvp_engine", c.hvp_engine, "gradients and Hessian-vector products: auto (the MLP's written out by hand where supported, else autograd) | autograd");
+  v("overlap", c.overlap, "during training, measure each probe on a second thread while the next steps train (one process on the CPU; the same records; false = in the training thread)");
   v("checkpoint", c.checkpoint, "offline: HDF5 file with the weights to probe (no training)");
   v("checkpoint_group", c.checkpoint_group, "offline: group of dotted-name datasets in --checkpoint, e.g. /checkpoints/step_0000469");
   v("dist_timeout", c.dist_timeout, "with several processes (WORLD_SIZE > 1): seconds to wait for the other ranks before failing");
@@ -123,6 +127,11 @@ struct ProbeContext {
   std::uint64_t seed = 0;
 };
 
+/// A model's weights and buffers at one moment, by dotted name (LandscapeProbe::capture()).
+struct ProbeState {
+  torch::OrderedDict<std::string, torch::Tensor> params, buffers;
+};
+
 /// Measures probes on a private copy of a model.
 class LandscapeProbe {
  public:
@@ -139,6 +148,13 @@ class LandscapeProbe {
   /// c = N / M, and every rank returns the same record.
   ProbeRecord measure(std::int64_t step, const models::Classifier& source, const torch::Tensor& x,
                       const torch::Tensor& y);
+  /// measure() in two halves, so that the second can run on another thread while `source`
+  /// trains on: capture() copies `source`'s weights and buffers (thread-safe, const), and
+  /// measure_captured() probes them; the record is the one measure() gives at that moment.
+  /// measure() and measure_captured() are not thread-safe: one at a time on a LandscapeProbe.
+  ProbeState capture(const models::Classifier& source) const;
+  ProbeRecord measure_captured(std::int64_t step, const ProbeState& state, const torch::Tensor& x,
+                               const torch::Tensor& y);
 
   /// The absolute step sizes probed.
   const std::vector<double>& step_sizes() const { return step_sizes_; }
@@ -160,6 +176,9 @@ class LandscapeProbe {
   const std::vector<ParamBlock>& blocks() const { return blocks_; }
 
  private:
+  void follow_device(const std::vector<torch::Tensor>& source_params);
+  ProbeRecord measure_copied(std::int64_t step, const torch::Tensor& x, const torch::Tensor& y,
+                             std::chrono::steady_clock::time_point t0);
   LossFn loss_fn(const torch::Tensor& x, const torch::Tensor& y);
 
   ProbeConfig config_;
