@@ -13,7 +13,7 @@ After every kill: the file opens with plain h5py, every dataset reads back in fu
 series holds a prefix of the reference's rows, value for value. At the end, every dataset of
 the resumed file (series, final checkpoint weights) equals the reference's, wall times aside.
 
-Usage: crash_torture.py --binary build/bnlandscape --mode train|probe --kills 30 [--seed 1]
+Usage: crash_torture.py --binary build/bnlandscape --mode train|probe --kills 30 [--seed 1] [--threads 1]
 Prints one summary line per kill with --verbose, and a closing line
 "N passed, 0 failed" (one per kill plus the final comparison); exit 0 when all passed.
 """
@@ -35,9 +35,9 @@ TIMING = ("wall_time", "seconds", "allreduce_seconds")
 STAGES = ("flushed", "mid-write", "written", "renamed")
 
 
-def run_args(mode, out):
+def run_args(mode, out, threads=1):
     common = (" --dataset fashion-mnist --train-subset 1536 --test-subset 256 --hidden-dims 32,16"
-              " --batch-size 64 --epochs 3 --seed 7 --threads 1 --checkpoint-every 6 --flush-every 3"
+              " --batch-size 64 --epochs 3 --seed 7 --threads %d --checkpoint-every 6 --flush-every 3" % threads +
               " --eval-every 12 --activations-every 8 --ics-every 8 --quiet")
     if mode == "probe":
         common += " --step-interval 9 --top-k 2 --trace-samples 2 --probe-size 128"
@@ -75,7 +75,7 @@ def resume_or_start(a, out):
             resume = "checkpoints" in f and len(f["checkpoints"]) > 0 and f.attrs["status"] != "complete"
     if resume:
         return "%s %s --resume %s --quiet" % (a.binary, a.mode, out)
-    return a.binary + " " + run_args(a.mode, out) + " --overwrite"
+    return a.binary + " " + run_args(a.mode, out, a.threads) + " --overwrite"
 
 
 def timing_column(name):
@@ -127,6 +127,8 @@ def main():
     ap.add_argument("--mode", choices=("train", "probe"), default="train")
     ap.add_argument("--kills", type=int, default=30)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=1,
+                    help="--threads of the run (2 or more: an online probe run measures beside training)")
     ap.add_argument("--verbose", action="store_true")
     ap.add_argument("--keep", help="directory to keep the files in")
     a = ap.parse_args()
@@ -140,7 +142,7 @@ def main():
     env = dict(os.environ)
     env.pop("BNL_TEST_COMMIT_HOOK", None)
     t0 = time.monotonic()
-    p = subprocess.Popen(a.binary + " " + run_args(a.mode, ref), shell=True, env=env)
+    p = subprocess.Popen(a.binary + " " + run_args(a.mode, ref, a.threads), shell=True, env=env)
     appeared = wait_for_commit(ref, None, p)
     if p.wait() != 0:
         raise SystemExit("reference run failed")

@@ -12,9 +12,10 @@ using namespace bnl_test;
 
 namespace {
 
-Result torture(const std::string& mode, int kills, int seed) {
+Result torture(const std::string& mode, int kills, int seed, int threads = 1) {
   return sh(std::string(BNL_PYTHON) + " " + BNL_SOURCE_DIR + "/tests/cli/crash_torture.py --binary " + BNL_BINARY +
-            " --mode " + mode + " --kills " + std::to_string(kills) + " --seed " + std::to_string(seed));
+            " --mode " + mode + " --kills " + std::to_string(kills) + " --seed " + std::to_string(seed) +
+            " --threads " + std::to_string(threads));
 }
 
 }  // namespace
@@ -35,6 +36,18 @@ TEST(CrashTorture, OnlineProbeRunSurvivesThirtyTwoKills) {
   auto r = torture("probe", 32, 2);
   EXPECT_EQ(r.code, 0) << r.output;
   EXPECT_NE(r.output.find("32 kills"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("final file equals the uninterrupted run"), std::string::npos) << r.output;
+  std::cout << r.output;
+}
+
+TEST(CrashTorture, OnlineProbeRunWithProbesBesideTrainingSurvivesTwelveKills) {
+  if (!have_fashion()) GTEST_SKIP() << "dataset-fashion-mnist not installed";
+  if (!have_h5py()) GTEST_SKIP() << "no python3 with h5py";
+  // Two threads: probes run on their own thread (--overlap), up to 4 behind training, and are
+  // recorded before each checkpoint.
+  auto r = torture("probe", 12, 3, 2);
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("12 kills"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("final file equals the uninterrupted run"), std::string::npos) << r.output;
   std::cout << r.output;
 }
