@@ -90,6 +90,47 @@ class ArnoldiOp<double, bnl::probes::GuardedOperator<Op>, IdentityBOp> {
 };
 }  // namespace Spectra
 
+// Spectra 1.0.1's implicit restart forms the k + 1 kept Lanczos vectors as k + 1 separate
+// matrix-vector products with the basis (Arnoldi::compress_V), reading the whole ncv x P basis
+// up to k + 1 times; one matrix-matrix product reads it once (a top-1 probe's restart: 6 passes
+// over 45 MB; those matrix-vector products were 10% of a probe thread's samples). Q's entries
+// below row m - k + i of column i are exactly zero (Givens rotations never reach them), as
+// Spectra's loop assumes; they are set to zero here, so the product is Spectra's up to the
+// order of its sums.
+namespace Spectra {
+namespace bnl_detail {
+// Arnoldi::compress_V with one matrix product; `beta` becomes ||f|| (our ArnoldiOp's norm).
+template <class Matrix, class Vector>
+void compress_v(Matrix& fac_V, Vector& fac_f, const Matrix& fac_H, double& beta, Eigen::Index m, Eigen::Index k,
+                const Matrix& Q) {
+  Matrix qk = Q.leftCols(k + 1);
+  for (Eigen::Index i = 0; i < k; ++i) {
+    const Eigen::Index nnz = m - k + i + 1;
+    if (nnz < m) qk.col(i).tail(m - nnz).setZero();
+  }
+  Matrix vs(fac_V.rows(), k + 1);
+  vs.noalias() = fac_V * qk;
+  fac_V.leftCols(k + 1) = vs;
+  Vector fk = fac_f * Q(m - 1, k - 1) + fac_V.col(k) * fac_H(k, k - 1);
+  fac_f.swap(fk);
+  beta = fac_f.norm();
+}
+}  // namespace bnl_detail
+
+template <>
+inline void Arnoldi<double, ArnoldiOp<double, bnl::probes::GuardedOperator<bnl::probes::HessianOperator>,
+                                      IdentityBOp>>::compress_V(const Matrix& Q) {
+  bnl_detail::compress_v(m_fac_V, m_fac_f, m_fac_H, m_beta, m_m, m_k, Q);
+}
+
+template <>
+inline void Arnoldi<double, ArnoldiOp<double, bnl::probes::GuardedOperator<bnl::probes::BlockHessianOperator>,
+                                      IdentityBOp>>::compress_V(const Matrix& Q) {
+  bnl_detail::compress_v(m_fac_V, m_fac_f, m_fac_H, m_beta, m_m, m_k, Q);
+}
+
+}  // namespace Spectra
+
 namespace bnl::probes {
 namespace {
 
