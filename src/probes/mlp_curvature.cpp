@@ -200,6 +200,15 @@ std::shared_ptr<const MlpCurvature::Point> MlpCurvature::evaluate(double* loss, 
   return point;
 }
 
+torch::Tensor MlpCurvature::r_preactivation(const Layer& layer, const torch::Tensor& input, const torch::Tensor& r_input,
+                                            const std::vector<torch::Tensor>& dir) {
+  // R Z = dB + A dW^T + (R A) W^T; R A is undefined (zero) for the data.
+  const auto wi = static_cast<std::size_t>(layer.weight_index);
+  torch::Tensor rz = torch::addmm(dir[wi + 1], input, dir[wi].t());
+  if (r_input.defined()) rz.addmm_(r_input, layer.weight.detach().t());
+  return rz;
+}
+
 std::vector<torch::Tensor> MlpCurvature::hvp(const Point& point, const std::vector<torch::Tensor>& v) const {
   TORCH_CHECK(v.size() == num_params_, "MlpCurvature::hvp: expected ", num_params_, " direction tensors, got ", v.size());
   TORCH_CHECK(point.chunks.size() == xs_.size(), "MlpCurvature::hvp: expected a point kept by evaluate(keep=true)");
@@ -224,9 +233,7 @@ std::vector<torch::Tensor> MlpCurvature::hvp(const Point& point, const std::vect
       const auto& L = layers_[l];
       const auto& c = cache[l];
       r_in[l] = r_a;
-      const auto wi = static_cast<std::size_t>(L.weight_index);
-      torch::Tensor rz = torch::addmm(dir[wi + 1], c.input, dir[wi].t());
-      if (r_a.defined()) rz.addmm_(r_a, L.weight.detach().t());
+      torch::Tensor rz = r_preactivation(L, c.input, r_a, dir);
       torch::Tensor ry = rz;
       if (L.bn) {
         const auto gi = static_cast<std::size_t>(L.gamma_index);
@@ -298,9 +305,7 @@ std::vector<torch::Tensor> MlpCurvature::hvp_fused(const Point& point, const std
       const auto& L = layers_[l];
       const auto& c = cache[l];
       r_in[l] = r_a;
-      const auto wi = static_cast<std::size_t>(L.weight_index);
-      torch::Tensor rz = torch::addmm(dir[wi + 1], c.input, dir[wi].t());
-      if (r_a.defined()) rz.addmm_(r_a, L.weight.detach().t());
+      torch::Tensor rz = r_preactivation(L, c.input, r_a, dir);
       if (L.bn) {
         const auto gi = static_cast<std::size_t>(L.gamma_index);
         const std::int64_t width = rz.size(1);

@@ -83,6 +83,9 @@ class MlpCurvature {
   };
   template <typename T>
   std::vector<torch::Tensor> hvp_fused(const Point& point, const std::vector<torch::Tensor>& dir) const;
+  // R Z of `layer` [m, out] from its input A [m, in] and R A (undefined = 0) along `dir`.
+  static torch::Tensor r_preactivation(const Layer& layer, const torch::Tensor& input, const torch::Tensor& r_input,
+                                       const std::vector<torch::Tensor>& dir);
 
   models::Classifier* model_ = nullptr;
   bool fused_cpu_ = true;
