@@ -99,7 +99,6 @@ class ProbeObserver : public train::TrainObserver {
         probe_(spec, cfg, probe_context(trainer.config()), shard_of(comm)) {
     if (file) series_.emplace(*file, probe_, cfg, &resume, comm ? comm->world_size() : 1);
     if (cfg.probe_batch == "fixed") std::tie(fixed_x_, fixed_y_) = fixed_probe_set(data, cfg.probe_size);
-    overlap_ = cfg.overlap;
     if (resume.active) {
       // The solver state of the uninterrupted run: the seed counter and Lanczos's warm start.
       const auto count = resume.find_state("probe.count");
@@ -121,7 +120,8 @@ class ProbeObserver : public train::TrainObserver {
   void before_update(std::int64_t step, const torch::Tensor& x, const torch::Tensor& y) override {
     if (step % cfg_.step_interval != 0 && step != total_ - 1) return;
     const bool fixed = cfg_.probe_batch == "fixed";
-    if (!overlap_) {
+    // cfg_.overlap as run_probe resolved it: one process on the CPU with >= 2 threads.
+    if (!cfg_.overlap) {
       record(measure_timed(probe_, comm_, step, trainer_.model(), fixed ? fixed_x_ : x, fixed ? fixed_y_ : y));
       return;
     }
@@ -132,8 +132,7 @@ class ProbeObserver : public train::TrainObserver {
     auto px = fixed ? fixed_x_ : x.clone(), py = fixed ? fixed_y_ : y.clone();
     // Probes run one after the other (each waits for the one before: they share the probe's
     // model copy and Lanczos's warm start), on their own thread while training goes on.
-    std::shared_future<probes::ProbeRecord> before = pending_.empty() ? last_ : pending_.back();
-    last_ = std::async(std::launch::async, [this, step, state = std::move(state), px, py, before] {
+    last_ = std::async(std::launch::async, [this, step, state = std::move(state), px, py, before = last_] {
               if (before.valid()) before.wait();
               return probe_.measure_captured(step, state, px, py);
             }).share();
@@ -176,10 +175,8 @@ class ProbeObserver : public train::TrainObserver {
   std::optional<ProbeSeries> series_;
   torch::Tensor fixed_x_, fixed_y_;
   std::int64_t total_ = 0;
-  // Probes beside training (--overlap, as run_probe resolved it: one process on the CPU).
-  bool overlap_ = false;
   std::deque<std::shared_future<probes::ProbeRecord>> pending_;  // oldest first
-  std::shared_future<probes::ProbeRecord> last_;                 // the newest, recorded or not
+  std::shared_future<probes::ProbeRecord> last_;                 // the newest launched, recorded or not
 };
 
 /// Takes model options missing from the command line and config file from the checkpoint

@@ -123,16 +123,19 @@ void validate_probe_blocks(const ProbeConfig& c, const std::vector<ParamBlock>& 
 }
 
 void copy_state(const torch::nn::Module& from, torch::nn::Module& to) {
+  copy_state(from.named_parameters(), from.named_buffers(), to);
+}
+
+void copy_state(const torch::OrderedDict<std::string, torch::Tensor>& params,
+                const torch::OrderedDict<std::string, torch::Tensor>& buffers, torch::nn::Module& to) {
   torch::NoGradGuard no_grad;
-  auto src_p = from.named_parameters();
   for (auto& item : to.named_parameters()) {
-    const auto* s = src_p.find(item.key());
+    const auto* s = params.find(item.key());
     TORCH_CHECK(s, "copy_state: expected parameter ", item.key(), " in the source model, got none");
     item.value().copy_(*s);
   }
-  auto src_b = from.named_buffers();
   for (auto& item : to.named_buffers()) {
-    const auto* s = src_b.find(item.key());
+    const auto* s = buffers.find(item.key());
     TORCH_CHECK(s, "copy_state: expected buffer ", item.key(), " in the source model, got none");
     item.value().copy_(*s);
   }
@@ -216,17 +219,7 @@ ProbeRecord LandscapeProbe::measure_captured(std::int64_t step, const ProbeState
                                              const torch::Tensor& y) {
   const auto t0 = std::chrono::steady_clock::now();
   follow_device(state.params.values());
-  torch::NoGradGuard no_grad;
-  for (auto& item : model_->named_parameters()) {
-    const auto* s = state.params.find(item.key());
-    TORCH_CHECK(s, "measure_captured: expected parameter ", item.key(), " in the captured state, got none");
-    item.value().copy_(*s);
-  }
-  for (auto& item : model_->named_buffers()) {
-    const auto* s = state.buffers.find(item.key());
-    TORCH_CHECK(s, "measure_captured: expected buffer ", item.key(), " in the captured state, got none");
-    item.value().copy_(*s);
-  }
+  copy_state(state.params, state.buffers, *model_);
   return measure_copied(step, x, y, t0);
 }
 

@@ -311,16 +311,16 @@ std::vector<torch::Tensor> MlpCurvature::hvp_fused(const Point& point, const std
         const std::int64_t width = rz.size(1);
         const auto gamma = L.bn->gamma.detach().contiguous();
         const detail::BnTerms<T> b{m,           width,           batch_statistics(*L.bn), ptr<T>(c.s),
-                                   ptr<T>(gamma), ptr<T>(dir[gi]), ptr<T>(dir[gi + 1]),     ptr<T>(c.u)};
+                                   ptr<T>(gamma), ptr<T>(dir[gi]), ptr<T>(dir[gi + 1]),    ptr<T>(c.u)};
         r_u[l] = torch::empty_like(rz);
         r_k[l] = torch::zeros({width}, opts);
         auto next = torch::empty_like(rz);
         // A BN layer is always followed by a ReLU, whose output is the next layer's input.
-        detail::bn_r_forward(b, ptr<T>(rz), ptr<T>(cache[l + 1].input), r_u[l].data_ptr<T>(), next.data_ptr<T>(),
-                        r_k[l].data_ptr<T>());
+        detail::bn_r_forward(b, ptr<T>(rz), ptr<T>(cache[l + 1].input), ptr<T>(r_u[l]), ptr<T>(next),
+                             ptr<T>(r_k[l]));
         r_a = next;
       } else if (l + 1 < nl) {
-        detail::relu_mask_(rz.data_ptr<T>(), ptr<T>(cache[l + 1].input), rz.numel());
+        detail::relu_mask_(ptr<T>(rz), ptr<T>(cache[l + 1].input), rz.numel());
         r_a = rz;
       } else {
         r_a = rz;
@@ -344,9 +344,9 @@ std::vector<torch::Tensor> MlpCurvature::hvp_fused(const Point& point, const std
         r_gz = torch::empty_like(r_gy);
         auto sums = torch::empty({3, width}, opts);
         detail::bn_r_backward(b, ptr<T>(r_gy), ptr<T>(c.gy), batch ? ptr<T>(c.gu) : nullptr,
-                         batch ? ptr<T>(c.gz) : nullptr, batch ? ptr<T>(c.c) : nullptr,
-                         batch ? ptr<T>(r_k[l]) : nullptr, ptr<T>(r_u[l]), r_gz.data_ptr<T>(), sums[0].data_ptr<T>(),
-                         sums[1].data_ptr<T>(), sums[2].data_ptr<T>());
+                              batch ? ptr<T>(c.gz) : nullptr, batch ? ptr<T>(c.c) : nullptr,
+                              batch ? ptr<T>(r_k[l]) : nullptr, ptr<T>(r_u[l]), ptr<T>(r_gz), ptr<T>(sums[0]),
+                              ptr<T>(sums[1]), ptr<T>(sums[2]));
         out[gi].add_(sums[0]);
         out[gi + 1].add_(sums[1]);
         out[wi + 1].add_(sums[2]);
@@ -358,7 +358,7 @@ std::vector<torch::Tensor> MlpCurvature::hvp_fused(const Point& point, const std
       if (l > 0) {
         auto r_ga = r_gz.mm(L.weight.detach());
         r_ga.addmm_(c.gz, dir[wi]);
-        detail::relu_mask_(r_ga.data_ptr<T>(), ptr<T>(c.input), r_ga.numel());
+        detail::relu_mask_(ptr<T>(r_ga), ptr<T>(c.input), r_ga.numel());
         r_gy = r_ga;
       }
     }

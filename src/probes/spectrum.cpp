@@ -185,26 +185,25 @@ Eigen::VectorXd lanczos_start_vector(const LanczosOptions& opt, Eigen::Index p) 
   check_warm_start(opt.warm_start, p, "lanczos_start_vector");
   detail::SeededRandom rng(opt.seed);
   if (opt.warm_start.size() == 0) return rng.normal_vector(p);
-  {
-    // Spectra 1.0.1's first Lanczos step does not reorthogonalise, and zeroes the
-    // residual only below an absolute 2.2e-16: started from an (almost) exact
-    // eigenvector, the residual is rounding noise, the basis loses
-    // orthogonality and Ritz values leave the spectrum (measured: 10.066 for
-    // lambda_max = 10, tests/probes/spectrum_test.cpp WarmStart). A 1e-3 share
-    // of a seeded random vector keeps the first residual well above rounding
-    // and costs nothing measurable in convergence. Its signs are Rademacher: a
-    // normal vector of P ~ 5e5 entries (Box-Muller, a log and a cosine each) took
-    // 7% of a probe's time, for a perturbation whose distribution does not matter.
-    const Eigen::VectorXd noise = rng.rademacher_vector(p);
-    return opt.warm_start / opt.warm_start.norm() + kWarmStartNoise * noise / std::sqrt(static_cast<double>(p));
-  }
+  // Spectra 1.0.1's first Lanczos step does not reorthogonalise, and zeroes the
+  // residual only below an absolute 2.2e-16: started from an (almost) exact
+  // eigenvector, the residual is rounding noise, the basis loses
+  // orthogonality and Ritz values leave the spectrum (measured: 10.066 for
+  // lambda_max = 10, tests/probes/spectrum_test.cpp WarmStart). A 1e-3 share
+  // of a seeded random vector keeps the first residual well above rounding
+  // and costs nothing measurable in convergence. Its signs are Rademacher: a
+  // normal vector of P ~ 5e5 entries (Box-Muller, a log and a cosine each) took
+  // 7% of a probe's time, for a perturbation whose distribution does not matter.
+  const Eigen::VectorXd noise = rng.rademacher_vector(p);
+  return opt.warm_start / opt.warm_start.norm() + kWarmStartNoise * noise / std::sqrt(static_cast<double>(p));
 }
 
 namespace {
 
-// Any operator with rows(), perform_op(), finite() and hvp_count(): H or one of its blocks.
+// Any operator with rows(), perform_op(), finite(), hvp_count() and options(): H or one of its
+// blocks (options() gives the products' precision, hence the overlap floor).
 template <class Op>
-EigenResult lanczos_eigs_on(const Op& op, const LanczosOptions& opt, double eps) {
+EigenResult lanczos_eigs_on(const Op& op, const LanczosOptions& opt) {
   const std::int64_t p = op.rows();
   check_k(opt.k, p, "lanczos_eigs");
   const int ncv = opt.ncv == 0 ? default_ncv(opt.k, p) : opt.ncv;
@@ -221,7 +220,7 @@ EigenResult lanczos_eigs_on(const Op& op, const LanczosOptions& opt, double eps)
   const std::int64_t hvp_before = op.hvp_count();
   const Eigen::VectorXd start = lanczos_start_vector(opt, p);
   const auto rule = opt.largest ? Spectra::SortRule::LargestAlge : Spectra::SortRule::SmallestAlge;
-  GuardedOperator<Op> guarded(op, eps);
+  GuardedOperator<Op> guarded(op, machine_epsilon(op.options()));
   RitzSolver<Op> solver(guarded, opt.k, ncv);
   try {
     solver.init(start.data());
@@ -260,11 +259,11 @@ EigenResult lanczos_eigs_on(const Op& op, const LanczosOptions& opt, double eps)
 }  // namespace
 
 EigenResult lanczos_eigs(const HessianOperator& op, const LanczosOptions& opt) {
-  return lanczos_eigs_on(op, opt, machine_epsilon(op.options()));
+  return lanczos_eigs_on(op, opt);
 }
 
 EigenResult lanczos_eigs(const BlockHessianOperator& op, const LanczosOptions& opt) {
-  return lanczos_eigs_on(op, opt, machine_epsilon(op.options()));
+  return lanczos_eigs_on(op, opt);
 }
 
 EigenResult power_iteration_eigs(const HessianOperator& op, const PowerIterationOptions& opt) {

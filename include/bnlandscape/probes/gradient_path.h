@@ -44,9 +44,10 @@ struct GradientPathResult {
 /// afterwards, also when the closure throws. `op`, when given, must have been
 /// built at w with these parameters and the same loss (and `average`); its L(w) and g are
 /// the path's base (no second evaluation at w), it supplies g^T H g and stays valid.
-/// Throws on bad step sizes, an operator over other parameters, or one built at other weights. With `average` set (the probe set split
-/// across ranks, `loss` this rank's share), each loss and gradient is averaged over the ranks
-/// in one all-reduce, so every rank returns the single-process result. With `curvature` set
+/// Throws on bad step sizes, an operator over other parameters, or one built at other weights.
+/// With `average` set (the probe set split across ranks, `loss` this rank's share), each loss
+/// and gradient is averaged over the ranks in one all-reduce, so every rank returns the
+/// single-process result. With `curvature` set
 /// (the same loss written out by hand), losses and gradients come from it, not from `loss`.
 GradientPathResult gradient_path(const std::vector<torch::Tensor>& params, const LossFn& loss,
                                  const std::vector<double>& step_sizes, const HessianOperator* op,

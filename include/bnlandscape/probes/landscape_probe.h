@@ -197,5 +197,8 @@ class LandscapeProbe {
 /// Copies every parameter and buffer of `from` into `to` by name (converting dtype); both
 /// models must have the same architecture. Throws c10::Error on a missing name or shape.
 void copy_state(const torch::nn::Module& from, torch::nn::Module& to);
+/// The same from named parameters and buffers (e.g. a ProbeState), by dotted name.
+void copy_state(const torch::OrderedDict<std::string, torch::Tensor>& params,
+                const torch::OrderedDict<std::string, torch::Tensor>& buffers, torch::nn::Module& to);
 
 }  // namespace bnl::probes
