@@ -26,36 +26,39 @@ Command line: ``python3 -m plots.activations RUN.h5 ... --out DIR``.
 
 from __future__ import annotations
 
-import os
 import sys
-
-if __name__ == "__main__" and not __package__:
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import numpy as np
 from matplotlib import colormaps
 
+from plots import schema as S
 from plots import style
-from plots.runs import ComparisonSet, Group, Run, SkipFigure, organise, select, variant_slug
+from plots.grouping import ComparisonSet, Group, organise, select, variant_slug
+from plots.runs import Run
+from plots.style import SkipFigure
 
 FAMILY = "activations"
-SITES = ("pre_norm", "post_norm", "post_relu")
-SITE_STYLE = {"pre_norm": "-", "post_norm": "--", "post_relu": ":"}
-SITE_NAMES = {"pre_norm": "pre-norm", "post_norm": "post-norm", "post_relu": "post-ReLU"}
+SITES = (S.SITE_PRE_NORM, S.SITE_POST_NORM, S.SITE_POST_RELU)
+SITE_STYLE = {S.SITE_PRE_NORM: "-", S.SITE_POST_NORM: "--", S.SITE_POST_RELU: ":"}
+SITE_NAMES = {S.SITE_PRE_NORM: "pre-norm", S.SITE_POST_NORM: "post-norm",
+              S.SITE_POST_RELU: "post-ReLU"}
 
 
 def layers(r: Run) -> list[str]:
     """Hidden layers with activation records, in model order."""
-    return r.sort_modules(c for c in r.children("activations") if r.is_group(f"activations/{c}"))
+    return r.sort_modules(c for c in r.children(S.ACTIVATIONS)
+                          if r.is_group(S.activation_path(c)))
 
 
 def sites(r: Run, layer: str) -> list[str]:
-    have = [c for c in r.children(f"activations/{layer}") if r.is_group(f"activations/{layer}/{c}")]
+    have = [c for c in r.children(S.activation_path(layer))
+            if r.is_group(S.activation_path(layer, c))]
     return [s for s in SITES if s in have] + sorted(s for s in have if s not in SITES)
 
 
 def has_site(r: Run, layer: str, site: str) -> bool:
-    return r.has(f"activations/{layer}/{site}/step") and r.has(f"activations/{layer}/{site}/hist")
+    return (r.has(S.activation_path(layer, site, S.ACT_STEP))
+            and r.has(S.activation_path(layer, site, S.ACT_HIST)))
 
 
 def _subsample(n: int, k: int) -> np.ndarray:
@@ -64,19 +67,22 @@ def _subsample(n: int, k: int) -> np.ndarray:
     return np.unique(np.round(np.linspace(0, n - 1, k)).astype(int))
 
 
+@style.styled
 def ridgeline_panel(ax, r: Run, layer: str, site: str, max_curves: int = 16,
                     cmap: str = "viridis") -> int:
     """One curve per snapshot of r's /activations/<layer>/<site>; returns the curves drawn."""
-    base = f"activations/{layer}/{site}"
-    steps = np.asarray(r.get(f"{base}/step"))
-    hist = np.asarray(r.get(f"{base}/hist"), float)
-    edges = np.asarray(r.get(f"{base}/bin_edges"), float)
+    def path(name):
+        return S.activation_path(layer, site, name)
+
+    steps = np.asarray(r.get(path(S.ACT_STEP)))
+    hist = np.asarray(r.get(path(S.ACT_HIST)), float)
+    edges = np.asarray(r.get(path(S.ACT_BIN_EDGES)), float)
     n = min(len(steps), hist.shape[0])
     if n == 0:
         style.message_panel(ax, "no snapshot")
         return 0
-    under = np.asarray(r.maybe(f"{base}/underflow") if r.has(f"{base}/underflow") else np.zeros(n), float)[:n]
-    over = np.asarray(r.maybe(f"{base}/overflow") if r.has(f"{base}/overflow") else np.zeros(n), float)[:n]
+    under, over = (np.asarray(r.get(path(k)) if r.has(path(k)) else np.zeros(n), float)[:n]
+                   for k in (S.ACT_UNDERFLOW, S.ACT_OVERFLOW))
     widths = np.diff(edges)
     centres = 0.5 * (edges[:-1] + edges[1:])
     total = hist[:n].sum(axis=1) + np.nan_to_num(under) + np.nan_to_num(over)
@@ -99,18 +105,20 @@ def ridgeline_panel(ax, r: Run, layer: str, site: str, max_curves: int = 16,
     ax.set_xlim(edges[0], edges[-1])
     ax.grid(False)
     with np.errstate(invalid="ignore", divide="ignore"):
-        out = np.nanmax((np.nan_to_num(under) + np.nan_to_num(over)) / np.where(total > 0, total, 1))
+        out = np.nanmax((np.nan_to_num(under) + np.nan_to_num(over))
+                        / np.where(total > 0, total, 1))
     if out > 1e-3:
         ax.text(0.99, 0.99, f"outside the bins: up to {100 * out:.1f} %", transform=ax.transAxes,
                 ha="right", va="top", fontsize="x-small", color="0.3")
     return m
 
 
+@style.styled
 def ridgeline(r: Run, site: str, title: str, max_curves: int = 16):
     """A ridgeline panel per hidden layer of run r that has `site`."""
     ls = [layer for layer in layers(r) if has_site(r, layer, site)]
     if not ls:
-        raise SkipFigure(f"{r.path} has no /activations/<layer>/{site}")
+        raise SkipFigure(f"{r.path} has no /{S.activation_path(S.LAYER, site)}")
     fig, axes = style.new_figure(1, len(ls), width=3.4, height=4.6)
     for ax, layer in zip(axes[0], ls):
         ridgeline_panel(ax, r, layer, site, max_curves)
@@ -121,10 +129,10 @@ def ridgeline(r: Run, site: str, title: str, max_curves: int = 16):
 
 
 def _no_bn_site(r: Run) -> str:
-    for s in ("pre_norm", "post_norm", "post_relu"):
+    for s in SITES:
         if any(has_site(r, layer, s) for layer in layers(r)):
             return s
-    return "pre_norm"
+    return S.SITE_PRE_NORM
 
 
 def ridge_kinds(cset: ComparisonSet) -> list[tuple]:
@@ -135,7 +143,7 @@ def ridge_kinds(cset: ComparisonSet) -> list[tuple]:
             items = [("nobn", _no_bn_site(g.first))]
         else:
             v = variant_slug(g.config)
-            items = [(f"pre{v}", "pre_norm"), (f"post{v}", "post_norm")]
+            items = [(f"pre{v}", S.SITE_PRE_NORM), (f"post{v}", S.SITE_POST_NORM)]
         for kind, site in items:
             k, i = kind, 2
             while k in seen:
@@ -145,12 +153,14 @@ def ridge_kinds(cset: ComparisonSet) -> list[tuple]:
     return out
 
 
+@style.styled
 def ridge_figure(cset: ComparisonSet, g: Group, site: str, max_curves: int = 16):
-    r = next((r for r in g.runs if r.has("activations")), None)
+    r = next((r for r in g.runs if r.has(S.ACTIVATIONS)), None)
     if r is None:
-        raise SkipFigure(f"no run of {g.label} has /activations")
-    where = {"pre_norm": "before normalisation" if g.is_bn else "Linear/Conv output",
-             "post_norm": "after normalisation", "post_relu": "after ReLU"}.get(site, site)
+        raise SkipFigure(f"no run of {g.label} has /{S.ACTIVATIONS}")
+    where = {S.SITE_PRE_NORM: "before normalisation" if g.is_bn else "Linear/Conv output",
+             S.SITE_POST_NORM: "after normalisation",
+             S.SITE_POST_RELU: "after ReLU"}.get(site, site)
     title = f"Activations, {g.label} ({where}, seed {r.seed}) \u2014 {cset.title}"
     return ridgeline(r, site, title, max_curves)
 
@@ -160,18 +170,20 @@ def stat_series(layer_index: int, site: str, stat: str):
         ls = layers(r)
         if layer_index >= len(ls):
             return None
-        base = f"activations/{ls[layer_index]}/{site}"
-        if not (r.has(f"{base}/step") and r.has(f"{base}/{stat}")):
+        step = S.activation_path(ls[layer_index], site, S.ACT_STEP)
+        values = S.activation_path(ls[layer_index], site, stat)
+        if not (r.has(step) and r.has(values)):
             return None
-        return r.get(f"{base}/step"), r.get(f"{base}/{stat}")
+        return r.get(step), r.get(values)
     return get
 
 
+@style.styled
 def stats(cset: ComparisonSet):
     """Mean and std of every site per hidden layer against step (seed averages)."""
     nl = max((len(layers(r)) for r in cset.runs), default=0)
     if nl == 0:
-        raise SkipFigure("no layer in /activations")
+        raise SkipFigure(f"no layer in /{S.ACTIVATIONS}")
     fig, axes = style.new_figure(2, nl, width=3.6, height=3.0, sharex=True)
     for j in range(nl):
         names = []
@@ -182,7 +194,7 @@ def stats(cset: ComparisonSet):
             layer = layers(r)[j]
             names.append(layer)
             for site in sites(r, layer):
-                for row, stat in enumerate(("mean", "std")):
+                for row, stat in enumerate((S.ACT_MEAN, S.ACT_STD)):
                     s = g.series(stat_series(j, site, stat))
                     style.draw_series(axes[row, j], s, g,
                                       label=f"{g.legend}: {SITE_NAMES.get(site, site)}",
@@ -198,7 +210,7 @@ def stats(cset: ComparisonSet):
 
 
 def plan(runs, notice, context=None, max_curves: int = 16):
-    have = select(runs, "activations", FAMILY, notice)
+    have = select(runs, S.ACTIVATIONS, FAMILY, notice)
     if not have:
         return []
     out = []
@@ -210,10 +222,6 @@ def plan(runs, notice, context=None, max_curves: int = 16):
     return out
 
 
-def main(argv=None) -> int:
-    from plots import cli
-    return cli.run_families([sys.modules[__name__]], argv, __doc__.splitlines()[0])
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+if __name__ == "__main__":  # python3 -m plots.activations: the figures of this family only
+    from plots.cli import main
+    sys.exit(main(families=[FAMILY]))

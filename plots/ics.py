@@ -12,42 +12,43 @@ Command line: ``python3 -m plots.ics RUN.h5 ... --out DIR``.
 
 from __future__ import annotations
 
-import os
 import sys
-
-if __name__ == "__main__" and not __package__:
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import numpy as np
 
+from plots import schema as S
 from plots import style
-from plots.runs import ComparisonSet, Run, SkipFigure, plan_figures
+from plots.grouping import ComparisonSet, plan_figures
+from plots.runs import Run
+from plots.style import SkipFigure
 
 FAMILY = "ics"
 
 
 def ics_layers(r: Run) -> list[str]:
     """Layer names of r's /ics (attribute ``layers``; ``layer i`` when it is missing)."""
-    if not r.has("ics/l2"):
+    if not r.has(S.ICS_L2):
         return []
-    n = r.get("ics/l2").shape[1] if r.get("ics/l2").ndim == 2 else 0
-    names = r.attr("ics", "layers", None)
+    n = r.get(S.ICS_L2).shape[1] if r.get(S.ICS_L2).ndim == 2 else 0
+    names = r.attr(S.ICS, S.ICS_LAYERS, None)
     if names is None or len(names) != n:
         names = [f"layer {i}" for i in range(n)]
     return [str(x) for x in names]
 
 
-def column_series(col: str, j: int):
+def column_series(path: str, j: int):
+    """x = step, y = column j (layer j) of the /ics dataset `path` (S.ICS_L2, S.ICS_COS)."""
     def get(r: Run):
-        if not (r.has("ics/step") and r.has(f"ics/{col}")):
+        if not (r.has(S.ICS_STEP) and r.has(path)):
             return None
-        m = np.asarray(r.get(f"ics/{col}"), float)
+        m = np.asarray(r.get(path), float)
         if m.ndim != 2 or j >= m.shape[1]:
             return None
-        return r.get("ics/step"), m[:, j]
+        return r.get(S.ICS_STEP), m[:, j]
     return get
 
 
+@style.styled
 def figure3(cset: ComparisonSet):
     nl = max((len(ics_layers(r)) for r in cset.runs), default=0)
     if nl == 0:
@@ -60,11 +61,11 @@ def figure3(cset: ComparisonSet):
             if r is None:
                 continue
             names.append(ics_layers(r)[j])
-            s = g.series(column_series("l2", j))
+            s = g.series(column_series(S.ICS_L2, j))
             if s is not None:
                 l2vals.append(s.mean)
             style.draw_series(axes[0, j], s, g, marker=".", linewidth=1.1)
-            c = g.series(column_series("cos", j))
+            c = g.series(column_series(S.ICS_COS, j))
             if c is not None:
                 cos_lo = np.nanmin([cos_lo, *(c.mean - c.std)])
             style.draw_series(axes[1, j], c, g, marker=".", linewidth=1.1)
@@ -81,13 +82,9 @@ def figure3(cset: ComparisonSet):
 
 
 def plan(runs, notice, context=None):
-    return plan_figures(runs, notice, context, "ics/step", FAMILY, [("ics", figure3)])
+    return plan_figures(runs, notice, context, S.ICS_STEP, FAMILY, [("ics", figure3)])
 
 
-def main(argv=None) -> int:
-    from plots import cli
-    return cli.run_families([sys.modules[__name__]], argv, __doc__.splitlines()[0])
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+if __name__ == "__main__":  # python3 -m plots.ics: the figures of this family only
+    from plots.cli import main
+    sys.exit(main(families=[FAMILY]))

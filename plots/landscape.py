@@ -16,53 +16,53 @@ Command line: ``python3 -m plots.landscape RUN.h5 ... --out DIR``.
 
 from __future__ import annotations
 
-import os
 import sys
 import warnings
 
-if __name__ == "__main__" and not __package__:
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
 import numpy as np
 
+from plots import schema as S
 from plots import style
-from plots.runs import ComparisonSet, Group, Run, SkipFigure, format_value, plan_figures
+from plots.grouping import ComparisonSet, Group, format_value, plan_figures
+from plots.runs import Run
+from plots.style import SkipFigure
 
 FAMILY = "landscape"
 
 
-def probe_series(col: str):
+def probe_series(path: str):
+    """x = step probed, y = the /probes dataset `path` (S.PROBES_*)."""
     def get(r: Run):
-        if not (r.has("probes/step") and r.has(f"probes/{col}")):
+        if not (r.has(S.PROBES_STEP) and r.has(path)):
             return None
-        return r.get("probes/step"), r.get(f"probes/{col}")
+        return r.get(S.PROBES_STEP), r.get(path)
     return get
 
 
-def range_series(col: str, how: str):
-    """Per probe, the min or max over step sizes of a [n, S] dataset."""
+def range_series(path: str, how: str):
+    """Per probe, the min or max over step sizes of a [n, S] dataset of /probes."""
     def get(r: Run):
-        if not (r.has("probes/step") and r.has(f"probes/{col}")):
+        if not (r.has(S.PROBES_STEP) and r.has(path)):
             return None
-        m = np.asarray(r.get(f"probes/{col}"), float)
+        m = np.asarray(r.get(path), float)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             v = np.nanmin(m, axis=1) if how == "min" else np.nanmax(m, axis=1)
-        return r.get("probes/step"), v
+        return r.get(S.PROBES_STEP), v
     return get
 
 
 def step_size_note(g: Group) -> str:
     r = g.first
-    if not r.has("probes/step_sizes"):
+    if not r.has(S.PROBES_STEP_SIZES):
         return ""
-    s = np.asarray(r.get("probes/step_sizes"), float)
+    s = np.asarray(r.get(S.PROBES_STEP_SIZES), float)
     return f"s \u2208 [{format_value(float(s.min()))}, {format_value(float(s.max()))}], {len(s)} sizes"
 
 
-def draw_range_band(ax, g: Group, col: str):
-    lo = g.series(range_series(col, "min"))
-    hi = g.series(range_series(col, "max"))
+def draw_range_band(ax, g: Group, path: str):
+    lo = g.series(range_series(path, "min"))
+    hi = g.series(range_series(path, "max"))
     if lo is None or hi is None:
         return None
     note = step_size_note(g)
@@ -70,14 +70,15 @@ def draw_range_band(ax, g: Group, col: str):
     return style.draw_range(ax, lo.x, lo.mean, hi.mean, g, label)
 
 
+@style.styled
 def figure4(cset: ComparisonSet):
     """The three panels of the paper's Figure 4 for one comparison set."""
-    if not any(r.has("probes/loss_path") for r in cset.runs):
-        raise SkipFigure("no run has /probes/loss_path")
+    if not any(r.has(S.PROBES_LOSS_PATH) for r in cset.runs):
+        raise SkipFigure(f"no run has /{S.PROBES_LOSS_PATH}")
     fig, axes = style.new_figure(1, 3, width=4.6, height=3.8)
     ax = axes[0, 0]
     for g in cset.groups:
-        draw_range_band(ax, g, "loss_path")
+        draw_range_band(ax, g, S.PROBES_LOSS_PATH)
     ax.set_xlabel("step")
     ax.set_ylabel("L(w \u2212 s g) (nats)")
     ax.set_title("(a) loss landscape: min..max over s")
@@ -86,8 +87,8 @@ def figure4(cset: ComparisonSet):
     ax = axes[0, 1]
     vals = []
     for g in cset.groups:
-        draw_range_band(ax, g, "grad_pred")
-        s = g.series(range_series("grad_pred", "max"))
+        draw_range_band(ax, g, S.PROBES_GRAD_PRED)
+        s = g.series(range_series(S.PROBES_GRAD_PRED, "max"))
         if s is not None:
             vals.append(s.mean)
     style.maybe_log(ax, vals)
@@ -99,7 +100,7 @@ def figure4(cset: ComparisonSet):
     ax = axes[0, 2]
     vals = []
     for g in cset.groups:
-        s = g.series(probe_series("beta_smoothness"))
+        s = g.series(probe_series(S.PROBES_BETA_SMOOTHNESS))
         if s is not None:
             vals.append(s.mean)
         style.draw_series(ax, s, g, marker=".")
@@ -111,15 +112,11 @@ def figure4(cset: ComparisonSet):
     return style.finish(fig, f"Loss landscape along the gradient \u2014 {cset.title}")
 
 
-
 def plan(runs, notice, context=None):
-    return plan_figures(runs, notice, context, "probes/step", FAMILY, [("landscape", figure4)], probe=True)
+    return plan_figures(runs, notice, context, S.PROBES_STEP, FAMILY, [("landscape", figure4)],
+                        probe=True)
 
 
-def main(argv=None) -> int:
-    from plots import cli
-    return cli.run_families([sys.modules[__name__]], argv, __doc__.splitlines()[0])
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+if __name__ == "__main__":  # python3 -m plots.landscape: the figures of this family only
+    from plots.cli import main
+    sys.exit(main(families=[FAMILY]))

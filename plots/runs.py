@@ -1,17 +1,10 @@
-"""Loading run files, labelling them from their configuration, grouping, seed averages.
+"""Reading bnlandscape run files: root attributes, configuration, cached reads of datasets.
 
 A run file (docs/hdf5_schema.md) carries its full configuration as TOML in the root attribute
-``config_toml``. Runs are organised in two levels:
-
-- a **group** holds the runs whose configurations are equal once the seed and the keys that
-  only say how a run was measured or stored (``out``, ``threads``, ``eval_every``, probe
-  settings, ...) are removed: the same experiment with different seeds. Every series of a group
-  is drawn as the mean over its seeds with a +-1 sd band (sample standard deviation, ddof = 1).
-- a **comparison set** holds the groups that differ only in their normalisation (the keys
-  ``bn`` and ``bn_*``: BN or no BN, noisy BN, lp variants, BN's backward or evaluation mode).
-  One figure is drawn per comparison set with its groups overlaid; its file name ends with the
-  set's slug: ``<dataset>_<arch>``, plus every other key that differs between the sets of the
-  same dataset and architecture, e.g. ``fashion-mnist_mlp_lr0.6``.
+``config_toml``; :class:`Run` parses it and lists the file's groups and datasets once, so that
+the figure families can ask what a file holds (``has``) before reading it (``get``). The HDF5
+names come from plots.schema. Grouping runs into seed groups and comparison sets is
+plots.grouping's job.
 """
 
 from __future__ import annotations
@@ -20,63 +13,21 @@ import os
 import re
 import sys
 import tomllib
-import warnings
-from dataclasses import dataclass, field
 from typing import Callable, Iterable, Sequence
 
+import h5py
 import numpy as np
 
-import plots  # noqa: F401  (sets HDF5_USE_FILE_LOCKING before h5py is loaded)
-import h5py
+from plots import schema as S
 
-# Keys that say how a run was stored or measured, not what was trained: never distinguish runs.
-MEASUREMENT_KEYS = frozenset({
-    "out", "overwrite", "quiet", "threads", "data_dir", "flush_every", "checkpoint_every",
-    "eval_every", "dump_config", "config", "dist_timeout",
-    # how probes compute the same numbers (hand-written or autograd Hessian-vector products, on
-    # the training thread or beside it)
-    "hvp_engine", "overlap",
-    # activation and ICS measurements
-    "activations_every", "activation_bins", "activation_range", "ics_every", "ics_layers",
-})
-# Keys of `bnlandscape probe`: they distinguish runs only in the probe figures.
-PROBE_KEYS = frozenset({
-    "step_interval", "probe_batch", "probe_size", "probe_microbatch", "step_sizes", "top_k",
-    "bottom_k", "tol", "ncv", "trace_samples", "save_eigenvectors", "probe_bn_mode",
-    "probe_dtype", "checkpoint", "checkpoint_group",
-    "density_runs", "density_steps", "layer_top_k",
-})
 SEED_KEY = "seed"
 # Defaults of keys that later versions of the program added, so that a file written before
 # them groups with one written after (same training).
 CONFIG_DEFAULTS = {"bn_noise": False, "bn_noise_mu": 0.5, "bn_noise_sigma": 0.25}
 
-BN_ORDER = ("none", "custom", "torch", "lp2", "lp1", "lpinf")
-BN_NAMES = {
-    "none": "no BN",
-    "custom": "BN",
-    "torch": "BN (libtorch)",
-    "lp1": "L1 BN",
-    "lp2": "L2 BN",
-    "lpinf": "L\u221e BN",
-}
-BN_SLUGS = {"none": "nobn", "custom": "bn", "torch": "bntorch", "lp1": "lp1", "lp2": "lp2",
-            "lpinf": "lpinf"}
-DATASET_NAMES = {"fashion-mnist": "Fashion-MNIST", "cifar10": "CIFAR-10"}
-ARCH_NAMES = {"mlp": "MLP", "cnn": "CNN"}
-
 
 class RunFileError(Exception):
     """A file that is not a readable bnlandscape run file."""
-
-
-class SkipFigure(Exception):
-    """A figure the given run files cannot support; the message says why (one line)."""
-
-
-def is_variant_key(key: str) -> bool:
-    """Normalisation keys: the ones overlaid within one figure."""
-    return key == "bn" or key.startswith("bn_")
 
 
 def default_notice(msg: str) -> None:
@@ -92,49 +43,8 @@ def parse_config(text: str) -> dict:
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
-        raise RunFileError(f"config_toml is not valid TOML ({e})") from None
+        raise RunFileError(f"{S.CONFIG_TOML} is not valid TOML ({e})") from None
     return {k.replace("-", "_"): v for k, v in raw.items()}
-
-
-def format_value(v) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, float):
-        return f"{v:g}"
-    return str(v)
-
-
-def slug_value(key: str, v) -> str:
-    """File-name friendly ``key value``: lr0.6, hidden_dims512-256-128, bn_noise."""
-    if isinstance(v, bool):
-        s = key if v else f"no-{key}"
-    else:
-        s = f"{key}{format_value(v)}"
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", s).strip("-")
-
-
-def variant_label(config: dict) -> str:
-    """``no BN``, ``BN``, ``noisy BN``, ``L1 BN`` ... from the keys bn and bn_noise."""
-    bn = str(config.get("bn", "custom"))
-    name = BN_NAMES.get(bn, f"bn={bn}")
-    if config.get("bn_noise", False):
-        name = "noisy " + name
-    return name
-
-
-def variant_slug(config: dict) -> str:
-    bn = str(config.get("bn", "custom"))
-    s = BN_SLUGS.get(bn, re.sub(r"[^A-Za-z0-9]+", "", bn))
-    if config.get("bn_noise", False):
-        s += "-noise"
-    return s
-
-
-def variant_order(config: dict):
-    bn = str(config.get("bn", "custom"))
-    rank = BN_ORDER.index(bn) if bn in BN_ORDER else len(BN_ORDER)
-    return (rank, bool(config.get("bn_noise", False)), bn)
-
 
 # --------------------------------------------------------------------------------------------
 # Run files
@@ -166,8 +76,9 @@ class Run:
             raise RunFileError(f"cannot open as HDF5 ({str(e).splitlines()[0]})") from None
         with f:
             self.attrs = {k: _to_py(v) for k, v in f.attrs.items()}
-            if "config_toml" not in self.attrs:
-                raise RunFileError("no root attribute config_toml (not a bnlandscape run file)")
+            if S.CONFIG_TOML not in self.attrs:
+                raise RunFileError(f"no root attribute {S.CONFIG_TOML} (not a bnlandscape run "
+                                   "file)")
             self._names: dict[str, tuple] = {}  # path -> shape (datasets) or None (groups)
 
             def walk(g, prefix):
@@ -176,7 +87,7 @@ class Run:
                     p = f"{prefix}{k}"
                     if isinstance(obj, h5py.Group):
                         self._names[p] = None
-                        if p == "checkpoints":  # the step groups, not their tensors
+                        if p == S.CHECKPOINTS:  # the step groups, not their tensors
                             self._names.update({f"{p}/{n}": None for n in obj})
                         else:
                             walk(obj, p + "/")
@@ -184,11 +95,11 @@ class Run:
                         self._names[p] = obj.shape
 
             walk(f, "")
-        self.config = parse_config(str(self.attrs["config_toml"]))
+        self.config = parse_config(str(self.attrs[S.CONFIG_TOML]))
         for k, v in CONFIG_DEFAULTS.items():
             self.config.setdefault(k, v)
-        self.seed = int(self.config.get(SEED_KEY, self.attrs.get("seed", 0)))
-        self.status = str(self.attrs.get("status", ""))
+        self.seed = int(self.config.get(SEED_KEY, self.attrs.get(S.SEED, 0)))
+        self.status = str(self.attrs.get(S.STATUS, ""))
         self._cache: dict[str, np.ndarray] = {}
 
     def __repr__(self):
@@ -240,10 +151,10 @@ class Run:
         /train/steps/layer_grad_norm (else of /ics); [] when neither exists."""
         if not hasattr(self, "_order"):
             order = []
-            for ds, grp in (("train/steps/layer_grad_norm", "train/steps/layer_grad_norm"),
-                            ("ics/l2", "ics")):
+            for ds, owner, key in ((S.STEPS_LAYER_GRAD_NORM, S.STEPS_LAYER_GRAD_NORM,
+                                    S.LAYER_GRAD_NORM_LAYERS), (S.ICS_L2, S.ICS, S.ICS_LAYERS)):
                 if self.has(ds):
-                    order = [str(x) for x in (self.attr(grp, "layers", None) or [])]
+                    order = [str(x) for x in (self.attr(owner, key, None) or [])]
                     if order:
                         break
             self._order = order
@@ -257,7 +168,7 @@ class Run:
     def layer_kinds(self, layers: Sequence[str]) -> dict[str, str]:
         """``weight`` (Linear/Conv) or ``norm`` (BN, lp) for each layer name, from the last
         checkpoint's tensors; ``weight`` for every layer when the file has no checkpoint."""
-        ckpts = [p for p in self._names if p.startswith("checkpoints/") and p.count("/") == 1]
+        ckpts = [p for p in self._names if p.startswith(S.CHECKPOINTS + "/") and p.count("/") == 1]
         kinds = {name: "weight" for name in layers}
         if not ckpts:
             return kinds
@@ -271,8 +182,8 @@ class Run:
             g = f[last]
             tensors = {k: g[k].shape for k in g if isinstance(g[k], h5py.Dataset)}
         for name in layers:
-            w = tensors.get(f"{name}.weight")
-            if any(f"{name}.{k}" in tensors for k in ("gamma", "beta", "running_mean", "running_var")):
+            w = tensors.get(f"{name}.{S.WEIGHT_TENSOR_SUFFIX}")
+            if any(f"{name}.{k}" in tensors for k in S.NORM_TENSOR_SUFFIXES):
                 kinds[name] = "norm"
             elif w is not None and len(w) == 1:
                 kinds[name] = "norm"
@@ -290,286 +201,6 @@ def load_runs(paths: Iterable[str], notice: Callable[[str], None] = default_noti
     return runs
 
 
-# --------------------------------------------------------------------------------------------
-# Seed averages
-
-
-@dataclass
-class Series:
-    """A series averaged over seeds: x, mean, sd (ddof = 1; 0 where one seed), seeds per x."""
-
-    x: np.ndarray
-    mean: np.ndarray
-    std: np.ndarray
-    count: np.ndarray
-    members: list = field(default_factory=list)  # the (x, y) of each seed
-
-    @property
-    def nruns(self) -> int:
-        return len(self.members)
-
-
-def aggregate(pairs: Sequence[tuple]) -> Series | None:
-    """Mean and sample standard deviation over seeds of 1-D series (x, y).
-
-    Series are aligned on x (the union of their x values, e.g. steps); a seed without a value
-    at some x (a run that diverged or stopped earlier, a NaN row) is left out there, and
-    ``count`` says how many seeds each point averages. The sd is 0 where one seed is left.
-    """
-    pairs = [(np.asarray(x).ravel(), np.asarray(y, dtype=float).ravel()) for x, y in pairs
-             if x is not None and y is not None and len(x) > 0]
-    if not pairs:
-        return None
-    if all(len(x) == len(pairs[0][0]) and np.array_equal(x, pairs[0][0]) for x, _ in pairs):
-        xs = pairs[0][0]
-        Y = np.vstack([y for _, y in pairs])
-    else:
-        xs = np.unique(np.concatenate([x for x, _ in pairs]))
-        Y = np.full((len(pairs), len(xs)), np.nan)
-        for i, (x, y) in enumerate(pairs):
-            Y[i, np.searchsorted(xs, x)] = y
-    count = np.sum(np.isfinite(Y), axis=0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        mean = np.nanmean(Y, axis=0)
-        std = np.where(count >= 2, np.nanstd(Y, axis=0, ddof=1) if len(pairs) >= 2 else 0.0, 0.0)
-    std = np.where(np.isfinite(std), std, 0.0)
-    return Series(x=xs, mean=mean, std=std, count=count, members=pairs)
-
-
-# --------------------------------------------------------------------------------------------
-# Groups and comparison sets
-
-
-def _freeze(config: dict, drop: Callable[[str], bool]) -> tuple:
-    return tuple(sorted((k, repr(v)) for k, v in config.items() if not drop(k)))
-
-
-@dataclass
-class Group:
-    """Runs that differ only in their seed (sorted by seed)."""
-
-    runs: list
-    config: dict
-    label: str = ""
-    color: str = "C0"
-    linestyle: str = "-"
-
-    @property
-    def n(self) -> int:
-        return len(self.runs)
-
-    @property
-    def seeds(self) -> list[int]:
-        return [r.seed for r in self.runs]
-
-    @property
-    def first(self) -> Run:
-        return self.runs[0]
-
-    @property
-    def legend(self) -> str:
-        """Label with the number of seeds averaged."""
-        if self.n > 1:
-            return f"{self.label} (mean \u00b1 sd, {self.n} seeds)"
-        return f"{self.label} (seed {self.runs[0].seed})"
-
-    @property
-    def is_bn(self) -> bool:
-        return str(self.config.get("bn", "custom")) != "none"
-
-    def series(self, getter: Callable[[Run], tuple | None]) -> Series | None:
-        """Seed average of getter(run) -> (x, y) or None (a run without the data)."""
-        pairs = []
-        for r in self.runs:
-            xy = getter(r)
-            if xy is not None:
-                pairs.append(xy)
-        return aggregate(pairs)
-
-    def with_runs(self, runs: list) -> "Group":
-        return Group(runs=runs, config=self.config, label=self.label, color=self.color,
-                     linestyle=self.linestyle)
-
-
-@dataclass
-class ComparisonSet:
-    """Groups that differ only in their normalisation: one figure overlays them."""
-
-    slug: str
-    title: str
-    groups: list
-    config: dict  # the partition keys' values
-
-    @property
-    def runs(self) -> list:
-        return [r for g in self.groups for r in g.runs]
-
-    def restrict(self, keep: Callable[[Run], bool]) -> "ComparisonSet":
-        """The same set with only the runs `keep` accepts (groups left empty are dropped)."""
-        groups = []
-        for g in self.groups:
-            runs = [r for r in g.runs if keep(r)]
-            if runs:
-                groups.append(g.with_runs(runs))
-        return ComparisonSet(slug=self.slug, title=self.title, groups=groups, config=self.config)
-
-
-PALETTE = {
-    "none": "tab:blue", "custom": "tab:red", "torch": "tab:orange", "lp1": "tab:green",
-    "lp2": "tab:purple", "lpinf": "tab:brown",
-}
-NOISE_PALETTE = {
-    "none": "tab:cyan", "custom": "tab:pink", "torch": "gold", "lp1": "tab:olive",
-    "lp2": "orchid", "lpinf": "tab:gray",
-}
-SPARE_COLORS = ["black", "navy", "teal", "maroon", "lime", "darkkhaki", "slateblue",
-                "sienna", "darkgreen", "crimson"]
-
-
-def _drop_group(probe: bool) -> Callable[[str], bool]:
-    def drop(k):
-        return k in MEASUREMENT_KEYS or k == SEED_KEY or (not probe and k in PROBE_KEYS)
-    return drop
-
-
-def _drop_partition(k: str) -> bool:
-    return k in MEASUREMENT_KEYS or k == SEED_KEY or k in PROBE_KEYS or is_variant_key(k)
-
-
-def varying_keys(configs: Sequence[dict], keep: Callable[[str], bool]) -> list[str]:
-    keys = sorted({k for c in configs for k in c if keep(k)})
-    out = []
-    for k in keys:
-        vals = {repr(c.get(k)) for c in configs}
-        if len(vals) > 1:
-            out.append(k)
-    return out
-
-
-def organise(runs: Sequence[Run], probe: bool = False, context: Sequence[Run] | None = None,
-             notice: Callable[[str], None] = default_notice) -> list[ComparisonSet]:
-    """Comparison sets of seed groups.
-
-    `probe`: the probe settings distinguish groups (for the /probes figures). `context`: the
-    runs whose differences name the sets (default `runs`), so that a family drawn from a subset
-    of the files uses the same file names as the others.
-    """
-    context = list(context) if context is not None else list(runs)
-    drop_g = _drop_group(probe)
-
-    def cluster(cfg):
-        return (repr(cfg.get("dataset")), repr(cfg.get("arch")))
-
-    # Keys that name a set: those that differ between runs of the same dataset and arch.
-    clusters: dict[tuple, list] = {}
-    for r in context + list(runs):
-        clusters.setdefault(cluster(r.config), []).append(r.config)
-    part_keys_of = {c: varying_keys(cfgs, lambda k: not _drop_partition(k))
-                    for c, cfgs in clusters.items()}
-
-    by_group: dict[tuple, list] = {}
-    for r in runs:
-        by_group.setdefault(_freeze(r.config, drop_g), []).append(r)
-
-    sets: dict[tuple, list] = {}
-    for key, members in by_group.items():
-        members = sorted(members, key=lambda r: (r.seed, r.path))
-        kept, seen = [], {}
-        for r in members:
-            if r.seed in seen:
-                notice(f"note: {r.path} repeats seed {r.seed} of {seen[r.seed]} with the same "
-                       "configuration; using the first only")
-                continue
-            seen[r.seed] = r.path
-            kept.append(r)
-        cfg = {k: v for k, v in kept[0].config.items() if not drop_g(k)}
-        g = Group(runs=kept, config=cfg)
-        sets.setdefault(_freeze(cfg, _drop_partition), []).append(g)
-
-    out = []
-    for pkey, groups in sets.items():
-        cfg = dict(groups[0].config)
-        part_keys = part_keys_of[cluster(cfg)]
-        dataset = str(cfg.get("dataset", "data"))
-        arch = str(cfg.get("arch", "model"))
-        slug_parts = [slug_value("", dataset) or "data", slug_value("", arch) or "model"]
-        slug_parts += [slug_value(k, cfg.get(k)) for k in part_keys if k not in ("dataset", "arch")]
-        title = f"{DATASET_NAMES.get(dataset, dataset)} {ARCH_NAMES.get(arch, arch)}"
-        extra = []
-        if "optimizer" in cfg or "lr" in cfg:
-            extra.append(f"{cfg.get('optimizer', 'sgd')} lr {format_value(cfg.get('lr', '?'))}")
-        extra += [f"{k} {format_value(cfg.get(k))}" for k in part_keys
-                  if k not in ("dataset", "arch", "lr", "optimizer")]
-        if extra:
-            title += ", " + ", ".join(extra)
-        _label_groups(groups)
-        groups.sort(key=lambda g: (variant_order(g.config), g.label))
-        partition = {k: v for k, v in cfg.items() if not _drop_partition(k)}
-        out.append(ComparisonSet(slug="_".join(slug_parts), title=title, groups=groups,
-                                 config=partition))
-    out.sort(key=lambda s: s.slug)
-    return out
-
-
-def _label_groups(groups: list) -> None:
-    """Labels from bn and bn_noise, plus every other key that differs within the set."""
-    extra_keys = varying_keys([g.config for g in groups],
-                              lambda k: k not in ("bn", "bn_noise"))
-    used = set()
-    for g in sorted(groups, key=lambda g: variant_order(g.config)):
-        label = variant_label(g.config)
-        extras = [f"{k}={format_value(g.config.get(k))}" for k in extra_keys]
-        if extras:
-            label += ", " + ", ".join(extras)
-        if any(r.status == "diverged" for r in g.runs):
-            label += " [diverged]"
-        g.label = label
-        bn = str(g.config.get("bn", "custom"))
-        noisy = bool(g.config.get("bn_noise", False))
-        color = (NOISE_PALETTE if noisy else PALETTE).get(bn, SPARE_COLORS[0])
-        ls = "--" if noisy else "-"
-        if color in used:
-            color = next((c for c in SPARE_COLORS if c not in used), color)
-        used.add(color)
-        g.color, g.linestyle = color, ls
-
-
-# --------------------------------------------------------------------------------------------
-# Small helpers for the figure modules
-
-
 def numeric_key(name: str):
     """Sort key of module names: net.2 before net.10."""
     return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)]
-
-
-def finite_any(a) -> bool:
-    a = np.asarray(a, dtype=float)
-    return a.size > 0 and bool(np.isfinite(a).any())
-
-
-def select(runs: Sequence[Run], required: str, family: str,
-           notice: Callable[[str], None] = default_notice) -> list[Run]:
-    """The runs that have `required` (a group or dataset path); one notice per run without it,
-    or a single one when no run has it."""
-    have = [r for r in runs if r.has(required)]
-    if not have:
-        notice(f"skip {family}: no run file has /{required}")
-        return []
-    for r in runs:
-        if not r.has(required):
-            notice(f"skip {family} for {r.path}: no /{required}")
-    return have
-
-
-def plan_figures(runs: Sequence[Run], notice: Callable[[str], None], context: Sequence[Run] | None,
-                 required: str, family: str, figures, probe: bool = False):
-    """(name, render) for every figure of `figures` ((name, fn(ComparisonSet)) pairs) and every
-    comparison set of the runs that have `required`; the plan() of a plain figure family."""
-    have = select(runs, required, family, notice)
-    if not have:
-        return []
-    return [(f"{name}_{cset.slug}", lambda fn=fn, cset=cset: fn(cset))
-            for cset in organise(have, probe=probe, context=context or runs, notice=notice)
-            for name, fn in figures]

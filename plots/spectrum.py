@@ -21,43 +21,44 @@ Command line: ``python3 -m plots.spectrum RUN.h5 ... --out DIR``.
 
 from __future__ import annotations
 
-import os
 import sys
-
-if __name__ == "__main__" and not __package__:
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import numpy as np
 
+from plots import schema as S
 from plots import style
-from plots.runs import ComparisonSet, Run, SkipFigure, finite_any, format_value, plan_figures
+from plots.grouping import ComparisonSet, finite_any, format_value, plan_figures
+from plots.runs import Run
+from plots.style import SkipFigure
 
 FAMILY = "spectrum"
 
 
-def column_series(col: str, j: int):
+def column_series(path: str, j: int):
+    """x = step probed, y = column j of the [n, k] /probes dataset `path` (S.PROBES_*)."""
     def get(r: Run):
-        if not (r.has("probes/step") and r.has(f"probes/{col}")):
+        if not (r.has(S.PROBES_STEP) and r.has(path)):
             return None
-        m = np.asarray(r.get(f"probes/{col}"), float)
+        m = np.asarray(r.get(path), float)
         if m.ndim != 2 or j >= m.shape[1]:
             return None
-        return r.get("probes/step"), m[:, j]
+        return r.get(S.PROBES_STEP), m[:, j]
     return get
 
 
-def probe_series(col: str):
+def probe_series(path: str):
+    """x = step probed, y = the /probes dataset `path` (S.PROBES_*)."""
     def get(r: Run):
-        if not (r.has("probes/step") and r.has(f"probes/{col}")):
+        if not (r.has(S.PROBES_STEP) and r.has(path)):
             return None
-        return r.get("probes/step"), r.get(f"probes/{col}")
+        return r.get(S.PROBES_STEP), r.get(path)
     return get
 
 
-def _k(r: Run, col: str) -> int:
-    if not r.has(f"probes/{col}"):
+def _k(r: Run, path: str) -> int:
+    if not r.has(path):
         return 0
-    m = r.get(f"probes/{col}")
+    m = r.get(path)
     return m.shape[1] if m.ndim == 2 else 0
 
 
@@ -67,16 +68,17 @@ def _threshold_name(cfg: dict) -> str:
     return "(2 + 2\u00b7momentum)/lr"
 
 
+@style.styled
 def lambda_max(cset: ComparisonSet):
     """lambda_max against step with the 2/lr line."""
-    if not any(_k(r, "eigvals") for r in cset.runs):
-        raise SkipFigure("no run has /probes/eigvals (probe --top-k 0)")
+    if not any(_k(r, S.PROBES_EIGVALS) for r in cset.runs):
+        raise SkipFigure(f"no run has /{S.PROBES_EIGVALS} (probe --top-k 0)")
     fig, axes = style.new_figure(1, 1, width=7, height=4.4)
     ax = axes[0, 0]
     thresholds = {}
     for g in cset.groups:
-        style.draw_series(ax, g.series(column_series("eigvals", 0)), g, marker=".")
-        t = g.series(probe_series("eos_threshold"))
+        style.draw_series(ax, g.series(column_series(S.PROBES_EIGVALS, 0)), g, marker=".")
+        t = g.series(probe_series(S.PROBES_EOS_THRESHOLD))
         if t is not None and finite_any(t.mean):
             v = float(np.nanmedian(t.mean))
             thresholds.setdefault(round(v, 12), []).append(g)
@@ -96,22 +98,23 @@ def lambda_max(cset: ComparisonSet):
     return style.finish(fig, f"\u03bb_max \u2014 {cset.title}")
 
 
+@style.styled
 def topk(cset: ComparisonSet):
     """Every top-k eigenvalue (and bottom-k') against step."""
-    k = max(_k(r, "eigvals") for r in cset.runs)
-    kb = max(_k(r, "eigvals_bottom") for r in cset.runs)
+    k = max(_k(r, S.PROBES_EIGVALS) for r in cset.runs)
+    kb = max(_k(r, S.PROBES_EIGVALS_BOTTOM) for r in cset.runs)
     if k < 2 and kb < 1:
         raise SkipFigure(f"top-k = {k} and no bottom eigenvalues (probe --top-k 2 or more)")
-    panels = [("eigvals", k, "top-k eigenvalues (descending)")] if k >= 1 else []
+    panels = [(S.PROBES_EIGVALS, k, "top-k eigenvalues (descending)")] if k >= 1 else []
     if kb >= 1:
-        panels.append(("eigvals_bottom", kb, "bottom-k eigenvalues (ascending)"))
+        panels.append((S.PROBES_EIGVALS_BOTTOM, kb, "bottom-k eigenvalues (ascending)"))
     fig, axes = style.new_figure(1, len(panels), width=6, height=4.2)
     for ax, (col, kk, title) in zip(axes[0], panels):
         for g in cset.groups:
             for j in range(kk):
                 alpha = 1.0 - 0.6 * j / max(1, kk - 1)
                 style.draw_series(ax, g.series(column_series(col, j)), g,
-                                  label=f"{g.legend}: \u03bb{j + 1}" if col == "eigvals"
+                                  label=f"{g.legend}: \u03bb{j + 1}" if col == S.PROBES_EIGVALS
                                   else f"{g.legend}: bottom {j + 1}",
                                   alpha=alpha, marker=".", linewidth=1.0)
         ax.set_xlabel("step")
@@ -121,21 +124,22 @@ def topk(cset: ComparisonSet):
     return style.finish(fig, f"Hessian eigenvalues \u2014 {cset.title}")
 
 
+@style.styled
 def trace(cset: ComparisonSet):
     """Hutchinson trace estimate against step."""
-    if not any(r.has("probes/trace") and finite_any(r.get("probes/trace")) for r in cset.runs):
-        raise SkipFigure("no finite /probes/trace (probe --trace-samples 0)")
+    if not any(r.has(S.PROBES_TRACE) and finite_any(r.get(S.PROBES_TRACE)) for r in cset.runs):
+        raise SkipFigure(f"no finite /{S.PROBES_TRACE} (probe --trace-samples 0)")
     fig, axes = style.new_figure(1, 1, width=7, height=4.2)
     ax = axes[0, 0]
     for g in cset.groups:
-        s = g.series(probe_series("trace"))
+        s = g.series(probe_series(S.PROBES_TRACE))
         if s is None or not finite_any(s.mean):
             continue
         if s.nruns == 1:
             line, _ = style.draw_series(ax, s, g, label=f"{g.legend} \u00b1 s.e.", marker=".")
-            r = next(r for r in g.runs if r.has("probes/trace"))
-            if r.has("probes/trace_stderr"):
-                se = np.asarray(r.get("probes/trace_stderr"), float)
+            r = next(r for r in g.runs if r.has(S.PROBES_TRACE))
+            if r.has(S.PROBES_TRACE_STDERR):
+                se = np.asarray(r.get(S.PROBES_TRACE_STDERR), float)
                 band = ax.fill_between(s.x, s.mean - se, s.mean + se, color=g.color,
                                        alpha=style.BAND_ALPHA, linewidth=0)
                 band.set_gid(f"stderr:{g.legend}")
@@ -172,21 +176,22 @@ def smoothed_density(nodes, weights, grid, sigma: float) -> np.ndarray:
 
 def _density_row(r: Run, step: int):
     """(nodes, weights) of `step` in r's /density, or None."""
-    if not (r.has("density/step") and r.has("density/nodes") and r.has("density/weights")):
+    if not (r.has(S.DENSITY_STEP) and r.has(S.DENSITY_NODES) and r.has(S.DENSITY_WEIGHTS)):
         return None
-    steps = np.asarray(r.get("density/step"))
+    steps = np.asarray(r.get(S.DENSITY_STEP))
     i = np.flatnonzero(steps == step)
     if i.size == 0:
         return None
-    return r.get("density/nodes")[i[-1]], r.get("density/weights")[i[-1]]
+    return r.get(S.DENSITY_NODES)[i[-1]], r.get(S.DENSITY_WEIGHTS)[i[-1]]
 
 
+@style.styled
 def density(cset: ComparisonSet):
     """SLQ eigenvalue density at the first, middle and last probe step, groups overlaid."""
-    have = [r for r in cset.runs if r.has("density/step")]
+    have = [r for r in cset.runs if r.has(S.DENSITY_STEP)]
     if not have:
-        raise SkipFigure("no run has /density (probe --density-runs K --density-steps M)")
-    steps = np.unique(np.concatenate([np.asarray(r.get("density/step")) for r in have]))
+        raise SkipFigure(f"no run has /{S.DENSITY} (probe --density-runs K --density-steps M)")
+    steps = np.unique(np.concatenate([np.asarray(r.get(S.DENSITY_STEP)) for r in have]))
     picks = sorted({int(steps[0]), int(steps[len(steps) // 2]), int(steps[-1])})
     fig, axes = style.new_figure(1, len(picks), width=5.2, height=4.0)
     for ax, step in zip(axes[0], picks):
@@ -225,8 +230,9 @@ def density(cset: ComparisonSet):
 def _layer_roles(r: Run):
     """{role: (index in layer_eigvals, block name)}: roles are "layer i" for the i-th Linear or
     Conv block and "norm i" for the i-th normalisation block, so BN and no-BN models line up."""
-    names = [str(x) for x in (r.attr("probes/layer_eigvals", "blocks", None) or [])]
-    kinds = [str(x) for x in (r.attr("probes/layer_eigvals", "block_kinds", None) or [])]
+    names = [str(x) for x in (r.attr(S.PROBES_LAYER_EIGVALS, S.LAYER_EIGVALS_BLOCKS, None) or [])]
+    kinds = [str(x) for x in
+             (r.attr(S.PROBES_LAYER_EIGVALS, S.LAYER_EIGVALS_BLOCK_KINDS, None) or [])]
     if len(kinds) != len(names):
         kinds = ["linear"] * len(names)
     roles, counts = {}, {}
@@ -237,11 +243,12 @@ def _layer_roles(r: Run):
     return roles
 
 
+@style.styled
 def layer_lambda_max(cset: ComparisonSet):
     """Top eigenvalue of each layer's diagonal Hessian block against step."""
-    have = [r for r in cset.runs if r.has("probes/layer_eigvals")]
+    have = [r for r in cset.runs if r.has(S.PROBES_LAYER_EIGVALS)]
     if not have:
-        raise SkipFigure("no run has /probes/layer_eigvals (probe --layer-top-k 0)")
+        raise SkipFigure(f"no run has /{S.PROBES_LAYER_EIGVALS} (probe --layer-top-k 0)")
     roles = {}
     for r in have:
         for role, (_, name) in _layer_roles(r).items():
@@ -254,12 +261,13 @@ def layer_lambda_max(cset: ComparisonSet):
         ax.set_visible(False)
     for ax, role in zip(axes.ravel(), order):
         def get(r: Run, role=role):
-            if not (r.has("probes/step") and r.has("probes/layer_eigvals")):
+            if not (r.has(S.PROBES_STEP) and r.has(S.PROBES_LAYER_EIGVALS)):
                 return None
             where = _layer_roles(r).get(role)
             if where is None:
                 return None
-            return r.get("probes/step"), np.asarray(r.get("probes/layer_eigvals"), float)[:, where[0], 0]
+            m = np.asarray(r.get(S.PROBES_LAYER_EIGVALS), float)
+            return r.get(S.PROBES_STEP), m[:, where[0], 0]
         for g in cset.groups:
             style.draw_series(ax, g.series(get), g, marker=".")
         ax.set_title(f"{role}: {', '.join(sorted(roles[role]))}", fontsize="small")
@@ -279,13 +287,9 @@ FIGURES = (
 
 
 def plan(runs, notice, context=None):
-    return plan_figures(runs, notice, context, "probes/step", FAMILY, FIGURES, probe=True)
+    return plan_figures(runs, notice, context, S.PROBES_STEP, FAMILY, FIGURES, probe=True)
 
 
-def main(argv=None) -> int:
-    from plots import cli
-    return cli.run_families([sys.modules[__name__]], argv, __doc__.splitlines()[0])
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+if __name__ == "__main__":  # python3 -m plots.spectrum: the figures of this family only
+    from plots.cli import main
+    sys.exit(main(families=[FAMILY]))

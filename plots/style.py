@@ -1,25 +1,30 @@
-"""Drawing helpers shared by the figure modules: seed bands, legends, saving PNG and SVG."""
+"""Drawing helpers shared by the figure families: style, seed bands, legends, saving PNG and SVG.
+
+Figures are plain ``matplotlib.figure.Figure`` objects, not pyplot's: nothing here selects a
+backend or registers figures globally, and the package's look (RC) applies only inside the
+functions that draw (decorated with :func:`styled`) and in :func:`save`, never to the caller's
+matplotlib settings.
+"""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import textwrap
 from typing import Sequence
 
+import matplotlib
 import numpy as np
-
-import plots  # noqa: F401  (selects the Agg backend)
-import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
-from plots.runs import Group, Series
+from plots.grouping import Group, Series
 
 BAND_ALPHA = 0.25
 FORMATS = ("png", "svg")
 DPI = 110
 
-plt.rcParams.update({
+RC = {
     "figure.dpi": DPI,
     "axes.grid": True,
     "grid.alpha": 0.3,
@@ -28,14 +33,28 @@ plt.rcParams.update({
     "legend.fontsize": "small",
     "axes.titlesize": "medium",
     "svg.hashsalt": "bnlandscape",  # reproducible SVG ids
-})
+}
+
+
+class SkipFigure(Exception):
+    """A figure the given run files cannot support; the message says why (one line)."""
+
+
+def styled(fn):
+    """Draws `fn`'s figure with the package's matplotlib settings (RC), restored afterwards."""
+    @functools.wraps(fn)
+    def draw(*args, **kw):
+        with matplotlib.rc_context(RC):
+            return fn(*args, **kw)
+    return draw
 
 
 def new_figure(nrows: int = 1, ncols: int = 1, width: float = 5.0, height: float = 3.6,
                sharex: bool = False, sharey=False) -> tuple[Figure, np.ndarray]:
     """A figure of nrows x ncols panels of width x height inches each; axes as a 2-D array."""
-    fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows),
-                             squeeze=False, sharex=sharex, sharey=sharey)
+    with matplotlib.rc_context(RC):
+        fig = Figure(figsize=(width * ncols, height * nrows))
+        axes = fig.subplots(nrows, ncols, squeeze=False, sharex=sharex, sharey=sharey)
     return fig, axes
 
 
@@ -104,17 +123,19 @@ def save(fig: Figure, out_dir: str, name: str, formats: Sequence[str] = FORMATS)
         # limit; a hash of the whole name keeps the shortened ones distinct and stable.
         name = name[:160].rstrip("-_.") + "-" + hashlib.sha1(name.encode()).hexdigest()[:12]
     paths = []
-    for fmt in formats:
-        p = os.path.join(out_dir, f"{name}.{fmt}")
-        meta = {"Date": None} if fmt == "svg" else {"Software": None}
-        fig.savefig(p, format=fmt, dpi=DPI, metadata=meta)
-        paths.append(p)
-    plt.close(fig)
+    with matplotlib.rc_context(RC):
+        for fmt in formats:
+            p = os.path.join(out_dir, f"{name}.{fmt}")
+            meta = {"Date": None} if fmt == "svg" else {"Software": None}
+            fig.savefig(p, format=fmt, dpi=DPI, metadata=meta)
+            paths.append(p)
+    close(fig)
     return paths
 
 
 def close(fig: Figure) -> None:
-    plt.close(fig)
+    """Done with `fig`. Nothing to release: figures are not registered with pyplot, so they go
+    when their last reference does (kept so that callers need not know)."""
 
 
 def maybe_log(ax, values, ratio: float = 50.0) -> None:

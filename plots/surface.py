@@ -21,36 +21,38 @@ from __future__ import annotations
 import os
 import sys
 
-if __name__ == "__main__" and not __package__:
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
 import numpy as np
 
+from plots import schema as S
 from plots import style
-from plots.runs import Run, SkipFigure, select, variant_label
+from plots.grouping import select, variant_label
+from plots.runs import Run
+from plots.style import SkipFigure
 
 FAMILY = "surface"
 
 
 def read_surface(r: Run) -> dict:
     """alpha, beta (None for 1-D), loss and acc ([a, b] or [a]) and the /surface attributes."""
-    s = {"alpha": np.asarray(r.get("surface/alpha"), float),
-         "beta": np.asarray(r.get("surface/beta"), float) if r.has("surface/beta") else None,
-         "loss": np.asarray(r.get("surface/loss"), float),
-         "acc": np.asarray(r.get("surface/acc"), float)}
-    for k in ("directions", "probe_bn_mode", "surface_set", "surface_size", "directions_from"):
-        s[k] = r.attr("surface", k, "")
+    s = {"alpha": np.asarray(r.get(S.SURFACE_ALPHA), float),
+         "beta": np.asarray(r.get(S.SURFACE_BETA), float) if r.has(S.SURFACE_BETA) else None,
+         "loss": np.asarray(r.get(S.SURFACE_LOSS), float),
+         "acc": np.asarray(r.get(S.SURFACE_ACC), float)}
+    for k in (S.SURFACE_DIRECTIONS, S.SURFACE_PROBE_BN_MODE, S.SURFACE_SET, S.SURFACE_SIZE,
+              S.SURFACE_DIRECTIONS_FROM):
+        s[k] = r.attr(S.SURFACE, k, "")
     if s["beta"] is not None and s["loss"].shape != (len(s["alpha"]), len(s["beta"])):
-        raise SkipFigure(f"/surface/loss has shape {s['loss'].shape}, expected "
+        raise SkipFigure(f"/{S.SURFACE_LOSS} has shape {s['loss'].shape}, expected "
                          f"({len(s['alpha'])}, {len(s['beta'])})")
     return s
 
 
 def describe(r: Run, s: dict) -> str:
-    what = f"{s['directions']} directions" + (f" from {os.path.basename(s['directions_from'])}"
-                                               if s["directions_from"] else "")
-    return (f"{r.name} ({variant_label(r.config)}): {what}; {s['surface_set']} set, "
-            f"{s['surface_size']} examples, BN mode {s['probe_bn_mode']}")
+    src = s[S.SURFACE_DIRECTIONS_FROM]
+    what = f"{s[S.SURFACE_DIRECTIONS]} directions" + (f" from {os.path.basename(src)}"
+                                                     if src else "")
+    return (f"{r.name} ({variant_label(r.config)}): {what}; {s[S.SURFACE_SET]} set, "
+            f"{s[S.SURFACE_SIZE]} examples, BN mode {s[S.SURFACE_PROBE_BN_MODE]}")
 
 
 def centre_index(axis: np.ndarray) -> int:
@@ -69,12 +71,13 @@ def loss_levels(loss: np.ndarray, n: int = 25) -> np.ndarray:
     return np.linspace(lo, hi, n)
 
 
+@style.styled
 def surface_figure(r: Run):
     """The contour and slice panels of one surface file."""
     s = read_surface(r)
     loss, acc, a = s["loss"], s["acc"], s["alpha"]
     if not np.isfinite(loss).any():
-        raise SkipFigure(f"{r.path}: no finite /surface/loss cell")
+        raise SkipFigure(f"{r.path}: no finite /{S.SURFACE_LOSS} cell")
     if s["beta"] is None:
         fig, axes = style.new_figure(1, 2, width=4.6, height=3.8)
         ax = axes[0, 0]
@@ -130,6 +133,7 @@ def surface_figure(r: Run):
     return style.finish(fig, "Loss surface \u2014 " + describe(r, s))
 
 
+@style.styled
 def slices_figure(rs: list):
     """The alpha slices through the checkpoint of several surface files, overlaid."""
     fig, axes = style.new_figure(1, 1, width=6.0, height=4.2)
@@ -140,7 +144,7 @@ def slices_figure(rs: list):
         line = s["loss"] if s["beta"] is None else s["loss"][:, centre_index(s["beta"])]
         vals.append(line)
         (l,) = ax.plot(s["alpha"], line, color=f"C{k % 10}",
-                       label=f"{r.name} ({variant_label(r.config)}, {s['directions']})")
+                       label=f"{r.name} ({variant_label(r.config)}, {s[S.SURFACE_DIRECTIONS]})")
         l.set_gid(f"slice:{r.name}")
     style.maybe_log(ax, vals)
     ax.axvline(0, color="0.5", linewidth=0.7)
@@ -151,17 +155,13 @@ def slices_figure(rs: list):
 
 
 def plan(runs, notice, context=None):
-    have = select(runs, "surface/loss", FAMILY, notice)
+    have = select(runs, S.SURFACE_LOSS, FAMILY, notice)
     out = [(f"surface_{r.name}", lambda r=r: surface_figure(r)) for r in have]
     if len(have) > 1:
         out.append(("surface_slices", lambda: slices_figure(have)))
     return out
 
 
-def main(argv=None) -> int:
-    from plots import cli
-    return cli.run_families([sys.modules[__name__]], argv, __doc__.splitlines()[0])
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+if __name__ == "__main__":  # python3 -m plots.surface: the figures of this family only
+    from plots.cli import main
+    sys.exit(main(families=[FAMILY]))

@@ -15,14 +15,13 @@ Command line: ``python3 -m plots.training RUN.h5 ... --out DIR``.
 
 from __future__ import annotations
 
-import os
 import sys
 
-if __name__ == "__main__" and not __package__:
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
+from plots import schema as S
 from plots import style
-from plots.runs import ComparisonSet, Run, SkipFigure, plan_figures
+from plots.grouping import ComparisonSet, plan_figures
+from plots.runs import Run
+from plots.style import SkipFigure
 
 FAMILY = "training"
 
@@ -31,36 +30,52 @@ FAMILY = "training"
 # Getters: run -> (x, y) or None
 
 
+def _column(group: str, col: str) -> str:
+    """The path of dataset `col` of `group`: `col` is its name (``loss``) or already its path."""
+    return col if col.startswith(group + "/") else f"{group}/{col}"
+
+
 def step_series(col: str):
+    """x = step; `col` a dataset of /train/steps (S.STEPS_*, or its name)."""
+    path = _column(S.TRAIN_STEPS, col)
+
     def get(r: Run):
-        if not (r.has("train/steps/step") and r.has(f"train/steps/{col}")):
+        if not (r.has(S.STEPS_STEP) and r.has(path)):
             return None
-        return r.get("train/steps/step"), r.get(f"train/steps/{col}")
+        return r.get(S.STEPS_STEP), r.get(path)
     return get
 
 
 def epoch_series(col: str):
-    """x = epochs completed (epoch + 1)."""
+    """x = epochs completed (epoch + 1); `col` a dataset of /train/epochs (S.EPOCHS_*, or its
+    name)."""
+    path = _column(S.TRAIN_EPOCHS, col)
+
     def get(r: Run):
-        if not (r.has("train/epochs/epoch") and r.has(f"train/epochs/{col}")):
+        if not (r.has(S.EPOCHS_EPOCH) and r.has(path)):
             return None
-        return r.get("train/epochs/epoch") + 1, r.get(f"train/epochs/{col}")
+        return r.get(S.EPOCHS_EPOCH) + 1, r.get(path)
     return get
 
 
 def eval_series(col: str):
-    """Test metric against step: /train/evals when the run has it, else the epoch ends."""
+    """Test metric against step: /train/evals when the run has it, else the epoch ends; `col` a
+    dataset of /train/evals (S.EVALS_*, or its name), found under the same name in
+    /train/epochs."""
+    evals = _column(S.TRAIN_EVALS, col)
+    epochs = _column(S.TRAIN_EPOCHS, evals.rpartition("/")[2])
+
     def get(r: Run):
-        if r.has("train/evals/step") and r.has(f"train/evals/{col}"):
-            return r.get("train/evals/step"), r.get(f"train/evals/{col}")
-        if r.has("train/epochs/step") and r.has(f"train/epochs/{col}"):
-            return r.get("train/epochs/step"), r.get(f"train/epochs/{col}")
+        if r.has(S.EVALS_STEP) and r.has(evals):
+            return r.get(S.EVALS_STEP), r.get(evals)
+        if r.has(S.EPOCHS_STEP) and r.has(epochs):
+            return r.get(S.EPOCHS_STEP), r.get(epochs)
         return None
     return get
 
 
 def _has_evals(cset: ComparisonSet) -> bool:
-    return any(r.has("train/evals/step") for r in cset.runs)
+    return any(r.has(S.EVALS_STEP) for r in cset.runs)
 
 
 def _require(cset: ComparisonSet, path: str) -> None:
@@ -68,19 +83,19 @@ def _require(cset: ComparisonSet, path: str) -> None:
         raise SkipFigure(f"no run has /{path}")
 
 
-
 # --------------------------------------------------------------------------------------------
 # Figures
 
 
+@style.styled
 def loss_steps(cset: ComparisonSet):
     """Mini-batch training loss per step, with the test loss at each evaluation."""
-    _require(cset, "train/steps/loss")
+    _require(cset, S.STEPS_LOSS)
     fig, axes = style.new_figure(1, 1, width=7, height=4.2)
     ax = axes[0, 0]
     for g in cset.groups:
-        style.draw_series(ax, g.series(step_series("loss")), g)
-        s = g.series(eval_series("test_loss"))
+        style.draw_series(ax, g.series(step_series(S.STEPS_LOSS)), g)
+        s = g.series(eval_series(S.EVALS_TEST_LOSS))
         style.draw_series(ax, s, g, label=f"{g.label}: test", linestyle=":", marker="o")
     ax.set_xlabel("step")
     ax.set_ylabel("cross-entropy (nats)")
@@ -89,12 +104,14 @@ def loss_steps(cset: ComparisonSet):
     return style.finish(fig, f"Training loss \u2014 {cset.title}")
 
 
+@style.styled
 def loss_epochs(cset: ComparisonSet):
     """Train (mean of the epoch's mini-batch losses) and test loss per epoch."""
-    _require(cset, "train/epochs/train_loss")
+    _require(cset, S.EPOCHS_TRAIN_LOSS)
     fig, axes = style.new_figure(1, 2)
-    for ax, col, what in ((axes[0, 0], "train_loss", "training loss (mean of mini-batches)"),
-                          (axes[0, 1], "test_loss", "test loss")):
+    for ax, col, what in ((axes[0, 0], S.EPOCHS_TRAIN_LOSS,
+                           "training loss (mean of mini-batches)"),
+                          (axes[0, 1], S.EPOCHS_TEST_LOSS, "test loss")):
         for g in cset.groups:
             style.draw_series(ax, g.series(epoch_series(col)), g, marker="o")
         ax.set_xlabel("epochs completed")
@@ -104,12 +121,14 @@ def loss_epochs(cset: ComparisonSet):
     return style.finish(fig, f"Loss per epoch \u2014 {cset.title}")
 
 
+@style.styled
 def accuracy_epochs(cset: ComparisonSet):
     """Train (mean of mini-batch accuracies) and test accuracy per epoch."""
-    _require(cset, "train/epochs/test_acc")
+    _require(cset, S.EPOCHS_TEST_ACC)
     fig, axes = style.new_figure(1, 2)
-    for ax, col, what in ((axes[0, 0], "train_acc", "training accuracy (mean of mini-batches)"),
-                          (axes[0, 1], "test_acc", "test accuracy")):
+    for ax, col, what in ((axes[0, 0], S.EPOCHS_TRAIN_ACC,
+                           "training accuracy (mean of mini-batches)"),
+                          (axes[0, 1], S.EPOCHS_TEST_ACC, "test accuracy")):
         for g in cset.groups:
             style.draw_series(ax, g.series(epoch_series(col)), g, marker="o")
         ax.set_xlabel("epochs completed")
@@ -119,20 +138,21 @@ def accuracy_epochs(cset: ComparisonSet):
     return style.finish(fig, f"Accuracy per epoch \u2014 {cset.title}")
 
 
+@style.styled
 def accuracy_steps(cset: ComparisonSet):
     """Mini-batch accuracy per step and test accuracy per evaluation step."""
-    _require(cset, "train/steps/acc")
+    _require(cset, S.STEPS_ACC)
     fig, axes = style.new_figure(1, 2)
     ax = axes[0, 0]
     for g in cset.groups:
-        style.draw_series(ax, g.series(step_series("acc")), g, linewidth=1.0)
+        style.draw_series(ax, g.series(step_series(S.STEPS_ACC)), g, linewidth=1.0)
     ax.set_xlabel("step")
     ax.set_ylabel("accuracy")
     ax.set_title("training accuracy per step (mini-batch, before the update)")
     style.legend(ax)
     ax = axes[0, 1]
     for g in cset.groups:
-        style.draw_series(ax, g.series(eval_series("test_acc")), g, marker="o")
+        style.draw_series(ax, g.series(eval_series(S.EVALS_TEST_ACC)), g, marker="o")
     ax.set_xlabel("step")
     ax.set_ylabel("accuracy")
     ax.set_title("test accuracy per evaluation" if _has_evals(cset)
@@ -141,14 +161,15 @@ def accuracy_steps(cset: ComparisonSet):
     return style.finish(fig, f"Accuracy per step \u2014 {cset.title}")
 
 
+@style.styled
 def grad_norm(cset: ComparisonSet):
     """Global L2 norm of the parameter gradients per step."""
-    _require(cset, "train/steps/grad_norm")
+    _require(cset, S.STEPS_GRAD_NORM)
     fig, axes = style.new_figure(1, 1, width=7, height=4.2)
     ax = axes[0, 0]
     vals = []
     for g in cset.groups:
-        s = g.series(step_series("grad_norm"))
+        s = g.series(step_series(S.STEPS_GRAD_NORM))
         if s is not None:
             vals.append(s.mean)
         style.draw_series(ax, s, g)
@@ -162,8 +183,8 @@ def grad_norm(cset: ComparisonSet):
 
 def _layer_columns(r: Run):
     """(weight layers, norm layers): lists of (column index, layer name) of layer_grad_norm."""
-    names = r.attr("train/steps/layer_grad_norm", "layers", None)
-    n = r.get("train/steps/layer_grad_norm").shape[1]
+    names = r.attr(S.STEPS_LAYER_GRAD_NORM, S.LAYER_GRAD_NORM_LAYERS, None)
+    n = r.get(S.STEPS_LAYER_GRAD_NORM).shape[1]
     if names is None or len(names) != n:
         names = [f"layer {i}" for i in range(n)]
     kinds = r.layer_kinds(names)
@@ -172,6 +193,7 @@ def _layer_columns(r: Run):
     return weight, norm
 
 
+@style.styled
 def layer_grad_norm(cset: ComparisonSet):
     """Per-layer gradient norms against step.
 
@@ -179,10 +201,10 @@ def layer_grad_norm(cset: ComparisonSet):
     names differ: BN inserts modules); the normalisation layers' own parameters (gamma, beta)
     get a second row. Layer kinds come from the run's last checkpoint.
     """
-    _require(cset, "train/steps/layer_grad_norm")
+    _require(cset, S.STEPS_LAYER_GRAD_NORM)
     cols = {}
     for g in cset.groups:
-        r = next((r for r in g.runs if r.has("train/steps/layer_grad_norm")), None)
+        r = next((r for r in g.runs if r.has(S.STEPS_LAYER_GRAD_NORM)), None)
         if r is not None:
             cols[id(g)] = _layer_columns(r)
     nw = max(len(w) for w, _ in cols.values())
@@ -202,10 +224,10 @@ def layer_grad_norm(cset: ComparisonSet):
                 names.append(name)
 
                 def get(r, col=col):
-                    if not r.has("train/steps/layer_grad_norm"):
+                    if not r.has(S.STEPS_LAYER_GRAD_NORM):
                         return None
-                    m = r.get("train/steps/layer_grad_norm")
-                    return (r.get("train/steps/step"), m[:, col]) if col < m.shape[1] else None
+                    m = r.get(S.STEPS_LAYER_GRAD_NORM)
+                    return (r.get(S.STEPS_STEP), m[:, col]) if col < m.shape[1] else None
                 s = g.series(get)
                 if s is not None:
                     vals.append(s.mean)
@@ -234,13 +256,9 @@ FIGURES = (
 
 
 def plan(runs, notice, context=None):
-    return plan_figures(runs, notice, context, "train/steps/step", FAMILY, FIGURES)
+    return plan_figures(runs, notice, context, S.STEPS_STEP, FAMILY, FIGURES)
 
 
-def main(argv=None) -> int:
-    from plots import cli
-    return cli.run_families([sys.modules[__name__]], argv, __doc__.splitlines()[0])
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+if __name__ == "__main__":  # python3 -m plots.training: the figures of this family only
+    from plots.cli import main
+    sys.exit(main(families=[FAMILY]))

@@ -11,14 +11,12 @@ Command line: ``python3 -m plots.variants RUN.h5 ... --out DIR``.
 
 from __future__ import annotations
 
-import os
 import sys
 
-if __name__ == "__main__" and not __package__:
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
+from plots import schema as S
 from plots import style
-from plots.runs import ComparisonSet, SkipFigure, organise, select
+from plots.grouping import ComparisonSet, organise, select
+from plots.style import SkipFigure
 from plots.training import eval_series, step_series
 
 FAMILY = "variants"
@@ -29,21 +27,22 @@ def is_variant(config: dict) -> bool:
     return str(config.get("bn", "custom")) in LP or bool(config.get("bn_noise", False))
 
 
+@style.styled
 def figure2(cset: ComparisonSet):
     if not any(is_variant(g.config) for g in cset.groups):
         raise SkipFigure("no run with bn = lp1|lp2|lpinf or bn_noise = true")
     fig, axes = style.new_figure(1, 2, width=6, height=4.2)
     ax = axes[0, 0]
-    evals = any(r.has("train/evals/step") for r in cset.runs)
+    evals = any(r.has(S.EVALS_STEP) for r in cset.runs)
     for g in cset.groups:
-        style.draw_series(ax, g.series(eval_series("test_acc")), g, marker="o", linewidth=1.2)
+        style.draw_series(ax, g.series(eval_series(S.EVALS_TEST_ACC)), g, marker="o", linewidth=1.2)
     ax.set_xlabel("step")
     ax.set_ylabel("test accuracy")
     ax.set_title("(a) test accuracy" + ("" if evals else " at epoch ends"))
     style.legend(ax, fontsize="x-small")
     ax = axes[0, 1]
     for g in cset.groups:
-        style.draw_series(ax, g.series(step_series("loss")), g, linewidth=1.0)
+        style.draw_series(ax, g.series(step_series(S.STEPS_LOSS)), g, linewidth=1.0)
     ax.set_xlabel("step")
     ax.set_ylabel("cross-entropy (nats)")
     ax.set_title("(b) training loss per step")
@@ -52,7 +51,7 @@ def figure2(cset: ComparisonSet):
 
 
 def plan(runs, notice, context=None):
-    have = select(runs, "train/steps/step", FAMILY, notice)
+    have = select(runs, S.STEPS_STEP, FAMILY, notice)
     if not have:
         return []
     sets = [c for c in organise(have, context=context or runs, notice=lambda m: None)
@@ -63,10 +62,6 @@ def plan(runs, notice, context=None):
     return [(f"variants_{cset.slug}", lambda cset=cset: figure2(cset)) for cset in sets]
 
 
-def main(argv=None) -> int:
-    from plots import cli
-    return cli.run_families([sys.modules[__name__]], argv, __doc__.splitlines()[0])
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+if __name__ == "__main__":  # python3 -m plots.variants: the figures of this family only
+    from plots.cli import main
+    sys.exit(main(families=[FAMILY]))

@@ -30,7 +30,7 @@ sys.path.insert(0, str(REPO))
 import h5py  # noqa: E402
 
 import plots  # noqa: E402,F401
-from plots import activations, ics, landscape, make_all, runs, spectrum, style, surface, training, variants  # noqa: E402
+from plots import activations, grouping, ics, landscape, make_all, runs, spectrum, style, surface, training, variants  # noqa: E402
 
 BINARY = os.environ.get("BNL_BINARY", str(REPO / "build" / "bnlandscape"))
 PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
@@ -274,7 +274,7 @@ class BinaryRuns(unittest.TestCase):
         rs = runs.load_runs([self.files[k] for k in self.files if k.startswith("mlp")])
         if probe:
             rs = [r for r in rs if r.has("probes")]
-        sets = runs.organise(rs, probe=probe, notice=lambda m: None)
+        sets = grouping.organise(rs, probe=probe, notice=lambda m: None)
         self.assertEqual(len(sets), 1)
         return sets[0]
 
@@ -456,7 +456,7 @@ class HandMade(unittest.TestCase):
         for seed, loss in ((0, [1.0, 1.0, 1.0, 1.0]), (1, [3.0, 3.0, 3.0, 3.0])):
             files.append(self.path(f"nobn_s{seed}.h5"))
             write_fake_run(files[-1], base_config(bn="none", seed=seed), loss=loss)
-        (cs,) = runs.organise(runs.load_runs(files), notice=lambda m: None)
+        (cs,) = grouping.organise(runs.load_runs(files), notice=lambda m: None)
         nobn, bn = cs.groups
         self.assertEqual((nobn.label, nobn.n, bn.label, bn.n), ("no BN", 2, "BN", 3))
 
@@ -484,17 +484,17 @@ class HandMade(unittest.TestCase):
         self.assertIn("mean \u00b1 sd, 3 seeds", bn.legend)
 
     def test_seed_average_unequal_lengths(self):
-        a = runs.aggregate([(np.array([0, 1, 2]), np.array([1.0, 2.0, 3.0])),
+        a = grouping.aggregate([(np.array([0, 1, 2]), np.array([1.0, 2.0, 3.0])),
                             (np.array([0, 1]), np.array([3.0, 4.0]))])
         np.testing.assert_allclose(a.x, [0, 1, 2])
         np.testing.assert_allclose(a.mean, [2.0, 3.0, 3.0])
         np.testing.assert_allclose(a.std, [np.sqrt(2), np.sqrt(2), 0.0])
         np.testing.assert_allclose(a.count, [2, 2, 1])
-        a = runs.aggregate([(np.array([0, 1]), np.array([1.0, np.nan])),
+        a = grouping.aggregate([(np.array([0, 1]), np.array([1.0, np.nan])),
                             (np.array([0, 1]), np.array([3.0, 5.0]))])
         np.testing.assert_allclose(a.mean, [2.0, 5.0])
         np.testing.assert_allclose(a.count, [2, 1])
-        self.assertIsNone(runs.aggregate([]))
+        self.assertIsNone(grouping.aggregate([]))
 
     def test_grouping_slugs_and_labels(self):
         specs = {
@@ -508,7 +508,7 @@ class HandMade(unittest.TestCase):
         for name, cfg in specs.items():
             write_fake_run(self.path(name), cfg)
         notes = []
-        sets = runs.organise(runs.load_runs([self.path(n) for n in specs]), notice=notes.append)
+        sets = grouping.organise(runs.load_runs([self.path(n) for n in specs]), notice=notes.append)
         self.assertEqual([s.slug for s in sets],
                          ["fashion-mnist_mlp_lr0.1", "fashion-mnist_mlp_lr0.6"])
         self.assertEqual([[g.label for g in s.groups] for s in sets],
@@ -530,12 +530,12 @@ class HandMade(unittest.TestCase):
         np.testing.assert_allclose(phi, 0.125 * pdf(t, 0.0) + 0.875 * pdf(t, 2.0), rtol=1e-12)
 
     def test_variant_labels(self):
-        lab = runs.variant_label
+        lab = grouping.variant_label
         self.assertEqual(lab({"bn": "none"}), "no BN")
         self.assertEqual(lab({"bn": "custom", "bn_noise": True}), "noisy BN")
         self.assertEqual(lab({"bn": "lp1"}), "L1 BN")
         self.assertEqual(lab({"bn": "lpinf", "bn_noise": True}), "noisy L\u221e BN")
-        self.assertEqual(runs.variant_slug({"bn": "custom", "bn_noise": True}), "bn-noise")
+        self.assertEqual(grouping.variant_slug({"bn": "custom", "bn_noise": True}), "bn-noise")
 
     def test_variants_figure(self):
         files = []
@@ -545,7 +545,7 @@ class HandMade(unittest.TestCase):
             for seed in (0, 1):
                 files.append(self.path(f"{bn}_{int(noise)}_{seed}.h5"))
                 write_fake_run(files[-1], base_config(bn=bn, bn_noise=noise, seed=seed))
-        (cs,) = runs.organise(runs.load_runs(files), notice=lambda m: None)
+        (cs,) = grouping.organise(runs.load_runs(files), notice=lambda m: None)
         self.assertEqual([g.label for g in cs.groups],
                          ["no BN", "BN", "noisy BN", "L2 BN", "L1 BN", "L\u221e BN"])
         self.assertEqual(len({(g.color, g.linestyle) for g in cs.groups}), 6)
