@@ -16,7 +16,9 @@ if __name__ == "__main__" and not __package__:
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from plots.cli import main  # noqa: E402
-from plots.registry import FAMILIES, MODULES, Result, make_all, plan_all  # noqa: E402,F401  (its API)
+from plots.registry import FAMILIES, MODULES, Result, make_all, plan_all  # noqa: E402
+
+__all__ = ["FAMILIES", "MODULES", "Result", "main", "make_all", "plan_all"]
 
 if __name__ == "__main__":
     sys.exit(main())

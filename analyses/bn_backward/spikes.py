@@ -6,10 +6,14 @@ and the largest gradient norm (mean +- sd over seeds).
 
     python3 analyses/bn_backward/spikes.py RUN.h5 [RUN.h5 ...]
 """
+import os
 import sys
 
 import h5py
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+from plots import schema as S  # noqa: E402  (the run files' HDF5 names)
 
 WINDOW, FACTOR = 50, 3.0
 
@@ -22,7 +26,7 @@ def spikes(grad_norm):
 
 
 def group_of(f, key):
-    for line in f.attrs["config_toml"].splitlines():
+    for line in f.attrs[S.CONFIG_TOML].splitlines():
         if line.startswith(key + " ="):
             return line.split("=", 1)[1].strip().strip('"')
     return "?"
@@ -32,7 +36,7 @@ def main(paths, key="bn_backward"):
     groups = {}
     for p in paths:
         with h5py.File(p, "r") as f:
-            groups.setdefault(group_of(f, key), []).append(spikes(f["train/steps/grad_norm"][()]))
+            groups.setdefault(group_of(f, key), []).append(spikes(f[S.STEPS_GRAD_NORM][()]))
     print(f"gradient-norm spikes (step norm > {FACTOR:g}x median of the previous {WINDOW} steps)")
     print(f"{key:<12} {'seeds':>5} {'spikes/1000 steps':>20} {'max ratio':>16} {'max grad norm':>16}")
     for name, rows in sorted(groups.items()):

@@ -57,6 +57,9 @@ import tomllib
 import numpy as np
 import h5py
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+from plots import schema as S  # noqa: E402  (the run files' HDF5 names)
+
 POINTS = ("start", "middle", "end")  # the three probe rows of a run, in step order
 ARCH_NAMES = {"mlp": "MLP", "cnn": "ConvMLP"}
 BN_NAMES = {"none": "no BN", "custom": "BN"}
@@ -66,11 +69,11 @@ BN_NAMES = {"none": "no BN", "custom": "BN"}
 
 
 def read_config(f: h5py.File) -> dict:
-    return tomllib.loads(f.attrs.get("config_toml", ""))
+    return tomllib.loads(f.attrs.get(S.CONFIG_TOML, ""))
 
 
 def finished(f: h5py.File) -> bool:
-    return f.attrs.get("status") in ("complete", "diverged")
+    return f.attrs.get(S.STATUS) in (S.STATUS_COMPLETE, S.STATUS_DIVERGED)
 
 
 def open_runs(pattern: str, notes: list) -> list:
@@ -80,7 +83,7 @@ def open_runs(pattern: str, notes: list) -> list:
         try:
             with h5py.File(path, "r") as f:
                 if not finished(f):
-                    notes.append(f"left out {path}: status {f.attrs.get('status')}")
+                    notes.append(f"left out {path}: status {f.attrs.get(S.STATUS)}")
                     continue
                 out.append((path, read_config(f)))
         except OSError as e:
@@ -159,21 +162,22 @@ def spectrum_rows(path: str, cfg: dict, q: float) -> list[dict]:
     """One dict per probe row of a probe run: lambda_max, density statistics."""
     rows = []
     with h5py.File(path, "r") as f:
-        p = f["probes"]
-        steps = p["step"][:]
-        eig = p["eigvals"][:] if "eigvals" in p else np.full((len(steps), 1), np.nan)
-        d = f["density"] if "density" in f else None
+        steps = f[S.PROBES_STEP][:]
+        eig = f[S.PROBES_EIGVALS][:] if S.PROBES_EIGVALS in f else np.full((len(steps), 1), np.nan)
+        d = f[S.DENSITY] if S.DENSITY in f else None
         for i, step in enumerate(steps):
             r = {"arch": cfg["arch"], "bn": cfg["bn"], "seed": int(cfg.get("seed", 0)),
                  "point": POINTS[i] if len(steps) == 3 else f"#{i}", "step": int(step),
                  "lambda_max": float(eig[i, 0]),
                  "lambda_2": float(eig[i, 1]) if eig.shape[1] > 1 else float("nan"),
-                 "probe_loss": float(p["loss"][i])}
+                 "probe_loss": float(f[S.PROBES_LOSS][i])}
             if d is not None:
-                K, M, P = int(d.attrs["runs"]), int(d.attrs["steps"]), int(d.attrs["num_params"])
-                j = np.flatnonzero(d["step"][:] == step)
+                K, M, P = (int(d.attrs[k]) for k in (S.DENSITY_RUNS, S.DENSITY_STEPS,
+                                                     S.DENSITY_NUM_PARAMS))
+                j = np.flatnonzero(f[S.DENSITY_STEP][:] == step)
                 if j.size:
-                    r.update(density_stats(d["nodes"][j[-1]], d["weights"][j[-1]], K, M, P, q))
+                    r.update(density_stats(f[S.DENSITY_NODES][j[-1]], f[S.DENSITY_WEIGHTS][j[-1]],
+                                           K, M, P, q))
                     r["P"] = P
             if r.get("edge") is not None:
                 # The ratio only means "outside the bulk" for a positive (resolved) edge.
@@ -185,8 +189,8 @@ def spectrum_rows(path: str, cfg: dict, q: float) -> list[dict]:
 
 def final_test_acc(path: str) -> float:
     with h5py.File(path, "r") as f:
-        if "train/epochs/test_acc" in f:
-            return float(f["train/epochs/test_acc"][-1])
+        if S.EPOCHS_TEST_ACC in f:
+            return float(f[S.EPOCHS_TEST_ACC][-1])
     return float("nan")
 
 
@@ -208,20 +212,21 @@ def layer_rows(path: str, cfg: dict, point_names=None) -> list[dict]:
     """One dict per (probe row, block): the block's top eigenvalue."""
     rows = []
     with h5py.File(path, "r") as f:
-        p = f["probes"]
-        if "layer_eigvals" not in p:
+        if S.PROBES_LAYER_EIGVALS not in f:
             return rows
-        le = p["layer_eigvals"][:]
-        blocks = [str(x.decode() if isinstance(x, bytes) else x) for x in p["layer_eigvals"].attrs["blocks"]]
-        kinds = [str(x.decode() if isinstance(x, bytes) else x) for x in p["layer_eigvals"].attrs["block_kinds"]]
+        ds = f[S.PROBES_LAYER_EIGVALS]
+        le = ds[:]
+        blocks, kinds = ([str(x.decode() if isinstance(x, bytes) else x) for x in ds.attrs[k]]
+                         for k in (S.LAYER_EIGVALS_BLOCKS, S.LAYER_EIGVALS_BLOCK_KINDS))
         roles = layer_roles(blocks, kinds)
-        steps = p["step"][:]
+        steps = f[S.PROBES_STEP][:]
+        eig = f[S.PROBES_EIGVALS]
         for i, step in enumerate(steps):
             point = point_names[i] if point_names else (POINTS[i] if len(steps) == 3 else f"#{i}")
             for b, role in enumerate(roles):
                 rows.append({"arch": cfg["arch"], "bn": cfg["bn"], "seed": int(cfg.get("seed", 0)),
                              "point": point, "step": int(step), "block": role,
-                             "lambda": float(le[i, b, 0]), "lambda_max": float(p["eigvals"][i, 0])})
+                             "lambda": float(le[i, b, 0]), "lambda_max": float(eig[i, 0])})
     return rows
 
 
@@ -240,15 +245,14 @@ def bilinear(a: np.ndarray, b: np.ndarray, z: np.ndarray, x: np.ndarray, y: np.n
 
 def surface_row(path: str, cfg_run: dict) -> dict:
     with h5py.File(path, "r") as f:
-        s = f["surface"]
-        a, b = s["alpha"][:], s["beta"][:]
-        loss, acc = s["loss"][:], s["acc"][:]
+        a, b = f[S.SURFACE_ALPHA][:], f[S.SURFACE_BETA][:]
+        loss, acc = f[S.SURFACE_LOSS][:], f[S.SURFACE_ACC][:]
         i0, j0 = int(np.argmin(np.abs(a))), int(np.argmin(np.abs(b)))
         l0 = float(loss[i0, j0])
         r = {"arch": cfg_run["arch"], "bn": cfg_run["bn"], "seed": int(cfg_run.get("seed", 0)),
              "L0": l0, "acc0": float(acc[i0, j0]),
              "range": float(np.nanmax(loss) - np.nanmin(loss)), "Lmax": float(np.nanmax(loss)),
-             "resolution": len(a), "size": int(s.attrs.get("surface_size", -1))}
+             "resolution": len(a), "size": int(f[S.SURFACE].attrs.get(S.SURFACE_SIZE, -1))}
         phi = np.linspace(0, 2 * np.pi, 64, endpoint=False)
         for rad in (0.5, 1.0):
             # The circle of radius 1 touches the grid's edges at 4 points only; it stays inside.
@@ -327,7 +331,7 @@ def main(argv=None) -> int:
         # An offline probe's own seed only seeds Lanczos; the run it measures is the checkpoint's
         # file, whose configuration holds the training seed.
         with h5py.File(path, "r") as f:
-            src = str(f.attrs.get("checkpoint_file", ""))
+            src = str(f.attrs.get(S.CHECKPOINT_FILE, ""))
         if src and os.path.exists(src):
             with h5py.File(src, "r") as f:
                 cfg = dict(cfg, seed=int(read_config(f).get("seed", cfg.get("seed", 0))))
