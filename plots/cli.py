@@ -26,8 +26,9 @@ def configure_process() -> None:
     matplotlib.use("Agg")
 
 
-def parser(families: Sequence[str], formats: Sequence[str]) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=DESCRIPTION)
+def parser(families: Sequence[str], formats: Sequence[str],
+           prog: str | None = None) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=prog, description=DESCRIPTION)
     p.add_argument("runs", nargs="+", metavar="RUN.h5", help="bnlandscape run files")
     p.add_argument("--out", required=True, metavar="DIR", help="directory for the figures")
     p.add_argument("--formats", default=",".join(formats),
@@ -40,16 +41,18 @@ def parser(families: Sequence[str], formats: Sequence[str]) -> argparse.Argument
     return p
 
 
-def main(argv: Sequence[str] | None = None, families: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, families: Sequence[str] | None = None,
+         prog: str | None = None) -> int:
     """Parses argv (default: sys.argv[1:]) and draws the figures. `families` (the front of one
-    family, ``python3 -m plots.<family>``) stands for ``--families`` given last."""
+    family, ``python3 -m plots.<family>``) stands for ``--families`` given last; `prog` names
+    the command in messages (default: the script's file name)."""
     configure_process()
     from plots import registry, style  # after configure_process: h5py and matplotlib load here
 
     argv = list(sys.argv[1:] if argv is None else argv)
     if families is not None:
         argv += ["--families", ",".join(families)]
-    p = parser(registry.FAMILIES, style.FORMATS)
+    p = parser(registry.FAMILIES, style.FORMATS, prog)
     args = p.parse_args(argv)
     chosen = [f.strip() for f in args.families.split(",") if f.strip()]
     bad = [f for f in chosen if f not in registry.MODULES]
