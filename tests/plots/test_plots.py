@@ -659,6 +659,23 @@ class HandMade(unittest.TestCase):
         res, notes = collect(make_all.make_all, [run], self.path("o3"), families=("surface",))
         self.assertIn("skip surface: no run file has /surface/loss", notes)
 
+    def test_python_m_plots(self):
+        # The package's own entry point: the same command line as plots/make_all.py.
+        run = self.path("t.h5")
+        write_fake_run(run, base_config())
+        out = self.path("m")
+        p = subprocess.run([PYTHON, "-m", "plots", run, "--out", out, "--families", "training",
+                            "--formats", "png", "--quiet"], cwd=REPO, capture_output=True,
+                           text=True, timeout=120)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertEqual(sorted(os.listdir(out)),
+                         sorted(f"{n}_fashion-mnist_mlp.png" for n, _ in training.FIGURES))
+        self.assertIn(f"6 figures written to {out}", p.stdout)
+        p = subprocess.run([PYTHON, "-m", "plots", "--help"], cwd=REPO, capture_output=True,
+                           text=True, timeout=120)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertTrue(p.stdout.startswith("usage: python3 -m plots "), p.stdout)
+
     def test_not_a_run_file(self):
         p = self.path("plain.h5")
         with h5py.File(p, "w") as f:
