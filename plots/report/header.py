@@ -137,9 +137,9 @@ def runs_table(runs) -> str:
 
 
 def header_html(title: str, runs, groups, errors, compare_doc, compare_msg, live: str = "") -> str:
-    trained = [r for r in runs if r.trained]
+    trained = [r for r in runs if r.grouped]
     surfaces = [r for r in runs if r.is_surface]
-    counts = f"{len(trained)} training run{'s' * (len(trained) != 1)} in {len(groups)} group" \
+    counts = f"{len(trained)} run{'s' * (len(trained) != 1)} in {len(groups)} group" \
              f"{'s' * (len(groups) != 1)}" + (f", {len(surfaces)} surface file" +
                                                "s" * (len(surfaces) != 1) if surfaces else "")
     revs = sorted({str(r.attrs.get("git_revision", "?")) for r in runs})

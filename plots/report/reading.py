@@ -83,6 +83,11 @@ class Run:
         return self.has("train/steps/loss") or self.has("train/epochs/epoch")
 
     @property
+    def grouped(self) -> bool:
+        """A run of the groups: trained, or an offline probe of a checkpoint (/probes only)."""
+        return self.trained or self.has("probes/step")
+
+    @property
     def legend(self) -> str:
         """The run's name in legends: its group's label, seed and any unfinished status."""
         label = self.group.label if self.group else self.name
@@ -186,13 +191,12 @@ def _value_text(key: str, v) -> str:
 
 
 def group_runs(runs) -> list:
-    """Groups of the trained runs (not the surface files), no BN first, labelled and coloured.
-
-    Sets ``run.group`` on every trained run.
+    """Groups of the trained and probed runs (not the surface files), no BN first, labelled and
+    coloured. Sets ``run.group`` on each of them.
     """
     groups: dict = {}
     for r in runs:
-        if not r.trained:
+        if not r.grouped:
             continue
         k = _key(r.config)
         if k not in groups:
