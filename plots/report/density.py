@@ -12,6 +12,7 @@ from plots.report.figures import Figure, Section, Table, axis, hover, nums, slid
 GRID = 240
 SIGMA = 0.01      # Gaussian width, as a fraction of the step's eigenvalue span (plots/spectrum.py)
 FLOOR = 1e-7      # of the peak: the log axis would otherwise reach the Gaussians' 1e-300 tails
+MAX_STEPS = 40    # slider positions (evenly spread over the probed steps; the CSV has them all)
 
 
 def smoothed(nodes, weights, grid, sigma: float) -> np.ndarray:
@@ -50,6 +51,8 @@ def density(groups) -> Figure | None:
                       start=np.tile(np.arange(c) // m, n), i=np.tile(np.arange(c) % m, n),
                       node=nodes, weight=w)
     steps = np.unique(np.concatenate([np.asarray(r.get("density/step")) for _, rs in have for r in rs]))
+    if len(steps) > MAX_STEPS:
+        steps = steps[np.unique(np.linspace(0, len(steps) - 1, MAX_STEPS).round().astype(int))]
     xl, yl = "Hessian eigenvalue (nats per unit parameter\u00b2)", "density (smoothed, log scale)"
     traces, per_step, peak = [], [], 0.0
     for step in steps.tolist():
@@ -89,7 +92,8 @@ def density(groups) -> Figure | None:
                   "sum over Ritz values \u03b8 of weight w \u00b7 N(t; \u03b8, \u03c3\u00b2), \u03c3 = 1% of "
                   "the step's eigenvalue span, averaged over the runs' Lanczos starts and over a "
                   "group's runs (/density/nodes, /density/weights); values below 1e-7 of the peak "
-                  "are drawn at that floor. Slider: the probed step. CSV: the raw nodes and weights.",
+                  f"are drawn at that floor. Slider: the probed step (at most {MAX_STEPS}, evenly spread). "
+                  "CSV: the raw nodes and weights of every probe.",
                   height=520)
 
 

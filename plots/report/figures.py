@@ -7,8 +7,10 @@ was left out), and a :class:`Table` of the data behind it, linked as a CSV ``dat
 Sizes (issue 27: the main job's report under 10 MB, a 36-run study under 30 MB, with plotly.js
 itself 8.7 MB): a per-step series longer than :data:`MAX_POINTS` is drawn at every k-th step (the
 last step always kept), k = ceil(n / MAX_POINTS); numbers drawn carry 6 significant digits. A CSV
-holds the full data at full precision (Python's shortest round-trip repr) while its text is at
-most :data:`CSV_LIMIT` bytes; above that it holds every k-th row of each series and says so.
+holds the full data at full precision (Python's shortest round-trip repr) while its text fits its
+share of :data:`CSV_BUDGET` (the page's CSV text, shared among the figures by
+:func:`csv_limits`) and at most :data:`CSV_LIMIT` bytes; above that it holds every k-th row of
+each series and its note says so.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 MAX_POINTS = 2000
-CSV_LIMIT = 1_500_000
+CSV_LIMIT = 4_000_000
+CSV_BUDGET = 10_000_000
 DIGITS = 6
 # Colours of layers (blocks) within one figure; groups are told apart by line style there.
 PALETTE_BLOCKS = ("#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3",
@@ -114,6 +117,20 @@ def _csv_cell(v) -> str:
     return str(v)
 
 
+def _csv_column(arr: np.ndarray) -> list:
+    """The cells of a numeric column: floats as their shortest round-trip repr, non-finite as
+    ``nan`` (as ``bnlandscape export``), integers as such."""
+    if arr.dtype.kind == "f":
+        cells = list(map(repr, arr.astype(float).tolist()))
+        if not np.isfinite(arr).all():
+            for i in np.flatnonzero(~np.isfinite(arr)).tolist():
+                cells[i] = "nan"
+        return cells
+    if arr.dtype.kind in "iub":
+        return list(map(str, arr.astype(np.int64).tolist()))
+    return [_csv_cell(x) for x in arr.tolist()]
+
+
 @dataclass
 class Table:
     """The data of a figure in long form: blocks of rows under one header.
@@ -130,30 +147,63 @@ class Table:
             raise ValueError(f"table block lacks columns {missing}")
         self.blocks.append(cols)
 
-    def _lines(self, k: int = 1) -> list:
+    @staticmethod
+    def _nrows(b: dict) -> int:
+        return max((len(np.asarray(v).ravel()) for v in b.values()
+                    if not np.isscalar(v) and not isinstance(v, str)), default=1)
+
+    def _rows(self, b: dict, idx: np.ndarray) -> list:
+        cols = []
+        for c in self.columns:
+            v = b[c]
+            if isinstance(v, str) or np.isscalar(v):
+                cols.append([_csv_cell(v)] * len(idx))
+            else:
+                cols.append(_csv_column(np.asarray(v).ravel()[idx]))
+        return [",".join(row) for row in zip(*cols)]
+
+    def _text(self, k: int = 1) -> str:
         out = [",".join(self.columns)]
         for b in self.blocks:
-            n = max((len(np.asarray(v).ravel()) for v in b.values()
-                     if not np.isscalar(v) and not isinstance(v, str)), default=1)
-            idx = thin_index(n, k) if k > 1 else np.arange(n)
-            cols = []
-            for c in self.columns:
-                v = b[c]
-                if isinstance(v, str) or np.isscalar(v):
-                    cols.append([_csv_cell(v)] * len(idx))
-                else:
-                    arr = np.asarray(v).ravel()
-                    cols.append([_csv_cell(x) for x in arr[idx].tolist()])
-            out.extend(",".join(row) for row in zip(*cols))
-        return out
+            n = self._nrows(b)
+            out.extend(self._rows(b, thin_index(n, k) if k > 1 else np.arange(n)))
+        return "\n".join(out) + "\n"
+
+    def full_size(self) -> int:
+        """Length of the complete CSV text: exact for blocks of up to 400 rows, else estimated
+        from 200 rows spread over the block (so that a CSV that will be thinned is not first
+        written out whole)."""
+        if getattr(self, "_size", None) is None:
+            size = len(",".join(self.columns)) + 1
+            for b in self.blocks:
+                n = self._nrows(b)
+                sample = np.arange(n) if n <= 400 else np.unique(np.linspace(0, n - 1, 200).astype(int))
+                rows = self._rows(b, sample)
+                size += round(sum(len(r) + 1 for r in rows) * n / max(len(sample), 1))
+            self._size = size
+        return self._size
 
     def csv(self, limit: int = CSV_LIMIT) -> tuple:
-        """(text, k): the CSV text, every k-th row of each block (k = 1: all of it)."""
-        text = "\n".join(self._lines()) + "\n"
-        if len(text) <= limit:
-            return text, 1
-        k = math.ceil(len(text) / limit)
-        return "\n".join(self._lines(k)) + "\n", k
+        """(text, k): the CSV text, every k-th row of each block (k = 1: all of it), at most
+        about ``limit`` characters."""
+        k = max(1, math.ceil(self.full_size() / max(limit, 1)))
+        text = self._text(k)
+        while len(text) > limit * 1.05 and k < 10 ** 6:
+            k = max(k + 1, math.ceil(k * len(text) / max(limit, 1)))
+            text = self._text(k)
+        return text, k
+
+
+def csv_limits(sizes, budget: int = CSV_BUDGET, cap: int = CSV_LIMIT) -> list:
+    """Per-figure CSV limits that sum to at most ``budget``: the small CSVs whole, the rest of
+    the budget shared equally among the larger ones (each at most ``cap``)."""
+    limits = [0] * len(sizes)
+    remaining, left = budget, len(sizes)
+    for i in sorted(range(len(sizes)), key=lambda j: sizes[j]):
+        limits[i] = int(min(sizes[i], cap, remaining / left))
+        remaining -= limits[i]
+        left -= 1
+    return limits
 
 
 def data_uri(text: str) -> str:
@@ -182,13 +232,14 @@ class Figure:
         doc = {"data": self.traces, "layout": layout}
         return json.dumps(doc, allow_nan=False, separators=(",", ":")).replace("</", "<\\/")
 
-    def csv(self) -> tuple:
-        """(data URI, note) of the CSV link; note says when the CSV was thinned."""
+    def csv(self, limit: int = CSV_LIMIT) -> tuple:
+        """(data URI, note) of the CSV link (None without a table); the note says when the CSV
+        holds only every k-th row."""
         if self.table is None:
             return None, ""
-        text, k = self.table.csv()
-        note = "" if k == 1 else (f"The CSV holds every {k}-th row of each series (the full "
-                                  f"data: bnlandscape export RUN --format csv).")
+        text, k = self.table.csv(limit)
+        note = "" if k == 1 else (f"The CSV holds one row in {k} of each series, to keep the "
+                                  f"page small (the full data: bnlandscape export RUN --format csv).")
         return data_uri(text), note
 
 

@@ -14,6 +14,8 @@ import html
 import os
 from pathlib import Path
 
+from plots.report.figures import csv_limits
+
 PLOTLY_JS_PATHS = ("/usr/share/python3-plotly/plotly.js",)
 
 CSP = ("default-src 'none'; script-src 'unsafe-inline' 'unsafe-eval'; style-src 'unsafe-inline'; "
@@ -75,8 +77,8 @@ def plotly_js() -> str:
     return get_plotlyjs()
 
 
-def figure_html(fig) -> str:
-    uri, csv_note = fig.csv()
+def figure_html(fig, csv_limit: int) -> str:
+    uri, csv_note = fig.csv(csv_limit)
     link = (f" <a class='csv' download='{html.escape(fig.fid)}.csv' href='{uri}'>data (CSV)</a>"
             if uri else "")
     return (f"<div class='figure' id='fig-{fig.fid}'><h3>{html.escape(fig.title)}</h3>"
@@ -86,15 +88,18 @@ def figure_html(fig) -> str:
             f"<p class='note'>{html.escape(fig.note + (' ' + csv_note if csv_note else ''))}{link}</p></div>")
 
 
-def section_html(sec) -> str:
+def section_html(sec, limits: dict) -> str:
     return (f"<section class='report-section' id='{sec.sid}'><h2>{html.escape(sec.title)}</h2>"
             f"<p class='note'>{html.escape(sec.intro)}</p>" +
-            "".join(figure_html(f) for f in sec.figures) + "</section>")
+            "".join(figure_html(f, limits[id(f)]) for f in sec.figures) + "</section>")
 
 
 def page(title: str, header: str, sections, refresh: int | None = None, js: str | None = None) -> str:
     """The whole page; ``refresh``: reload every that many seconds (watch mode only)."""
     meta = f"<meta http-equiv='refresh' content='{int(refresh)}'>" if refresh else ""
+    figs = [f for s in sections for f in s.figures]
+    sizes = [f.table.full_size() if f.table is not None else 0 for f in figs]
+    limits = {id(f): lim for f, lim in zip(figs, csv_limits(sizes))}
     nav = "<nav>" + "".join(f"<a href='#{s.sid}'>{html.escape(s.title.split(' (')[0])}</a>"
                             for s in sections) + "</nav>"
     return ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
@@ -104,5 +109,5 @@ def page(title: str, header: str, sections, refresh: int | None = None, js: str 
             f"<script>{ERROR_CAPTURE}</script>"
             f"<script>{js if js is not None else plotly_js()}</script></head><body>"
             f"{header}{nav}<pre id='report-errors' hidden></pre>"
-            + "".join(section_html(s) for s in sections) +
+            + "".join(section_html(s, limits) for s in sections) +
             f"<script>{RENDER}</script></body></html>\n")

@@ -236,6 +236,11 @@ class PageContent(ReportCase):
         self.assertIn(f"one step in {k}", html)
         self.assertEqual(len(csv_of(html, "training-loss")), n)  # the CSV is complete
 
+    def test_csv_budget_shared_among_figures(self):
+        self.assertEqual(figures.csv_limits([10, 20], budget=100), [10, 20])
+        self.assertEqual(figures.csv_limits([10, 500, 1000], budget=400), [10, 195, 195])
+        self.assertEqual(figures.csv_limits([10, 500], budget=10_000, cap=300), [10, 300])
+
     def test_csv_over_the_limit_holds_every_kth_row(self):
         t = figures.Table(["run", "x", "y"])
         t.add(run="r", x=np.arange(1000), y=np.arange(1000) * 0.5)
