@@ -104,12 +104,35 @@ def check_dom(dom: str) -> list:
     return problems
 
 
+def broken_copy(report: Path) -> Path:
+    """The report with three faults the test must see: a figure whose JSON does not parse, a
+    console.error, and an image from the network."""
+    html = report.read_text(encoding="utf-8")
+    html = html.replace("class='figure-data' data-target='plot-training-loss'>{",
+                        "class='figure-data' data-target='plot-training-loss'>{oops", 1)
+    html = html.replace("</body>", "<script>console.error('planted error')</script>"
+                                   "<img src='https://example.com/x.png'></body>", 1)
+    bad = report.with_name("broken.html")
+    bad.write_text(html, encoding="utf-8")
+    return bad
+
+
+def inspect(browser: str, profile: Path, page: Path) -> tuple:
+    """(problems, dom) of the page opened in Chromium."""
+    r = chromium(browser, profile, "--dump-dom", page.resolve().as_uri())
+    console = [ln for ln in r.stderr.splitlines() if CONSOLE_ERROR.search(ln)]
+    problems = check_dom(r.stdout) + [f"console: {ln}" for ln in console]
+    if r.returncode != 0:
+        problems.append(f"chromium exited {r.returncode}")
+    return problems, r.stdout
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--binary", default=os.environ.get("BNL_BINARY", str(REPO / "build" / "bnlandscape")))
     ap.add_argument("--keep", help="directory for the runs, report and screenshot (kept)")
-    ap.add_argument("--screenshot", help="where to save the full-page screenshot "
-                                         "(default: report.png beside the report)")
+    ap.add_argument("--screenshot", help="where to save the full-page screenshot (default: "
+                                         "report.png in --keep DIR, else $TMPDIR/bnl_report_browser.png)")
     args = ap.parse_args(argv)
     browser = find_chromium()
     if browser is None:
@@ -133,13 +156,15 @@ def main(argv=None) -> int:
         return 1
     url = report.resolve().as_uri()
     profile = work / "chromium-profile"
-    r = chromium(browser, profile, "--dump-dom", url)
-    console = [ln for ln in r.stderr.splitlines() if CONSOLE_ERROR.search(ln)]
-    problems = check_dom(r.stdout) + [f"console: {ln}" for ln in console]
-    if r.returncode != 0:
-        problems.append(f"chromium exited {r.returncode}")
-    height = re.search(r'<body[^>]*data-height="(\d+)"', r.stdout)
-    shot = Path(args.screenshot) if args.screenshot else work / "report.png"
+    problems, dom = inspect(browser, profile, report)
+    # The checks themselves: a page with planted faults must fail them.
+    planted, _ = inspect(browser, profile, broken_copy(report))
+    for what in ("plot-training-loss has no rendered plot", "planted error", "example.com"):
+        if not any(what in p for p in planted):
+            problems.append(f"self-check: a planted fault went unnoticed ({what}); saw {planted}")
+    height = re.search(r'<body[^>]*data-height="(\d+)"', dom)
+    shot = Path(args.screenshot) if args.screenshot else (
+        work / "report.png" if args.keep else Path(tempfile.gettempdir()) / "bnl_report_browser.png")
     h = min(int(height.group(1)) if height else 4000, 16000)
     s = chromium(browser, profile, f"--window-size=1400,{h}", f"--screenshot={shot.resolve()}", url)
     if s.returncode != 0 or not shot.exists():
