@@ -157,7 +157,8 @@ def header_html(title: str, runs, groups, errors, compare_doc, compare_msg, live
             f"<li><code>{esc(p)}</code>: {esc(why)}</li>" for p, why in errors) + "</ul></div>")
     parts.append("<details open><summary>Runs</summary>" + runs_table(runs) + "</details>")
     if compare_doc is not None:
-        parts.append("<details open><summary>Comparison</summary>" + compare_table(compare_doc) + "</details>")
+        parts.append("<details open><summary>Comparison</summary>" + compare_table(compare_doc)
+                     + "</details>")
     elif compare_msg:
         parts.append(f"<p class='note compare-missing'>{esc(compare_msg)}</p>")
     return "<header id='summary'>" + "".join(parts) + "</header>"

@@ -39,9 +39,8 @@ def spread(groups) -> Figure | None:
                 p = f"activations/{layer}/{site}/"
                 n = len(r.get(p + "step"))
                 table.add(run=r.name, group=g.label, layer=layer, site=site, step=r.get(p + "step"),
-                          mean=r.get(p + "mean") if r.has(p + "mean") else np.full(n, np.nan),
-                          std=r.get(p + "std") if r.has(p + "std") else np.full(n, np.nan),
-                          zero_fraction=r.get(p + "zero_fraction") if r.has(p + "zero_fraction") else np.full(n, np.nan))
+                          mean=r.get_or_nan(p + "mean", n), std=r.get_or_nan(p + "std", n),
+                          zero_fraction=r.get_or_nan(p + "zero_fraction", n))
         for layer, site in sites(rs[0]):
             p = f"activations/{layer}/{site}/"
             pairs = [(r.get(p + "step"), r.get(p + "std")) for r in rs if r.has(p + "std")]
@@ -133,7 +132,8 @@ def ics(groups, col: str) -> Figure | None:
                 table.add(run=r.name, group=g.label, step=r.get("ics/step"),
                           layer=str(layers[j]) if j < len(layers) else str(j), **{col: v[:, j]})
         for j in range(np.asarray(rs[0].get(f"ics/{col}")).shape[1]):
-            x, m = aligned_mean([(r.get("ics/step"), np.asarray(r.get(f"ics/{col}"), float)[:, j]) for r in rs])
+            x, m = aligned_mean([(r.get("ics/step"), np.asarray(r.get(f"ics/{col}"), float)[:, j])
+                                 for r in rs])
             name = f"{g.label} \u00b7 {layers[j] if j < len(layers) else j}"
             traces.append(line(x, m, name, PALETTE_BLOCKS[j % len(PALETTE_BLOCKS)], XL, yl,
                                dash=DASHES[gi % len(DASHES)], mode="lines+markers"))

@@ -102,15 +102,15 @@ def landscape_section(groups) -> Section | None:
 def lambda_max(groups) -> Figure | None:
     yl = "top Hessian eigenvalue \u03bb_max (nats per unit parameter\u00b2)"
     table = Table(["run", "group", "step", "lambda_max", "eos_threshold"])
-    traces, _ = group_traces(groups, _probe("eigvals", lambda v: v[:, 0] if v.ndim == 2 and v.shape[1] else v),
-                             XL, yl)
+    top = _probe("eigvals", lambda v: v[:, 0] if v.ndim == 2 and v.shape[1] else v)
+    traces, _ = group_traces(groups, top, XL, yl)
     if not traces:
         return None
     for g in groups:
         runs = [r for r in g.runs if r.has("probes/eigvals") and r.has("probes/step")]
         for r in runs:
             ev = np.asarray(r.get("probes/eigvals"), float)
-            eos = r.get("probes/eos_threshold") if r.has("probes/eos_threshold") else np.full(len(ev), np.nan)
+            eos = r.get_or_nan("probes/eos_threshold", len(ev))
             table.add(run=r.name, group=g.label, step=r.get("probes/step"),
                       lambda_max=ev[:, 0] if ev.ndim == 2 else ev, eos_threshold=eos)
         if runs and runs[0].has("probes/eos_threshold"):
@@ -134,7 +134,7 @@ def trace(groups) -> Figure | None:
             got = _probe("trace")(r)
             if got is None:
                 continue
-            se = r.get("probes/trace_stderr") if r.has("probes/trace_stderr") else np.full(len(got[1]), np.nan)
+            se = r.get_or_nan("probes/trace_stderr", len(got[1]))
             table.add(run=r.name, group=g.label, step=got[0], trace=got[1], trace_stderr=se)
             t = line(got[0], got[1], r.legend, g.color, XL, yl, width=1.6, mode="lines+markers",
                      legendgroup=g.label)

@@ -71,6 +71,10 @@ class Run:
     def get(self, key: str) -> np.ndarray:
         return self.data[key]
 
+    def get_or_nan(self, key: str, n: int) -> np.ndarray:
+        """The dataset, or n NaNs when the run does not have it (a CSV column left empty)."""
+        return self.data[key] if key in self.data else np.full(n, np.nan)
+
     def attr(self, key: str, name: str, default=None):
         return self.dattrs.get(key, {}).get(name, default)
 

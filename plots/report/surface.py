@@ -10,6 +10,7 @@ from plots.report.figures import PALETTE_BLOCKS, Figure, Section, Table, axis, l
 from plots.report.reading import read_trajectory
 
 ZL = "loss (nats)"
+HOVER_GRID = "\u03b1 (x): %{y:.4g}<br>\u03b2 (y): %{x:.4g}<br>loss: %{z:.5g} nats<extra></extra>"
 
 
 def _describe(r) -> str:
@@ -48,7 +49,7 @@ def surface3d(r, n: int, traj) -> Figure:
     cap = _colour_cap(loss)
     tr = [{"type": "surface", "x": nums(beta), "y": nums(alpha), "z": _matrix(loss),
            "colorscale": "Viridis", "cmax": cap, "colorbar": {"title": {"text": ZL}},
-           "hovertemplate": "\u03b1 (x): %{y:.4g}<br>\u03b2 (y): %{x:.4g}<br>loss: %{z:.5g} nats<extra></extra>"}]
+           "hovertemplate": HOVER_GRID}]
     if traj is not None:
         steps, a, b = traj
         ia = np.clip(np.searchsorted(alpha, a), 0, len(alpha) - 1)
@@ -73,7 +74,7 @@ def contour(r, n: int, traj) -> Figure:
     tr = [{"type": "contour", "x": nums(beta), "y": nums(alpha), "z": _matrix(loss),
            "colorscale": "Viridis", "zmax": _colour_cap(loss), "ncontours": 30,
            "colorbar": {"title": {"text": ZL}},
-           "hovertemplate": "\u03b1 (x): %{y:.4g}<br>\u03b2 (y): %{x:.4g}<br>loss: %{z:.5g} nats<extra></extra>"},
+           "hovertemplate": HOVER_GRID},
           {"type": "scatter", "mode": "markers", "name": "checkpoint (\u03b1 = \u03b2 = 0)",
            "x": [0], "y": [0], "marker": {"symbol": "x", "size": 10, "color": "white",
                                           "line": {"color": "black", "width": 1}},
@@ -111,7 +112,8 @@ def lines1d(runs) -> Figure | None:
         return None
     return Figure("surface-1d", "1-D loss surfaces", traces,
                   {"xaxis": axis(xl), "yaxis": axis(ZL)}, table,
-                  "L(\u03b8 + \u03b1x) (/surface/loss); " + "; ".join(f"{r.name}: {_describe(r)}" for r in runs) + ".")
+                  "L(\u03b8 + \u03b1x) (/surface/loss); "
+                  + "; ".join(f"{r.name}: {_describe(r)}" for r in runs) + ".")
 
 
 def section(runs) -> Section | None:

@@ -275,7 +275,8 @@ class Header(ReportCase):
 
     def test_configuration_and_revision_collapsible(self):
         html = self.build(write_run(self.dir / "a.h5")).html
-        self.assertIn("<details><summary>configuration</summary><pre>dataset = &quot;fashion-mnist&quot;", html)
+        self.assertIn("<details><summary>configuration</summary>"
+                      "<pre>dataset = &quot;fashion-mnist&quot;", html)
         self.assertIn("0123456789ab", html)
         self.assertNotIn("# comment", html)
 
