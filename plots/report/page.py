@@ -73,7 +73,11 @@ def plotly_js() -> str:
     for p in PLOTLY_JS_PATHS:
         if os.path.isfile(p):
             return Path(p).read_text(encoding="utf-8")
-    from plotly.offline import get_plotlyjs  # noqa: PLC0415 (only when the file is elsewhere)
+    try:
+        from plotly.offline import get_plotlyjs  # noqa: PLC0415 (only when the file is elsewhere)
+    except ImportError as e:
+        raise SystemExit("report: plotly.js not found; install Debian's python3-plotly "
+                         "(bash scripts/install-deps.sh)") from e
     return get_plotlyjs()
 
 
