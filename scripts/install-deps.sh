@@ -5,6 +5,7 @@ pkgs=(cmake g++ make git pkg-config
       libtorch-dev libeigen3-dev libspectra-dev libhdf5-dev hdf5-tools libcli11-dev
       googletest libgtest-dev zlib1g-dev libgloo-dev libopenblas0-pthread
       dataset-fashion-mnist python3-h5py python3-matplotlib python3-numpy python3-torch python3-torchvision
+      python3-plotly chromium
       clang-14 libclang-rt-14-dev)
 missing=()
 for p in "${pkgs[@]}"; do

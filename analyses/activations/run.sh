@@ -11,3 +11,8 @@ done
 summary bn "$RUNS"/fashion_mlp_*.h5
 summary bn "$RUNS"/fashion_cnn_*.h5
 figures "$ROOT/analyses/activations/figures" "$RUNS"/*.h5
+# The interactive HTML reports of the study (plots/report/), one per architecture as the tables:
+# figures/report_mlp.html, figures/report_cnn.html.
+for arch in mlp cnn; do
+  (cd "$ROOT" && BNL_BINARY="$BNL" "$PY" -m plots.report "$RUNS"/fashion_${arch}_*.h5 --out "$ROOT/analyses/activations/figures/report_$arch.html")
+done

@@ -7,3 +7,5 @@ RUNS="${RUNS:-$ROOT/runs/bn_backward}"
 summary bn_backward "$RUNS"/bn_backward=*.h5
 "$PY" "$ROOT/analyses/bn_backward/spikes.py" "$RUNS"/bn_backward=*.h5
 figures "$ROOT/analyses/bn_backward/figures" "$RUNS"/bn_backward=*.h5
+# The interactive HTML report of the study (plots/report/): figures/report.html.
+(cd "$ROOT" && BNL_BINARY="$BNL" "$PY" -m plots.report "$RUNS"/bn_backward=*.h5 --group-by bn_backward --out "$ROOT/analyses/bn_backward/figures/report.html")

@@ -5,3 +5,8 @@
 source "$(dirname "$0")/../common.sh"
 require_cifar10
 original_study cifar10 cnn
+# The interactive HTML reports of the study (plots/report/), one per learning rate as the figures:
+# figures/lr0.1/report.html, figures/lr0.6/report.html.
+for lr in 0.1 0.6; do
+  (cd "$ROOT" && BNL_BINARY="$BNL" "$PY" -m plots.report "${RUNS:-$ROOT/runs/original}"/cifar10_cnn_{nobn,bn}_lr$lr.h5 --out "$ROOT/analyses/cifar10_cnn/figures/lr$lr/report.html")
+done

@@ -7,3 +7,5 @@ RUNS="${RUNS:-$ROOT/runs/landscape}"
 summary bn "$RUNS"/bn=*.h5
 "$BNL" compare "$RUNS"/bn=*.h5 --group-by bn --format markdown > "$ROOT/analyses/landscape/compare.md"
 figures "$ROOT/analyses/landscape/figures" "$RUNS"/bn=*.h5
+# The interactive HTML report of the study (plots/report/): figures/report.html.
+(cd "$ROOT" && BNL_BINARY="$BNL" "$PY" -m plots.report "$RUNS"/bn=*.h5 --out "$ROOT/analyses/landscape/figures/report.html")

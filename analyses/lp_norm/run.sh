@@ -11,3 +11,5 @@ for seed in 0 1; do
 done
 summary bn "$RUNS"/*.h5
 figures "$ROOT/analyses/lp_norm/figures" "$RUNS"/*.h5
+# The interactive HTML report of the study (plots/report/): figures/report.html.
+(cd "$ROOT" && BNL_BINARY="$BNL" "$PY" -m plots.report "$RUNS"/*.h5 --out "$ROOT/analyses/lp_norm/figures/report.html")

@@ -11,3 +11,7 @@ done
 summary bn_noise "$RUNS"/bn_seed*.h5 "$RUNS"/noisy_seed*.h5
 summary bn "$RUNS"/standard_seed*.h5 "$RUNS"/bn_seed*.h5
 figures "$ROOT/analyses/noisy_bn/figures" "$RUNS"/*.h5
+# The interactive HTML reports of the study (plots/report/), compared as the two tables above:
+# figures/report.html (BN vs noisy BN) and figures/report_standard.html (no BN vs BN).
+(cd "$ROOT" && BNL_BINARY="$BNL" "$PY" -m plots.report "$RUNS"/bn_seed*.h5 "$RUNS"/noisy_seed*.h5 --group-by bn_noise --out "$ROOT/analyses/noisy_bn/figures/report.html")
+(cd "$ROOT" && BNL_BINARY="$BNL" "$PY" -m plots.report "$RUNS"/standard_seed*.h5 "$RUNS"/bn_seed*.h5 --out "$ROOT/analyses/noisy_bn/figures/report_standard.html")

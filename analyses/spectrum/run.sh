@@ -98,3 +98,9 @@ mkdir -p "$RUNS/surface" "$RUNS/layers" "$HERE/figures/cnn_layers"
   --out "$HERE/figures/cnn_layers" --formats png --quiet
 "$PY" "$ROOT/plots/make_all.py" "$RUNS"/surface/fashion_*.h5 --families surface \
   --out "$HERE/figures" --formats png --quiet
+# The interactive HTML reports of the study (plots/report/), one per architecture: its probe runs
+# and surfaces (figures/report_mlp.html, figures/report_cnn.html).
+for arch in mlp cnn; do
+  (cd "$ROOT" && BNL_BINARY="$BNL" "$PY" -m plots.report "$RUNS"/fashion_${arch}_*.h5 "$RUNS"/surface/fashion_${arch}_*.h5 \
+    --out "$HERE/figures/report_$arch.html")
+done
