@@ -100,7 +100,7 @@ def watch(inputs, out: str, seconds: float, group_by: str = "bn", max_rounds: in
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="python3 -m plots.report",
+        prog="python3 -m plots report",
         description="One self-contained interactive HTML page (Plotly, no network needed) of "
                     "bnlandscape run files: header with the compare table, training curves, "
                     "Figure 4 panels, curvature, SLQ densities, surfaces, activations and ICS "
