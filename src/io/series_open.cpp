@@ -21,6 +21,49 @@ constexpr std::int64_t kScalarChunkRows = 4096;
 constexpr std::int64_t kChunkBytes = 64 * 1024;
 constexpr int kDeflateLevel = 4;
 
+// The number of leading rows among the first `readable` of a step column whose step is below
+// `keep_below` (rows are in step order).
+std::size_t rows_before(const H5::DataSet& step_ds, std::size_t readable, std::int64_t keep_below) {
+  std::vector<std::int64_t> steps(readable);
+  if (readable > 0) {
+    H5::DataSpace space = step_ds.getSpace();
+    const hsize_t count = readable, offset = 0;
+    space.selectHyperslab(H5S_SELECT_SET, &count, &offset);
+    const H5::DataSpace mem(1, &count);
+    step_ds.read(steps.data(), H5::PredType::NATIVE_INT64, mem, space);
+  }
+  std::size_t keep = 0;
+  while (keep < readable && steps[keep] < keep_below) ++keep;
+  return keep;
+}
+
+// Values per row of an existing column; Failure when its shape is not the one `c` writes or
+// it holds fewer than `keep` rows.
+std::size_t checked_width(const H5::DataSet& ds, const ColumnSpec& c, std::size_t keep,
+                          const std::string& step_column) {
+  H5::DataSpace space = ds.getSpace();
+  const int rank = space.getSimpleExtentNdims();
+  std::vector<hsize_t> dims(static_cast<std::size_t>(std::max(rank, 1)));
+  space.getSimpleExtentDims(dims.data());
+  std::size_t width = 1;
+  bool same = rank == 1 + static_cast<int>(c.inner.size());
+  for (std::size_t k = 0; same && k < c.inner.size(); ++k) {
+    same = dims[k + 1] == static_cast<hsize_t>(c.inner[k]);
+    width *= static_cast<std::size_t>(c.inner[k]);
+  }
+  if (!same) throw Failure("column " + in_quotes(c.name) + " has another shape than this run writes");
+  if (dims[0] < keep) throw Failure("column " + in_quotes(c.name) + " is shorter than " + in_quotes(step_column));
+  return width;
+}
+
+// Shrinks a series dataset to its first `keep` rows (whole chunks beyond are pruned).
+void cut_to(H5::DataSet& ds, std::size_t keep) {
+  std::vector<hsize_t> dims(static_cast<std::size_t>(ds.getSpace().getSimpleExtentNdims()));
+  ds.getSpace().getSimpleExtentDims(dims.data());
+  dims[0] = keep;
+  ds.extend(dims.data());
+}
+
 }  // namespace
 
 SeriesGroup& RunFile::reopen_series(const std::string& group, const std::vector<ColumnSpec>& columns,
@@ -50,51 +93,24 @@ SeriesGroup& RunFile::reopen_series(const std::string& group, const std::vector<
       if (!s->group->nameExists(c.name)) throw Failure("it has no column " + in_quotes(c.name));
       found.push_back(s->group->openDataSet(c.name));
     }
-    std::vector<std::int64_t> steps(readable);
-    if (readable > 0) {
-      H5::DataSpace space = step_ds.getSpace();
-      const hsize_t count = readable, offset = 0;
-      space.selectHyperslab(H5S_SELECT_SET, &count, &offset);
-      const H5::DataSpace mem(1, &count);
-      step_ds.read(steps.data(), H5::PredType::NATIVE_INT64, mem, space);
-    }
-    std::size_t keep = 0;
-    while (keep < readable && steps[keep] < keep_below) ++keep;
+    std::size_t keep = rows_before(step_ds, readable, keep_below);
     // All readable steps wanted but some unreadable: the damage may hold wanted rows too.
     bool lost = keep == readable && readable < rows;
     for (std::size_t i = 0; i < columns.size(); ++i) {
-      const auto& c = columns[i];
-      H5::DataSet& ds = found[i];
-      H5::DataSpace space = ds.getSpace();
-      const int rank = space.getSimpleExtentNdims();
-      std::vector<hsize_t> dims(static_cast<std::size_t>(std::max(rank, 1)));
-      space.getSimpleExtentDims(dims.data());
-      std::size_t width = 1;
-      bool same = rank == 1 + static_cast<int>(c.inner.size());
-      for (std::size_t k = 0; same && k < c.inner.size(); ++k) {
-        same = dims[k + 1] == static_cast<hsize_t>(c.inner[k]);
-        width *= static_cast<std::size_t>(c.inner[k]);
-      }
-      if (!same) throw Failure("column " + in_quotes(c.name) + " has another shape than this run writes");
-      if (dims[0] < keep) throw Failure("column " + in_quotes(c.name) + " is shorter than " + in_quotes(step_column));
-      const std::size_t ok = readable_rows(ds, static_cast<hsize_t>(keep));
+      s->widths.push_back(checked_width(found[i], columns[i], keep, step_column));
+      const std::size_t ok = readable_rows(found[i], static_cast<hsize_t>(keep));
       if (ok < keep) {
         keep = ok;
         lost = true;
       }
-      s->widths.push_back(width);
     }
     if (lost) {
       std::cerr << "bnlandscape: warning: " << f.path << ": " << gpath << " does not read back past row " << keep
                 << " (a damaged chunk); the rows from there to the checkpoint are lost\n";
     }
     for (std::size_t i = 0; i < columns.size(); ++i) {
-      H5::DataSet& ds = found[i];
-      std::vector<hsize_t> dims(static_cast<std::size_t>(ds.getSpace().getSimpleExtentNdims()));
-      ds.getSpace().getSimpleExtentDims(dims.data());
-      dims[0] = keep;
-      ds.extend(dims.data());
-      s->datasets.push_back(ds);
+      cut_to(found[i], keep);
+      s->datasets.push_back(found[i]);
     }
     s->written = static_cast<std::int64_t>(keep);
   });

@@ -137,8 +137,18 @@ void AnalysisObserver::record_activations(std::int64_t step) {
 
 void AnalysisObserver::record_ics(std::int64_t step, const torch::Tensor& x, const torch::Tensor& y) {
   const auto updated = trainer_.preview_update();
+  // One /ics row: the shift measured at `step`.
+  struct Shift {
+    std::int64_t step;
+    const probes::IcsRecord& r;
+  };
+  static const std::vector<ColumnGetter<Shift>> getters{
+      {kStep, [](const Shift& s) { return one(double(s.step)); }},
+      {kL2, [](const Shift& s) { return s.r.l2; }},
+      {kCos, [](const Shift& s) { return s.r.cos; }},
+  };
   const auto r = probes::internal_covariate_shift(trainer_.model(), ics_layers_, x, y, updated);
-  ics_->append({one(static_cast<double>(step)), r.l2, r.cos});
+  ics_->append(RowLayout<Shift>(ics_->columns(), getters).row(Shift{step, r}));
 }
 
 }  // namespace bnl::record
