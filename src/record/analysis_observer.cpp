@@ -26,12 +26,6 @@ std::vector<io::ColumnSpec> activation_columns(std::int64_t bins) {
   return schema::series_columns(site_schema(), {{"bins", bins}});
 }
 
-const schema::Item& array_of(const schema::Group& g, const std::string& name) {
-  for (const auto& a : g.arrays)
-    if (a.name == name) return a;
-  throw InternalError("schema: " + g.path + " declares no array '" + name + "'");
-}
-
 std::string activation_group(const probes::ActivationSite& s) { return std::string(kActivations) + "/" + s.layer + "/" + s.site; }
 
 }  // namespace
@@ -71,7 +65,7 @@ AnalysisObserver::AnalysisObserver(train::Trainer& trainer, io::RunFile& file, c
     recorder_ = std::make_unique<probes::ActivationRecorder>(trainer.model(), x, cfg.activation_bins, range, stored);
     const std::string indices = at(kActivations, kBatchIndices);
     if (!file_.exists(indices)) {
-      const auto& a = array_of(schema::group(kActivations), kBatchIndices);
+      const auto& a = schema::item(kActivations, kBatchIndices);
       file_.write_int_array(indices, batch_indices_, {}, a.units, a.meaning);
     }
   }
@@ -117,7 +111,7 @@ void AnalysisObserver::record_activations(std::int64_t step) {
   const auto cols = activation_columns(bins);
   const RowLayout<Snapshot> layout(cols, getters);
   if (act_groups_.empty()) {
-    const auto& edges = array_of(site_schema(), kBinEdges);
+    const auto& edges = schema::item(site_schema().path, kBinEdges);
     for (std::size_t i = 0; i < sites.size(); ++i) {
       const std::string g = activation_group(sites[i]);
       if (resuming_ && file_.exists(g)) {

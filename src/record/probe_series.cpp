@@ -88,8 +88,8 @@ ProbeSeries::ProbeSeries(io::RunFile& file, const probes::LandscapeProbe& probe,
 
 void ProbeSeries::write_attributes(io::RunFile& file, const probes::ProbeConfig& cfg,
                                    const probes::LandscapeProbe& probe, int world_size) {
-  for (const auto& a : schema::group(kProbes).arrays)
-    if (a.name == kStepSizes) file.write_array(at(kProbes, kStepSizes), probe.step_sizes(), {}, a.units, a.meaning);
+  const auto& sizes = schema::item(kProbes, kStepSizes);
+  file.write_array(at(kProbes, kStepSizes), probe.step_sizes(), {}, sizes.units, sizes.meaning);
   group_->set_attr("probe_batch", cfg.probe_batch);
   group_->set_attr("probe_size", cfg.probe_batch == "fixed" ? cfg.probe_size : std::int64_t{-1});
   group_->set_attr("probe_microbatch", cfg.probe_microbatch);

@@ -75,6 +75,14 @@ const Group& group(const std::string& path) {
   throw InternalError("schema: no group '" + path + "' is declared");
 }
 
+const Item& item(const std::string& group_path, const std::string& name) {
+  const Group& g = group(group_path);
+  for (const auto* list : {&g.columns, &g.arrays})
+    for (const auto& it : *list)
+      if (it.name == name) return it;
+  throw InternalError("schema: " + group_path + " declares no dataset '" + name + "'");
+}
+
 std::vector<io::ColumnSpec> series_columns(const Group& g, const Sizes& sizes) {
   std::vector<io::ColumnSpec> out;
   for (const auto& c : g.columns) {

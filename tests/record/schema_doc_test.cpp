@@ -75,6 +75,17 @@ TEST(SchemaDoc, ReportsAShapeChangedInACodeBlockAndAMissingRow) {
   EXPECT_EQ(diffs[1], "/activations/<layer>/<site>/quantiles: shape: doc '[n, 9]', declared '[n, 7]'");
 }
 
+TEST(SchemaDoc, ReportsAGroupWithoutASection) {
+  auto groups = run_file();
+  Group extra;
+  extra.path = "/extra";
+  extra.columns = {{"step", Dtype::Int64, "[n]", "1", "update index", "", ""}};
+  groups.push_back(extra);
+  const auto diffs = check_doc(read_text(kDocPath), groups);
+  ASSERT_EQ(diffs.size(), 1u) << join(diffs);
+  EXPECT_EQ(diffs[0], "/extra: declared, no section in the doc");
+}
+
 TEST(SchemaJson, CommittedJsonIsCurrent) {
   const std::string fresh = to_json(run_file());
   const char* update = std::getenv("BNL_UPDATE_SCHEMA");

@@ -58,6 +58,14 @@ TEST(Schema, OptionalColumnsFollowTheirFlags) {
   EXPECT_EQ(density[1].inner, std::vector<std::int64_t>{15});
 }
 
+TEST(Schema, ItemFindsColumnsAndFixedArrays) {
+  EXPECT_EQ(item(kSurface, kAlpha).meaning, "coefficient of direction x (grid rows)");
+  EXPECT_EQ(item(kSurface, kLoss).units, "nats");
+  EXPECT_EQ(item(kProbes, kStepSizes).shape, "[S]");
+  EXPECT_EQ(item(kTrainSteps, kLoss).units, "nats");
+  EXPECT_THROW(item(kSurface, "nothing"), InternalError);
+}
+
 struct Rec {
   double a = 1, b = 2;
 };

@@ -56,6 +56,11 @@ const std::vector<Group>& run_file();
 /// The declared group at `path` (as in Group::path); an unknown path is an InternalError.
 const Group& group(const std::string& path);
 
+/// The declared dataset (column or fixed array) `name` of group `group_path`, e.g.
+/// item("/surface", "alpha") for the units and description write_array takes; an undeclared
+/// one is an InternalError.
+const Item& item(const std::string& group_path, const std::string& name);
+
 /// Values of the symbolic sizes in shapes (e.g. {"L", 3}, {"S", 8}) and of only_if flags.
 using Sizes = std::map<std::string, std::int64_t>;
 
