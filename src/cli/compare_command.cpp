@@ -14,6 +14,7 @@
 #include "bnlandscape/cli/config_file.h"
 #include "bnlandscape/cli/export_command.h"
 #include "bnlandscape/io/run_reader.h"
+#include "bnlandscape/record/schema_names.h"
 
 namespace bnl::cli {
 
@@ -415,31 +416,32 @@ const std::vector<std::pair<std::string, std::string>>& compare_metrics() {
 
 RunSummary summarize_run(const std::string& path, const std::string& group_by, double target_acc,
                          std::int64_t last_steps) {
+  using namespace record::names;
   io::RunReader r(path);
   RunSummary s;
   s.path = path;
-  s.status = r.string_attr("status").value_or("?");
+  s.status = r.string_attr(kStatus).value_or("?");
   s.group = "?";
-  if (auto toml = r.string_attr("config_toml")) {
+  if (auto toml = r.string_attr(kConfigToml)) {
     for (const auto& e : parse_config_text(*toml, path + ":config_toml"))
       if (e.key == group_by || dashed(e.key) == dashed(group_by)) s.group = e.value;
   }
   auto& m = s.metrics;
   for (const auto& [key, label] : compare_metrics()) m[key] = kNaN;
-  m["final_test_acc"] = last_of(r, "/train/epochs/test_acc");
-  m["final_test_loss"] = last_of(r, "/train/epochs/test_loss");
-  m["final_train_loss"] = last_of(r, "/train/epochs/train_loss");
-  m["final_train_acc"] = last_of(r, "/train/epochs/train_acc");
-  m["grad_norm_mean"] = last_of(r, "/train/epochs/grad_norm_mean");
-  if (r.is_dataset("/train/epochs/test_acc")) {
-    auto a = r.read("/train/epochs/test_acc").values;
+  m["final_test_acc"] = last_of(r, at(kTrainEpochs, kTestAcc));
+  m["final_test_loss"] = last_of(r, at(kTrainEpochs, kTestLoss));
+  m["final_train_loss"] = last_of(r, at(kTrainEpochs, kTrainLoss));
+  m["final_train_acc"] = last_of(r, at(kTrainEpochs, kTrainAcc));
+  m["grad_norm_mean"] = last_of(r, at(kTrainEpochs, kGradNormMean));
+  if (r.is_dataset(at(kTrainEpochs, kTestAcc))) {
+    auto a = r.read(at(kTrainEpochs, kTestAcc)).values;
     if (!a.empty()) m["best_test_acc"] = *std::max_element(a.begin(), a.end());
   }
   // Steps to the target: the first evaluation (per-epoch or --eval-every) at or above it.
   {
     std::vector<std::pair<double, double>> evals;  // (step, test_acc)
-    for (const char* g : {"/train/epochs", "/train/evals"}) {
-      const std::string sp = std::string(g) + "/step", ap = std::string(g) + "/test_acc";
+    for (const char* g : {kTrainEpochs, kTrainEvals}) {
+      const std::string sp = at(g, kStep), ap = at(g, kTestAcc);
       if (!r.is_dataset(sp) || !r.is_dataset(ap)) continue;
       const auto st = r.read(sp).values, acc = r.read(ap).values;
       for (std::size_t i = 0; i < std::min(st.size(), acc.size()); ++i) evals.emplace_back(st[i], acc[i]);
@@ -451,40 +453,40 @@ RunSummary summarize_run(const std::string& path, const std::string& group_by, d
         break;
       }
   }
-  if (r.is_dataset("/train/steps/grad_norm")) {
-    auto g = r.read("/train/steps/grad_norm").values;
+  if (r.is_dataset(at(kTrainSteps, kGradNorm))) {
+    auto g = r.read(at(kTrainSteps, kGradNorm)).values;
     double mx = -1;
     for (double x : g)
       if (std::isfinite(x)) mx = std::max(mx, x);
     if (mx >= 0) m["grad_norm_max"] = mx;
     m["steps"] = static_cast<double>(g.size());
-    const double wall = last_of(r, "/train/steps/wall_time");
+    const double wall = last_of(r, at(kTrainSteps, kWallTime));
     if (wall > 0) m["steps_per_s"] = static_cast<double>(g.size()) / wall;
   }
-  if (r.is_dataset("/train/steps/loss") && last_steps > 0) {
-    const auto loss = r.read("/train/steps/loss").values;
+  if (r.is_dataset(at(kTrainSteps, kLoss)) && last_steps > 0) {
+    const auto loss = r.read(at(kTrainSteps, kLoss)).values;
     const std::size_t n = std::min(loss.size(), static_cast<std::size_t>(last_steps));
     m["loss_std_last"] = stats::pool(std::vector<double>(loss.end() - static_cast<std::ptrdiff_t>(n), loss.end())).sd;
   }
-  if (r.is_dataset("/probes/beta_smoothness")) {
-    auto beta = r.read("/probes/beta_smoothness").values;
+  if (r.is_dataset(at(kProbes, kBetaSmoothness))) {
+    auto beta = r.read(at(kProbes, kBetaSmoothness)).values;
     m["beta_median"] = median(beta);
     double mx = -INFINITY;
     for (double b : beta)
       if (std::isfinite(b)) mx = std::max(mx, b);
     if (std::isfinite(mx)) m["beta_max"] = mx;
-    if (r.is_dataset("/probes/grad_pred")) m["grad_pred_max_median"] = median(row_reduce(r.read("/probes/grad_pred"), false));
-    if (r.is_dataset("/probes/loss_path"))
-      m["probe_loss_range_median"] = median(row_reduce(r.read("/probes/loss_path"), true));
-    if (r.is_dataset("/probes/eigvals")) {
-      auto e = r.read("/probes/eigvals");
+    if (r.is_dataset(at(kProbes, kGradPred))) m["grad_pred_max_median"] = median(row_reduce(r.read(at(kProbes, kGradPred)), false));
+    if (r.is_dataset(at(kProbes, kLossPath)))
+      m["probe_loss_range_median"] = median(row_reduce(r.read(at(kProbes, kLossPath)), true));
+    if (r.is_dataset(at(kProbes, kEigvals))) {
+      auto e = r.read(at(kProbes, kEigvals));
       std::vector<double> top;
       if (e.dims.size() == 2 && e.dims[1] > 0)
         for (std::size_t i = 0; i < e.values.size(); i += static_cast<std::size_t>(e.dims[1])) top.push_back(e.values[i]);
       m["lambda_max_median"] = median(top);
     }
   }
-  if (r.is_dataset("/ics/l2")) m["ics_median"] = median(row_means(r.read("/ics/l2")));
+  if (r.is_dataset(at(kIcs, kL2))) m["ics_median"] = median(row_means(r.read(at(kIcs, kL2))));
   return s;
 }
 

@@ -14,6 +14,7 @@
 #include <CLI/CLI.hpp>
 
 #include "bnlandscape/io/run_reader.h"
+#include "bnlandscape/record/schema_names.h"
 #include "bnlandscape/train/config.h"
 
 namespace bnl::cli {
@@ -70,9 +71,9 @@ void walk(const io::RunReader& r, const std::string& group, std::vector<SeriesGr
   g.path = group;
   std::vector<std::string> subgroups;
   for (const auto& name : r.list(group)) {
-    const std::string p = (group == "/" ? "" : group) + "/" + name;
+    const std::string p = record::names::at(group, name);
     if (!r.is_dataset(p)) {
-      if (p != "/checkpoints") subgroups.push_back(p);
+      if (p != record::names::kCheckpoints) subgroups.push_back(p);
       continue;
     }
     SeriesColumn c;
@@ -84,7 +85,7 @@ void walk(const io::RunReader& r, const std::string& group, std::vector<SeriesGr
     } catch (const std::exception&) {
       continue;  // not numeric (strings, enums)
     }
-    for (const char* attr : {"layers", "levels"}) {
+    for (const char* attr : {record::names::kLayers, "levels"}) {
       auto labels = r.string_list_attr(attr, p);
       if (c.dims.size() == 2 && static_cast<std::int64_t>(labels.size()) == c.dims[1]) {
         c.labels = std::move(labels);
@@ -94,11 +95,11 @@ void walk(const io::RunReader& r, const std::string& group, std::vector<SeriesGr
     g.columns.push_back(std::move(c));
   }
   // The row index first, then the file's order (which is by name for most writers).
-  std::stable_partition(g.columns.begin(), g.columns.end(), [](const SeriesColumn& c) { return c.name == "step"; });
+  std::stable_partition(g.columns.begin(), g.columns.end(), [](const SeriesColumn& c) { return c.name == record::names::kStep; });
   if (!g.columns.empty()) {
     std::map<std::int64_t, int> count;
     for (const auto& c : g.columns) {
-      if (c.name == "step" && c.dims.size() == 1) {
+      if (c.name == record::names::kStep && c.dims.size() == 1) {
         g.rows = c.dims[0];
         count.clear();
         break;
@@ -141,11 +142,13 @@ std::string file_stem(const std::string& group_path) {
 
 /// Root attributes of the schema (RunReader cannot list attributes); absent ones are skipped.
 std::vector<std::pair<std::string, std::string>> root_attributes(const io::RunReader& r, bool json) {
-  static const char* kNames[] = {"format",     "schema_version", "status",           "diverged_at_step",
-                                 "config_toml", "bnlandscape_version", "git_revision", "torch_version",
-                                 "blas",       "intra_op_threads", "blas_threads",   "host",
-                                 "seed",       "start_time",     "end_time",         "data_files",
-                                 "checkpoint_file", "checkpoint_group", "device", "device_name", "torch_build"};
+  using namespace record::names;
+  // Exported in this order (the order of the original list; later attributes are not exported).
+  static const char* kNames[] = {kFormat,         kSchemaVersion,   kStatus,      kDivergedAtStep, kConfigToml,
+                                 kVersion,        kGitRevision,     kTorchVersion, kBlas,          kIntraOpThreads,
+                                 kBlasThreads,    kHost,            kSeed,        kStartTime,      kEndTime,
+                                 kDataFiles,      kCheckpointFile,  kCheckpointGroup, kDevice,     kDeviceName,
+                                 kTorchBuild};
   std::vector<std::pair<std::string, std::string>> out;
   for (const char* name : kNames) {
     if (auto s = r.string_attr(name)) out.emplace_back(name, json ? json_quote(*s) : *s);

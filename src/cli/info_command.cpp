@@ -13,9 +13,12 @@
 #include "bnlandscape/cli/export_command.h"
 #include "bnlandscape/io/integrity.h"
 #include "bnlandscape/io/run_reader.h"
+#include "bnlandscape/record/schema_names.h"
 
 namespace bnl::cli {
 namespace {
+
+using namespace record::names;
 
 std::string num(double v) {
   char buf[48];
@@ -51,16 +54,16 @@ std::vector<std::string> last_values(const SeriesGroup& g) {
   if (g.rows <= 0) return out;
   const auto last = static_cast<std::size_t>(g.rows - 1);
   for (const auto& c : g.columns) {
-    if (c.dims.empty() || c.dims[0] != g.rows || c.name == "step") continue;
+    if (c.dims.empty() || c.dims[0] != g.rows || c.name == kStep) continue;
     if (c.dims.size() == 1) {
       out.push_back(c.name + " " + num(c.values[last]));
     } else if (c.dims.size() == 2 && c.dims[1] > 0) {
       const auto w = static_cast<std::size_t>(c.dims[1]);
-      if (c.name == "eigvals") {
+      if (c.name == kEigvals) {
         out.push_back("lambda_max " + num(c.values[last * w]));
-      } else if (g.path == "/ics" && c.name == "l2") {
+      } else if (g.path == kIcs && c.name == kL2) {
         out.push_back("l2 (layer mean) " + num(finite_mean(&c.values[last * w], w)));
-      } else if (c.name == "grad_pred" || c.name == "loss_path") {
+      } else if (c.name == kGradPred || c.name == kLossPath) {
         double mx = -INFINITY;
         for (std::size_t j = 0; j < w; ++j) mx = std::max(mx, c.values[last * w + j]);
         out.push_back(c.name + " (max) " + num(mx));
@@ -72,7 +75,7 @@ std::vector<std::string> last_values(const SeriesGroup& g) {
 
 double last_step(const SeriesGroup& g) {
   for (const auto& c : g.columns)
-    if (c.name == "step" && c.dims.size() == 1 && !c.values.empty()) return c.values.back();
+    if (c.name == kStep && c.dims.size() == 1 && !c.values.empty()) return c.values.back();
   return NAN;
 }
 
@@ -120,36 +123,36 @@ bool describe(const std::string& path) {
   const auto s = [&](const char* name) { return r.string_attr(name); };
   const auto n = [&](const char* name) { return r.number_attr(name); };
   std::cout << path << "\n";
-  std::string fmt = s("format").value_or("?");
-  if (auto v = n("schema_version")) fmt += ", schema_version " + num(*v);
+  std::string fmt = s(kFormat).value_or("?");
+  if (auto v = n(kSchemaVersion)) fmt += ", schema_version " + num(*v);
   std::cout << "  format    " << fmt << "\n";
-  std::string status = s("status").value_or("?");
-  if (auto d = n("diverged_at_step"); d && *d >= 0) status += " (diverged at step " + num(*d) + ")";
+  std::string status = s(kStatus).value_or("?");
+  if (auto d = n(kDivergedAtStep); d && *d >= 0) status += " (diverged at step " + num(*d) + ")";
   if (status == "running") status += " (still running, or its writer was killed)";
   std::cout << "  status    " << status << "\n";
-  const bool probe_run = r.exists("/probes") && !r.string_attr("checkpoint_file") && r.exists("/checkpoints");
-  const bool whole = describe_integrity(path, health, probe_run, s("status").value_or("") == "complete");
+  const bool probe_run = r.exists(kProbes) && !r.string_attr(kCheckpointFile) && r.exists(kCheckpoints);
+  const bool whole = describe_integrity(path, health, probe_run, s(kStatus).value_or("") == "complete");
   if (!whole) {
     std::cout << "  (the rest is what still reads back)\n";
   }
-  if (auto v = s("bnlandscape_version")) {
-    std::cout << "  program   bnlandscape " << *v << " (git " << s("git_revision").value_or("?") << "), torch "
-              << s("torch_version").value_or("?") << ", " << s("blas").value_or("?") << "\n";
+  if (auto v = s(kVersion)) {
+    std::cout << "  program   bnlandscape " << *v << " (git " << s(kGitRevision).value_or("?") << "), torch "
+              << s(kTorchVersion).value_or("?") << ", " << s(kBlas).value_or("?") << "\n";
   }
-  if (auto d = s("device")) std::cout << "  device    " << *d << " (" << s("device_name").value_or("?") << "), "
-                                      << s("torch_build").value_or("?") << "\n";
-  if (auto h = s("host")) {
+  if (auto d = s(kDevice)) std::cout << "  device    " << *d << " (" << s(kDeviceName).value_or("?") << "), "
+                                      << s(kTorchBuild).value_or("?") << "\n";
+  if (auto h = s(kHost)) {
     std::cout << "  host      " << *h;
-    if (auto t = n("intra_op_threads")) std::cout << ", intra-op threads " << num(*t);
-    if (auto t = n("blas_threads")) std::cout << ", BLAS threads " << num(*t);
+    if (auto t = n(kIntraOpThreads)) std::cout << ", intra-op threads " << num(*t);
+    if (auto t = n(kBlasThreads)) std::cout << ", BLAS threads " << num(*t);
     std::cout << "\n";
   }
-  if (auto t = s("start_time")) {
-    const std::string end = s("end_time").value_or("");
+  if (auto t = s(kStartTime)) {
+    const std::string end = s(kEndTime).value_or("");
     std::cout << "  time      " << *t << " -> " << (end.empty() ? "(not finished)" : end) << "\n";
   }
-  if (auto c = s("checkpoint_file")) std::cout << "  probed    " << *c << " " << s("checkpoint_group").value_or("") << "\n";
-  if (auto toml = s("config_toml")) {
+  if (auto c = s(kCheckpointFile)) std::cout << "  probed    " << *c << " " << s(kCheckpointGroup).value_or("") << "\n";
+  if (auto toml = s(kConfigToml)) {
     std::vector<std::string> words;
     try {
       for (const auto& e : parse_config_text(*toml, path + ":config_toml")) words.push_back(e.key + "=" + e.value);
@@ -181,11 +184,11 @@ bool describe(const std::string& path) {
     const std::string body = wrap(words, std::string(head.size(), ' '));
     std::cout << head << (body.size() > head.size() ? body.substr(head.size()) : std::string("\n"));
   }
-  if (r.exists("/checkpoints") && !r.is_dataset("/checkpoints")) {
-    const auto names = r.list("/checkpoints");
+  if (r.exists(kCheckpoints) && !r.is_dataset(kCheckpoints)) {
+    const auto names = r.list(kCheckpoints);
     std::vector<double> steps;
     for (const auto& name : names)
-      if (auto st = r.number_attr("step", "/checkpoints/" + name)) steps.push_back(*st);
+      if (auto st = r.number_attr(kCheckpointStep, at(kCheckpoints, name))) steps.push_back(*st);
     std::cout << "checkpoints\n  " << names.size() << " group" << (names.size() == 1 ? "" : "s");
     if (!steps.empty()) {
       std::sort(steps.begin(), steps.end());
@@ -195,8 +198,7 @@ bool describe(const std::string& path) {
   }
   std::vector<std::string> lines;
   for (const auto& g : groups) {
-    if (g.path != "/train/steps" && g.path != "/train/epochs" && g.path != "/train/evals" && g.path != "/probes" &&
-        g.path != "/ics")
+    if (g.path != kTrainSteps && g.path != kTrainEpochs && g.path != kTrainEvals && g.path != kProbes && g.path != kIcs)
       continue;
     const auto vals = last_values(g);
     if (vals.empty()) continue;

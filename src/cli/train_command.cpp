@@ -6,11 +6,11 @@
 
 #include <torch/utils.h>
 
-#include "bnlandscape/cli/analysis_recorder.h"
 #include "bnlandscape/cli/progress.h"
 #include "bnlandscape/cli/run_control.h"
 #include "bnlandscape/cli/run_recorder.h"
 #include "bnlandscape/data/batches.h"
+#include "bnlandscape/record/analysis_observer.h"
 #include "bnlandscape/train/device.h"
 #include "bnlandscape/train/trainer.h"
 
@@ -158,7 +158,7 @@ int train_and_record(const train::TrainConfig& cfg, PreparedRun& run, const std:
     std::unique_ptr<train::TrainObserver> extra;
     if (extend) extra = extend(trainer, recorder.file(), progress, resume);
     if (extra) recorder.add_state_observer(extra.get());
-    AnalysisObserver analysis(trainer, recorder.file(), cfg, run.data, &resume);
+    record::AnalysisObserver analysis(trainer, recorder.file(), cfg, run.data, &resume);
     // Probes measure before the recorder flushes, so a flushed step includes its probe.
     if (analysis.active()) observers.add(&analysis);
     if (extra) observers.add(extra.get());

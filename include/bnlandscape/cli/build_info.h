@@ -1,12 +1,11 @@
 #pragma once
 /// \file
-/// What the program was built from, for the provenance attributes of every output file.
+/// What the program was built from: record/build_info.h, under its former cli name.
+
+#include "bnlandscape/record/build_info.h"
 
 namespace bnl::cli {
 
-/// Source revision the binary was built from: 12 hex digits of `git rev-parse HEAD` taken at
-/// build time (not at CMake configure time, which later commits do not repeat), or "unknown"
-/// outside a git checkout.
-const char* git_revision();
+using record::git_revision;
 
 }  // namespace bnl::cli

@@ -2,20 +2,21 @@
 /// \file
 /// Records activation distributions (/activations, --activations-every) and internal covariate
 /// shift (/ics, --ics-every) during training, for both `train` and `probe` (schema:
-/// docs/hdf5_schema.md).
+/// record/schema.h).
 
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
 
-#include "bnlandscape/cli/run_recorder.h"
 #include "bnlandscape/data/dataset.h"
 #include "bnlandscape/io/run_file.h"
 #include "bnlandscape/probes/activations.h"
+#include "bnlandscape/record/resume_point.h"
+#include "bnlandscape/train/config.h"
 #include "bnlandscape/train/trainer.h"
 
-namespace bnl::cli {
+namespace bnl::record {
 
 /// Size of the fixed batch activation snapshots are taken on (the original study's 128).
 inline constexpr std::int64_t kActivationBatch = 128;
@@ -57,4 +58,4 @@ class AnalysisObserver : public train::TrainObserver {
   std::int64_t resume_step_ = 0;
 };
 
-}  // namespace bnl::cli
+}  // namespace bnl::record

@@ -1,0 +1,98 @@
+// One provenance writer for train, probe --checkpoint and surface files.
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <regex>
+#include <string>
+
+#include "bnlandscape/io/run_file.h"
+#include "bnlandscape/io/run_reader.h"
+#include "bnlandscape/record/build_info.h"
+#include "bnlandscape/record/provenance.h"
+#include "bnlandscape/record/schema_names.h"
+
+namespace bnl::record {
+namespace {
+
+using namespace names;
+
+std::string scratch(const std::string& name) {
+  const auto dir = std::filesystem::temp_directory_path() / ("bnl_record_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  return (dir / name).string();
+}
+
+RunProvenance sample(ProvenanceKind kind) {
+  RunProvenance p;
+  p.kind = kind;
+  p.config_toml = "seed = 7\n";
+  p.seed = 7;
+  p.intra_op_threads = 2;
+  p.blas_threads = 3;
+  p.data_files = {{"a.gz", "abc"}, {"b.gz", "def"}};
+  p.step_engine = "fused";
+  p.device = "cpu";
+  p.device_name = "some cpu";
+  p.checkpoint_file = "run.h5";
+  p.checkpoint_group = "/checkpoints/step_0000050";
+  return p;
+}
+
+io::RunReader written(ProvenanceKind kind, const std::string& name) {
+  const std::string path = scratch(name);
+  auto f = io::RunFile::create(path, true);
+  write_provenance(*f, sample(kind));
+  f->close();
+  return io::RunReader(path);
+}
+
+TEST(Provenance, TrainingWritesEveryRootAttribute) {
+  const auto r = written(ProvenanceKind::Training, "train.h5");
+  EXPECT_EQ(r.string_attr(kStatus).value_or(""), "running");
+  EXPECT_EQ(r.number_attr(kDivergedAtStep).value_or(0), -1);
+  EXPECT_EQ(r.string_attr(kVersion).value_or(""), version());
+  EXPECT_EQ(r.string_attr(kGitRevision).value_or(""), git_revision());
+  EXPECT_EQ(r.number_attr(kIntraOpThreads).value_or(0), 2);
+  EXPECT_EQ(r.number_attr(kBlasThreads).value_or(0), 3);
+  EXPECT_EQ(r.string_attr(kStepEngine).value_or(""), "fused");
+  EXPECT_EQ(r.string_attr(kDevice).value_or(""), "cpu");
+  EXPECT_EQ(r.string_attr(kDeviceName).value_or(""), "some cpu");
+  EXPECT_TRUE(r.string_attr(kTorchBuild));
+  EXPECT_TRUE(r.string_attr(kHost));
+  EXPECT_EQ(r.number_attr(kSeed).value_or(0), 7);
+  EXPECT_TRUE(std::regex_match(r.string_attr(kStartTime).value_or(""),
+                               std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)")));
+  EXPECT_EQ(r.string_attr(kEndTime).value_or("x"), "");
+  EXPECT_EQ(r.string_attr(kDataFiles).value_or(""), "a.gz abc\nb.gz def\n");
+  EXPECT_FALSE(r.string_attr(kCheckpointFile));
+}
+
+TEST(Provenance, SurfaceNamesItsCheckpointAndNoTrainingEngine) {
+  const auto r = written(ProvenanceKind::Surface, "surface.h5");
+  EXPECT_EQ(r.string_attr(kCheckpointFile).value_or(""), "run.h5");
+  EXPECT_EQ(r.string_attr(kCheckpointGroup).value_or(""), "/checkpoints/step_0000050");
+  EXPECT_TRUE(r.string_attr(kTorchVersion));
+  EXPECT_TRUE(r.string_attr(kHost));
+  EXPECT_EQ(r.string_attr(kEndTime).value_or("x"), "");
+  EXPECT_FALSE(r.number_attr(kDivergedAtStep));
+  EXPECT_FALSE(r.string_attr(kStepEngine));
+  EXPECT_FALSE(r.string_attr(kDevice));
+}
+
+TEST(Provenance, CheckpointProbeWritesTheShortSet) {
+  const auto r = written(ProvenanceKind::CheckpointProbe, "probe.h5");
+  EXPECT_EQ(r.string_attr(kStatus).value_or(""), "running");
+  EXPECT_EQ(r.string_attr(kConfigToml).value_or(""), "seed = 7\n");
+  EXPECT_EQ(r.string_attr(kCheckpointFile).value_or(""), "run.h5");
+  EXPECT_TRUE(r.string_attr(kStartTime));
+  EXPECT_FALSE(r.string_attr(kTorchVersion));
+  EXPECT_FALSE(r.string_attr(kHost));
+  EXPECT_FALSE(r.string_attr(kEndTime));
+  EXPECT_FALSE(r.string_attr(kDataFiles));
+  EXPECT_FALSE(r.number_attr(kIntraOpThreads));
+}
+
+}  // namespace
+}  // namespace bnl::record
