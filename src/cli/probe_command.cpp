@@ -1,4 +1,5 @@
 #include "bnlandscape/cli/probe_command.h"
+#include "bnlandscape/cli/probe_options.h"
 
 #include <algorithm>
 #include <chrono>
@@ -98,7 +99,7 @@ class ProbeObserver : public train::TrainObserver {
       : trainer_(trainer), progress_(progress), cfg_(cfg), comm_(comm),
         probe_(spec, cfg, probe_context(trainer.config()), shard_of(comm)) {
     if (file) series_.emplace(*file, probe_, cfg, &resume, comm ? comm->world_size() : 1);
-    if (cfg.probe_batch == "fixed") std::tie(fixed_x_, fixed_y_) = fixed_probe_set(data, cfg.probe_size);
+    if (probes::probe_batch_kind(cfg) == probes::ProbeBatch::fixed) std::tie(fixed_x_, fixed_y_) = fixed_probe_set(data, cfg.probe_size);
     if (resume.active) {
       // The solver state of the uninterrupted run: the seed counter and Lanczos's warm start.
       const auto count = resume.find_state("probe.count");
@@ -119,7 +120,7 @@ class ProbeObserver : public train::TrainObserver {
   void on_start(std::int64_t total) override { total_ = total; }
   void before_update(std::int64_t step, const torch::Tensor& x, const torch::Tensor& y) override {
     if (step % cfg_.step_interval != 0 && step != total_ - 1) return;
-    const bool fixed = cfg_.probe_batch == "fixed";
+    const bool fixed = probes::probe_batch_kind(cfg_) == probes::ProbeBatch::fixed;
     // cfg_.overlap as run_probe resolved it: one process on the CPU with >= 2 threads.
     if (!cfg_.overlap) {
       record(measure_timed(probe_, comm_, step, trainer_.model(), fixed ? fixed_x_ : x, fixed ? fixed_y_ : y));
@@ -341,7 +342,7 @@ ProbeSeries::ProbeSeries(io::RunFile& file, const probes::LandscapeProbe& probe,
   group_ = &file.add_series("/probes", cols);
   file.write_array("/probes/step_sizes", probe.step_sizes(), {}, "1", "absolute step sizes s of the gradient path");
   group_->set_attr("probe_batch", cfg.probe_batch);
-  group_->set_attr("probe_size", cfg.probe_batch == "fixed" ? cfg.probe_size : std::int64_t{-1});
+  group_->set_attr("probe_size", probes::probe_batch_kind(cfg) == probes::ProbeBatch::fixed ? cfg.probe_size : std::int64_t{-1});
   group_->set_attr("probe_microbatch", cfg.probe_microbatch);
   group_->set_attr("probe_dtype", cfg.probe_dtype);
   group_->set_attr("probe_bn_mode", cfg.probe_bn_mode);
@@ -411,8 +412,8 @@ Command setup_probe(CLI::App& app) {
   auto opt = std::make_shared<ProbeOptions>();
   CLI::App* sub = app.add_subcommand(
       "probe", "train and probe the loss landscape every --step-interval steps, or probe a checkpoint (--checkpoint)");
-  train::visit_train_options(opt->cfg, OptionAdder{*sub});
-  probes::visit_probe_options(opt->probe, OptionAdder{*sub});
+  train::visit_train_specs(opt->cfg, OptionAdder{*sub});
+  probes::visit_probe_specs(opt->probe, OptionAdder{*sub});
   add_config_options(*sub, opt->dump_config);
   add_resume_option(*sub, opt->resume);
   opt->app = sub;
@@ -455,12 +456,12 @@ int run_probe(ProbeOptions& opt) {
   const int threads = std::max(run.threads.first, run.threads.second);
   opt.probe.overlap = opt.probe.overlap && env.world_size == 1 && threads >= 2 &&
                       train::resolve_device(opt.cfg.device).is_cpu();
-  if (opt.probe.overlap) run.threads = train::configure_threads(threads / 2, /*convolutional=*/opt.cfg.arch != "mlp");
+  if (opt.probe.overlap) run.threads = train::configure_threads(threads / 2, /*convolutional=*/train::arch_kind(opt.cfg) != train::Arch::mlp);
   std::int64_t num_params = 0;
   for (const auto& p : run.model->parameters()) num_params += p.numel();
   probes::validate_probe(opt.probe, opt.cfg.batch_size, num_params);
   probes::validate_probe_blocks(opt.probe, probes::parameter_blocks(*run.model, run.model->parameters()));
-  if (opt.probe.probe_batch == "fixed") fixed_probe_set(run.data, opt.probe.probe_size);  // checks the size
+  if (probes::probe_batch_kind(opt.probe) == probes::ProbeBatch::fixed) fixed_probe_set(run.data, opt.probe.probe_size);  // checks the size
   const auto spec = run.spec;
   const auto pcfg = opt.probe;
   const data::Dataset& data = run.data;
