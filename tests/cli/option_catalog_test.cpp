@@ -132,3 +132,25 @@ TEST(OptionCatalog, TagsGiveTheKeyListsOfProbeAndSurface) {
   EXPECT_FALSE(cli::is_probe_option("lr"));
   EXPECT_FALSE(cli::is_probe_option("no_such_key"));
 }
+
+TEST(OptionCatalog, EnumsFollowTheDeclaredWords) {
+  train::TrainConfig c;
+  c.bn = "lpinf";
+  c.device = "auto";
+  c.step_engine = "autograd";
+  c.arch = "vgg";
+  EXPECT_EQ(train::bn_kind(c), train::Bn::lpinf);
+  EXPECT_EQ(train::device_kind(c), train::Device::automatic);
+  EXPECT_EQ(train::step_engine_kind(c), train::StepEngine::autograd);
+  EXPECT_EQ(train::arch_kind(c), train::Arch::vgg);
+  c.bn = "batch";
+  EXPECT_THROW(train::bn_kind(c), bnl::InternalError);
+  probes::ProbeConfig p;
+  p.probe_dtype = "float64";
+  EXPECT_EQ(probes::probe_dtype_kind(p), probes::ProbeDtype::float64);
+  EXPECT_EQ(probes::hvp_engine_kind(p), probes::HvpEngine::automatic);
+  cli::SurfaceConfig s;
+  s.directions = "gradient";
+  EXPECT_EQ(cli::directions_kind(s), cli::Directions::gradient);
+  EXPECT_EQ(cli::surface_set_kind(s), cli::SurfaceSet::train);
+}
