@@ -5,20 +5,40 @@
 #include <iostream>
 
 #include <CLI/CLI.hpp>
-#include <c10/util/Exception.h>
 
 #include "bnlandscape/data/image_set.h"
 #include "bnlandscape/io/run_file.h"
 #include "bnlandscape/io/run_reader.h"
-#include "bnlandscape/train/config.h"
+#include "bnlandscape/core/error.h"
 
 namespace bnl::cli {
 
-std::string dashed(const std::string& key) {
-  std::string out = key;
-  for (char& c : out)
-    if (c == '_') c = '-';
+std::string help_text(const optspec::OptionSpec& s) {
+  std::string out = s.doc;
+  if (*s.unit) out += std::string(" [") + s.unit + "]";
+  const bool words_in_doc = *s.words && out.find(s.words) != std::string::npos;
+  if (*s.expected && !words_in_doc && !s.cli_checked) out += std::string(" (expected ") + s.expected + ")";
   return out;
+}
+
+void add_cli_check(CLI::Option& o, const optspec::OptionSpec& s) {
+  if (*s.words) {
+    std::vector<std::string> words;
+    const std::string all = s.words;
+    for (std::size_t b = 0; b <= all.size();) {
+      std::size_t e = all.find(" | ", b);
+      if (e == std::string::npos) e = all.size();
+      words.push_back(all.substr(b, e - b));
+      b = e + 3;
+    }
+    o.check(CLI::IsMember(words));
+  } else if (s.ranged && s.lo == 0 && s.lo_open && s.hi == optspec::kInf) {
+    o.check(CLI::PositiveNumber);
+  } else if (s.ranged && s.lo == 0 && !s.lo_open && s.hi == optspec::kInf) {
+    o.check(CLI::NonNegativeNumber);
+  } else if (s.ranged) {
+    o.check(CLI::Range(s.lo, s.hi));
+  }
 }
 
 void add_config_options(CLI::App& sub, bool& dump_config) {
@@ -59,7 +79,7 @@ std::vector<std::string> expand_config(CLI::App& app, const std::vector<std::str
       const std::string flag = "--" + dashed(e.key);
       const CLI::Option* opt = sub->get_option_no_throw(flag);
       if (!opt || flag == "--config" || flag == "--help")
-        throw train::ConfigError(path + ":" + std::to_string(e.line) + ": unknown key '" + e.key +
+        throw ConfigError(path + ":" + std::to_string(e.line) + ": unknown key '" + e.key +
                                  "' for 'bnlandscape " + sub->get_name() + "' (see --help for the options)");
       // A flag takes its value attached; an option gets it as a separate argument, so that an
       // empty value (data_dir = "") is not mistaken for a missing one.
@@ -80,15 +100,15 @@ std::vector<std::string> expand_config(CLI::App& app, const std::vector<std::str
     else continue;
     for (std::size_t j = sub_pos + 1; j < args.size(); ++j) {
       if (j == i || (j == i + 1 && args[i] == "--resume") || args[j] == "--quiet") continue;
-      throw train::ConfigError("--resume " + path + ": expected no other options but --quiet (the run continues "
+      throw ConfigError("--resume " + path + ": expected no other options but --quiet (the run continues "
                                "with the configuration stored in its file), got " + args[j]);
     }
     io::RunReader reader(path);
     const auto status = reader.string_attr("status");
     const auto toml = reader.string_attr("config_toml");
-    if (!toml) throw train::ConfigError("--resume " + path + ": expected a bnlandscape run file, got no config_toml");
+    if (!toml) throw ConfigError("--resume " + path + ": expected a bnlandscape run file, got no config_toml");
     if (status && (*status == "complete" || *status == "diverged"))
-      throw train::ConfigError("--resume " + path + ": the run is already " + *status + "; nothing to continue");
+      throw ConfigError("--resume " + path + ": the run is already " + *status + "; nothing to continue");
     add_entries(parse_config_text(*toml, path + ":config_toml"), path + ":config_toml");
     from_file.push_back("--out");
     from_file.push_back(path);
@@ -101,7 +121,7 @@ std::vector<std::string> expand_config(CLI::App& app, const std::vector<std::str
   for (std::size_t i = sub_pos + 1; i < args.size(); ++i) {
     std::string path;
     if (args[i] == "--config") {
-      if (i + 1 >= args.size()) throw train::ConfigError("--config: expected a file name, got nothing");
+      if (i + 1 >= args.size()) throw ConfigError("--config: expected a file name, got nothing");
       path = args[++i];
     } else if (args[i].rfind("--config=", 0) == 0) {
       path = args[i].substr(9);
@@ -135,12 +155,9 @@ int run_app(CLI::App& app, int argc, char** argv, const std::vector<Command>& co
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {
     return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    std::cerr << prog << ": error: " << e.what() << "\n";
-    return kExitError;
   } catch (const std::exception& e) {
-    std::cerr << prog << ": error: " << e.what() << "\n";
-    return kExitError;
+    std::cerr << prog << ": error: " << error_message(e) << "\n";
+    return exit_code_for(e);
   }
   int code = kExitError;
   try {
@@ -153,12 +170,9 @@ int run_app(CLI::App& app, int argc, char** argv, const std::vector<Command>& co
       }
     }
     if (!ran) std::cerr << app.help();
-  } catch (const c10::Error& e) {
-    std::cerr << prog << ": error: " << e.what_without_backtrace() << "\n";
-    code = kExitError;
   } catch (const std::exception& e) {
-    std::cerr << prog << ": error: " << e.what() << "\n";
-    code = kExitError;
+    std::cerr << prog << ": error: " << error_message(e) << "\n";
+    code = exit_code_for(e);
   }
   if (io::must_skip_hdf5_cleanup()) {
     std::cout.flush();

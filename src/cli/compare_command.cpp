@@ -1,4 +1,5 @@
 #include "bnlandscape/cli/compare_command.h"
+#include "bnlandscape/cli/compare_options.h"
 
 #include <algorithm>
 #include <cmath>
@@ -508,20 +509,7 @@ Command setup_compare(CLI::App& app) {
       "Groups appear in the order of the files, the baseline first (--baseline; default the group named\n"
       "none or false if there is one). With exactly two groups, baseline A and B: ratio = mean(B) / mean(A)\n"
       "and the two-sided p-value of Welch's t-test (unequal variances; needs n >= 2 in both groups).");
-  sub->add_option("files", opt->files, "run files (HDF5)")->required()->check(CLI::ExistingFile);
-  sub->add_option("--group-by", opt->group_by, "config key that defines the groups (seeds are pooled)")
-      ->capture_default_str();
-  sub->add_option("--target-acc", opt->target_acc, "test accuracy whose first reaching step is reported")
-      ->capture_default_str()
-      ->check(CLI::Range(0.0, 1.0));
-  sub->add_option("--last-steps", opt->last_steps, "window (steps) of the training-loss variability")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
-  sub->add_option("--baseline", opt->baseline,
-                  "group shown first and used as the ratio's denominator (default: none or false if present)");
-  sub->add_option("--format", opt->format, "output: table | csv | json | markdown")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"table", "csv", "json", "markdown"}));
+  visit_compare_specs(*opt, OptionAdder{*sub});
   return {sub, [opt] { return run_compare(*opt); }};
 }
 

@@ -1,4 +1,5 @@
 #include "bnlandscape/cli/export_command.h"
+#include "bnlandscape/cli/export_options.h"
 
 #include <algorithm>
 #include <charconv>
@@ -297,13 +298,7 @@ Command setup_export(CLI::App& app) {
       "json: one file <run>.json with the root attributes and every dataset as {shape, data} (nested\n"
       "  lists in C order), NaN and infinities as null.\n"
       "Checkpoints (/checkpoints) are weights, not series, and are not exported.");
-  sub->add_option("file", opt->file, "run file (HDF5)")->required()->check(CLI::ExistingFile);
-  sub->add_option("--format", opt->format, "csv | json")->capture_default_str()->check(CLI::IsMember({"csv", "json"}));
-  sub->add_option("--out", opt->out, "output directory (created if missing; files in it are replaced)")->required();
-  sub->add_option("--max-columns", opt->max_columns,
-                  "csv: skip 2-D datasets with more columns than this (e.g. /probes/top_eigenvector)")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+  visit_export_specs(*opt, OptionAdder{*sub});
   return {sub, [opt] { return run_export(*opt); }};
 }
 

@@ -1,4 +1,5 @@
 #include "bnlandscape/cli/info_command.h"
+#include "bnlandscape/cli/info_options.h"
 
 #include <algorithm>
 #include <cmath>
@@ -226,7 +227,7 @@ Command setup_info(CLI::App& app) {
       "the last row of /train/steps, /train/epochs, /train/evals, /probes and /ics. Every dataset is\n"
       "read back in full first: a damaged file is reported with what does not read, its newest\n"
       "usable checkpoint and the command that resumes from it, and the exit code is 2.");
-  sub->add_option("files", opt->files, "run files (HDF5)")->required()->check(CLI::ExistingFile);
+  visit_info_specs(*opt, OptionAdder{*sub});
   return {sub, [opt] { return run_info(*opt); }};
 }
 

@@ -1,4 +1,5 @@
 #include "bnlandscape/cli/launch_command.h"
+#include "bnlandscape/cli/launch_options.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -52,10 +53,7 @@ Command setup_launch(CLI::App& app) {
   auto opt = std::make_shared<LaunchOptions>();
   CLI::App* sub = app.add_subcommand(
       "launch", "run a command as N local processes sharing its probes (torchrun environment): launch --nproc N -- probe|surface ...");
-  sub->add_option("--nproc", opt->nproc, "number of processes (ranks)")->capture_default_str();
-  sub->add_option("--master-port", opt->master_port, "rendezvous TCP port on 127.0.0.1 (0 = a free one)")
-      ->capture_default_str();
-  sub->add_option("command", opt->command, "the bnlandscape subcommand and its options, after --")->required();
+  visit_launch_specs(*opt, OptionAdder{*sub});
   return {sub, [opt] { return run_launch(*opt); }};
 }
 

@@ -1,4 +1,5 @@
 #include "bnlandscape/cli/probe_command.h"
+#include "bnlandscape/cli/probe_options.h"
 
 #include <algorithm>
 #include <chrono>
@@ -146,8 +147,8 @@ Command setup_probe(CLI::App& app) {
   auto opt = std::make_shared<ProbeOptions>();
   CLI::App* sub = app.add_subcommand(
       "probe", "train and probe the loss landscape every --step-interval steps, or probe a checkpoint (--checkpoint)");
-  train::visit_train_options(opt->cfg, OptionAdder{*sub});
-  probes::visit_probe_options(opt->probe, OptionAdder{*sub});
+  train::visit_train_specs(opt->cfg, OptionAdder{*sub});
+  probes::visit_probe_specs(opt->probe, OptionAdder{*sub});
   add_config_options(*sub, opt->dump_config);
   add_resume_option(*sub, opt->resume);
   opt->app = sub;
@@ -190,12 +191,12 @@ int run_probe(ProbeOptions& opt) {
   const int threads = std::max(run.threads.first, run.threads.second);
   opt.probe.overlap = opt.probe.overlap && env.world_size == 1 && threads >= 2 &&
                       train::resolve_device(opt.cfg.device).is_cpu();
-  if (opt.probe.overlap) run.threads = train::configure_threads(threads / 2, /*convolutional=*/opt.cfg.arch != "mlp");
+  if (opt.probe.overlap) run.threads = train::configure_threads(threads / 2, /*convolutional=*/train::arch_kind(opt.cfg) != train::Arch::mlp);
   std::int64_t num_params = 0;
   for (const auto& p : run.model->parameters()) num_params += p.numel();
   probes::validate_probe(opt.probe, opt.cfg.batch_size, num_params);
   probes::validate_probe_blocks(opt.probe, probes::parameter_blocks(*run.model, run.model->parameters()));
-  if (opt.probe.probe_batch == "fixed") fixed_probe_set(run.data, opt.probe.probe_size);  // checks the size
+  if (probes::probe_batch_kind(opt.probe) == probes::ProbeBatch::fixed) fixed_probe_set(run.data, opt.probe.probe_size);  // checks the size
   const auto spec = run.spec;
   const auto pcfg = opt.probe;
   const data::Dataset& data = run.data;

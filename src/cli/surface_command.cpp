@@ -1,4 +1,5 @@
 #include "bnlandscape/cli/surface_command.h"
+#include "bnlandscape/cli/surface_options.h"
 
 #include <unistd.h>
 
@@ -149,7 +150,7 @@ std::vector<Direction> make_directions(const SurfaceOptions& opt, models::Classi
     return out;
   }
   info.kind = s.directions;
-  if (s.directions == "filter-random") {
+  if (directions_kind(s) == Directions::filter_random) {
     for (int k = 0; k < count; ++k) {
       // Direction k from its own stream: the x direction of a 2-D surface is the 1-D one.
       auto d = probes::normal_direction(params, s.seed * 2 + static_cast<std::uint64_t>(k));
@@ -159,7 +160,7 @@ std::vector<Direction> make_directions(const SurfaceOptions& opt, models::Classi
     return out;
   }
   const auto loss = probes::batched_loss(model, x, y, s.surface_batch, params.front().scalar_type());
-  if (s.directions == "gradient") {
+  if (directions_kind(s) == Directions::gradient) {
     out.push_back(probes::gradient_direction(params, loss, &info.gradient_norm));
     return out;
   }
@@ -249,8 +250,8 @@ Command setup_surface(CLI::App& app) {
   auto opt = std::make_shared<SurfaceOptions>();
   CLI::App* sub = app.add_subcommand(
       "surface", "loss and accuracy on a 1-D or 2-D grid around a checkpoint's weights (Li et al. 2018)");
-  visit_surface_options(opt->surface, OptionAdder{*sub});
-  visit_surface_train_options(opt->cfg, OptionAdder{*sub});
+  visit_surface_specs(opt->surface, OptionAdder{*sub});
+  visit_surface_train_specs(opt->cfg, OptionAdder{*sub});
   add_config_options(*sub, opt->dump_config);
   sub->add_option("--resume", opt->resume,
                   "compute the cells of the surface file FILE not yet computed (NaN), with the configuration stored "
@@ -288,7 +289,7 @@ int run_surface(SurfaceOptions& opt) {
   auto model = models::make_model(spec);
   load_checkpoint(*model, opt);
   models::set_running_stats_updates(*model, false);
-  model->train(s.probe_bn_mode == "train");
+  model->train(probe_bn_mode_kind(s) == SurfaceBnMode::train);
   std::vector<std::string> names;
   std::vector<torch::Tensor> params;
   for (const auto& item : model->named_parameters()) {
@@ -296,7 +297,7 @@ int run_surface(SurfaceOptions& opt) {
     params.push_back(item.value());
   }
 
-  const data::ImageSet& set = s.surface_set == "train" ? run.data.train : run.data.test;
+  const data::ImageSet& set = surface_set_kind(s) == SurfaceSet::train ? run.data.train : run.data.test;
   const std::int64_t n = s.surface_size == 0 ? set.n : s.surface_size;
   if (n > set.n)
     bad("surface-size", std::to_string(s.surface_size), "at most the " + std::to_string(set.n) + " " + s.surface_set +

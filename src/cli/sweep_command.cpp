@@ -1,4 +1,5 @@
 #include "bnlandscape/cli/sweep_command.h"
+#include "bnlandscape/cli/sweep_options.h"
 
 #include <fcntl.h>
 #include <sched.h>
@@ -594,16 +595,8 @@ Command setup_sweep(CLI::App& app) {
       "--emit-slurm FILE writes a SLURM job array (sbatch --array=0-N-1) whose task k runs --index k.");
   // run_app would expand --config as a flat options file; main() renames it to --sweep-config
   // for this command (see protect_sweep_config), and both names land here.
-  sub->add_option("--config", opt->config, "sweep file (TOML with a [sweep] table)");
+  visit_sweep_specs(*opt, OptionAdder{*sub});
   sub->add_option("--sweep-config", opt->config, "same as --config")->group("");
-  sub->add_option("--out", opt->out, "directory of the run files (created if missing)");
-  sub->add_option("--jobs,-j", opt->jobs, "points run at once (0 = available cores / threads per point)")
-      ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
-  sub->add_flag("--count", opt->count, "print the number of points and exit");
-  sub->add_flag("--list", opt->list, "print each point's index, command and run file name, and exit");
-  sub->add_option("--index", opt->index, "run only point I (0-based; for job arrays)")->check(CLI::NonNegativeNumber);
-  sub->add_option("--emit-slurm", opt->emit_slurm, "write a SLURM job-array script for the sweep to FILE and exit");
   return {sub, [opt] { return run_sweep(*opt); }};
 }
 

@@ -1,4 +1,5 @@
 #include "bnlandscape/cli/train_command.h"
+#include "bnlandscape/cli/train_options.h"
 
 #include <algorithm>
 #include <iostream>
@@ -26,7 +27,7 @@ std::string train_config_toml(const train::TrainConfig& cfg) {
 Command setup_train(CLI::App& app) {
   auto opt = std::make_shared<TrainOptions>();
   CLI::App* sub = app.add_subcommand("train", "train one model and write one HDF5 run file");
-  train::visit_train_options(opt->cfg, OptionAdder{*sub});
+  train::visit_train_specs(opt->cfg, OptionAdder{*sub});
   add_config_options(*sub, opt->dump_config);
   add_resume_option(*sub, opt->resume);
   return {sub, [opt] { return run_train(*opt); }};
@@ -55,7 +56,7 @@ PreparedRun prepare_run(const train::TrainConfig& cfg) {
   train::resolve_device(cfg.device);
   PreparedRun run;
   train::configure_allocator();
-  run.threads = train::configure_threads(cfg.threads, /*convolutional=*/cfg.arch != "mlp");
+  run.threads = train::configure_threads(cfg.threads, /*convolutional=*/train::arch_kind(cfg) != train::Arch::mlp);
   run.data = data::load_dataset(cfg.dataset, cfg.data_dir);
   run.data.train = data::take_first(run.data.train, cfg.train_subset);
   run.data.test = data::take_first(run.data.test, cfg.test_subset);

@@ -23,104 +23,7 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 // Mixed into the probe seed so the density's start vectors are not the other solvers'.
 constexpr std::uint64_t kDensitySalt = 0x736c7164656e73ULL;  // "slqdens"
 
-[[noreturn]] void bad(const std::string& option, const std::string& value, const std::string& allowed) {
-  throw std::invalid_argument("--" + option + " = " + value + ": expected " + allowed);
-}
-
-std::vector<double> parse_step_sizes(const std::string& s) {
-  std::vector<double> out;
-  std::stringstream ss(s);
-  std::string tok;
-  while (std::getline(ss, tok, ',')) {
-    std::size_t used = 0;
-    double v = 0;
-    try {
-      v = std::stod(tok, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    while (used < tok.size() && std::isspace(static_cast<unsigned char>(tok[used]))) ++used;
-    if (used == 0 || used != tok.size() || !(v > 0) || !std::isfinite(v))
-      bad("step-sizes", "\"" + s + "\"", "a comma-separated list of finite step sizes > 0");
-    out.push_back(v);
-  }
-  if (out.empty()) bad("step-sizes", "\"" + s + "\"", "at least one step size");
-  return out;
-}
-
 }  // namespace
-
-void validate_probe(const ProbeConfig& c, std::int64_t batch_size, std::int64_t num_params) {
-  if (c.step_interval < 1) bad("step-interval", std::to_string(c.step_interval), "K >= 1");
-  if (c.probe_batch != "current" && c.probe_batch != "fixed")
-    bad("probe-batch", "\"" + c.probe_batch + "\"", "current | fixed");
-  if (c.probe_size < 2) bad("probe-size", std::to_string(c.probe_size), "N >= 2");
-  if (c.probe_microbatch < 0) bad("probe-microbatch", std::to_string(c.probe_microbatch), "M >= 0 (0 = one batch)");
-  if (c.probe_microbatch > 0) {
-    const std::int64_t n = c.probe_batch == "fixed" ? c.probe_size : batch_size;
-    if (n % c.probe_microbatch != 0)
-      bad("probe-microbatch", std::to_string(c.probe_microbatch),
-          "a divisor of the probe set size " + std::to_string(n));
-  }
-  if (!c.step_sizes.empty()) parse_step_sizes(c.step_sizes);
-  if (c.hvp_engine != "auto" && c.hvp_engine != "autograd")
-    bad("hvp-engine", "\"" + c.hvp_engine + "\"", "auto | autograd");
-  if (c.top_k < 0) bad("top-k", std::to_string(c.top_k), "k >= 0");
-  if (c.bottom_k < 0) bad("bottom-k", std::to_string(c.bottom_k), "k >= 0");
-  if (num_params > 0) {
-    if (c.top_k >= num_params)
-      bad("top-k", std::to_string(c.top_k), "fewer than the " + std::to_string(num_params) + " parameters");
-    if (c.bottom_k >= num_params)
-      bad("bottom-k", std::to_string(c.bottom_k), "fewer than the " + std::to_string(num_params) + " parameters");
-    if (c.ncv != 0 && (c.ncv <= std::max(c.top_k, c.bottom_k) || c.ncv > num_params))
-      bad("ncv", std::to_string(c.ncv), "0 (default) or k < ncv <= " + std::to_string(num_params));
-  }
-  if (c.ncv < 0) bad("ncv", std::to_string(c.ncv), "0 (default) or k < ncv <= P");
-  if (!(c.tol > 0) || !(c.tol < 1)) bad("tol", std::to_string(c.tol), "0 < tol < 1");
-  if (c.trace_samples < 0) bad("trace-samples", std::to_string(c.trace_samples), "N >= 0 (0 = off)");
-  if (c.density_runs < 0) bad("density-runs", std::to_string(c.density_runs), "K >= 0 (0 = off)");
-  if (c.density_steps < 0) bad("density-steps", std::to_string(c.density_steps), "M >= 0 (0 = off)");
-  if ((c.density_runs > 0) != (c.density_steps > 0))
-    bad(c.density_runs > 0 ? "density-steps" : "density-runs",
-        std::to_string(c.density_runs > 0 ? c.density_steps : c.density_runs),
-        "both --density-runs K and --density-steps M > 0, or neither");
-  if (num_params > 0 && c.density_steps > num_params)
-    bad("density-steps", std::to_string(c.density_steps), "at most the " + std::to_string(num_params) + " parameters");
-  if (c.layer_top_k < 0) bad("layer-top-k", std::to_string(c.layer_top_k), "K >= 0 (0 = off)");
-  if (c.probe_bn_mode != "train" && c.probe_bn_mode != "eval")
-    bad("probe-bn-mode", "\"" + c.probe_bn_mode + "\"", "train | eval");
-  if (c.probe_dtype != "float32" && c.probe_dtype != "float64")
-    bad("probe-dtype", "\"" + c.probe_dtype + "\"", "float32 | float64");
-  if (c.checkpoint.empty() != c.checkpoint_group.empty())
-    bad(c.checkpoint.empty() ? "checkpoint" : "checkpoint-group", "\"\"",
-        "both --checkpoint and --checkpoint-group, or neither");
-  if (!c.checkpoint.empty() && c.probe_batch != "fixed")
-    bad("probe-batch", "\"" + c.probe_batch + "\"", "fixed with --checkpoint (there is no training batch offline)");
-  if (!(c.dist_timeout > 0) || !std::isfinite(c.dist_timeout))
-    bad("dist-timeout", std::to_string(c.dist_timeout), "a positive number of seconds");
-}
-
-void validate_probe_shard(const ProbeConfig& c, int world_size) {
-  if (world_size <= 1) return;
-  const std::string ranks = std::to_string(world_size) + " ranks (WORLD_SIZE)";
-  if (c.probe_batch != "fixed")
-    bad("probe-batch", "\"" + c.probe_batch + "\"", "fixed with " + ranks + ": the fixed set is what is split");
-  if (c.probe_microbatch <= 0)
-    bad("probe-microbatch", std::to_string(c.probe_microbatch),
-        "M > 0 with " + ranks + ": the set is split in whole micro-batches");
-  const std::int64_t chunks = c.probe_size / c.probe_microbatch;
-  if (c.probe_size % c.probe_microbatch != 0 || chunks % world_size != 0)
-    bad("probe-microbatch", std::to_string(c.probe_microbatch),
-        "M with --probe-size / M = " + std::to_string(c.probe_size) + " / M a multiple of the " + ranks);
-}
-
-void validate_probe_blocks(const ProbeConfig& c, const std::vector<ParamBlock>& blocks) {
-  if (c.layer_top_k <= 0) return;
-  for (const auto& b : blocks)
-    if (c.layer_top_k >= b.size)
-      bad("layer-top-k", std::to_string(c.layer_top_k),
-          "fewer than the " + std::to_string(b.size) + " parameters of the smallest block (" + b.name + ")");
-}
 
 void copy_state(const torch::nn::Module& from, torch::nn::Module& to) {
   copy_state(from.named_parameters(), from.named_buffers(), to);
@@ -152,10 +55,10 @@ LandscapeProbe::LandscapeProbe(const models::ModelSpec& spec, const ProbeConfig&
   s.norm.backward = models::BnBackward::Exact;
   // The copy's initial values are overwritten at every probe; only the architecture matters.
   model_ = models::make_model(s);
-  dtype_ = config.probe_dtype == "float64" ? torch::kFloat64 : torch::kFloat32;
+  dtype_ = probe_dtype_kind(config) == ProbeDtype::float64 ? torch::kFloat64 : torch::kFloat32;
   model_->to(dtype_);
   models::set_running_stats_updates(*model_, false);
-  if (config.probe_bn_mode == "eval")
+  if (probe_bn_mode_kind(config) == ProbeBnMode::eval)
     model_->eval();
   else
     model_->train();
@@ -173,7 +76,7 @@ int LandscapeProbe::ncv() const {
 }
 
 std::string LandscapeProbe::hvp_engine() const {
-  if (config_.hvp_engine == "autograd" || !MlpCurvature::unsupported_reason(*model_, params_).empty())
+  if (hvp_engine_kind(config_) == HvpEngine::autograd || !MlpCurvature::unsupported_reason(*model_, params_).empty())
     return "autograd";
   return "mlp-r-operator";
 }

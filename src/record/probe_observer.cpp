@@ -19,7 +19,7 @@ ProbeObserver::ProbeObserver(train::Trainer& trainer, io::RunFile* file, Log log
       probe_(spec, cfg, probe_context(trainer.config()), shard_of(comm)),
       scheduler_([this](const probes::ProbeRecord& r) { record(r); }) {
   if (file) series_.emplace(*file, probe_, cfg, &resume, comm ? comm->world_size() : 1);
-  if (cfg.probe_batch == "fixed") std::tie(fixed_x_, fixed_y_) = fixed_probe_set(data, cfg.probe_size);
+  if (probes::probe_batch_kind(cfg) == probes::ProbeBatch::fixed) std::tie(fixed_x_, fixed_y_) = fixed_probe_set(data, cfg.probe_size);
   if (resume.active) {
     // The solver state of the uninterrupted run: the seed counter and Lanczos's warm start.
     const auto count = resume.find_state("probe.count");
@@ -41,7 +41,7 @@ void ProbeObserver::save_state(std::vector<std::pair<std::string, torch::Tensor>
 
 void ProbeObserver::before_update(std::int64_t step, const torch::Tensor& x, const torch::Tensor& y) {
   if (step % cfg_.step_interval != 0 && step != total_ - 1) return;
-  const bool fixed = cfg_.probe_batch == "fixed";
+  const bool fixed = probes::probe_batch_kind(cfg_) == probes::ProbeBatch::fixed;
   // cfg_.overlap as run_probe resolved it: one process on the CPU with >= 2 threads.
   if (!cfg_.overlap) {
     record(measure_timed(probe_, comm_, step, trainer_.model(), fixed ? fixed_x_ : x, fixed ? fixed_y_ : y));

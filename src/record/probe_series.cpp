@@ -91,7 +91,7 @@ void ProbeSeries::write_attributes(io::RunFile& file, const probes::ProbeConfig&
   const auto& sizes = schema::item(kProbes, kStepSizes);
   file.write_array(at(kProbes, kStepSizes), probe.step_sizes(), {}, sizes.units, sizes.meaning);
   group_->set_attr("probe_batch", cfg.probe_batch);
-  group_->set_attr("probe_size", cfg.probe_batch == "fixed" ? cfg.probe_size : std::int64_t{-1});
+  group_->set_attr("probe_size", probes::probe_batch_kind(cfg) == probes::ProbeBatch::fixed ? cfg.probe_size : std::int64_t{-1});
   group_->set_attr("probe_microbatch", cfg.probe_microbatch);
   group_->set_attr("probe_dtype", cfg.probe_dtype);
   group_->set_attr("probe_bn_mode", cfg.probe_bn_mode);

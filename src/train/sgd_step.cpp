@@ -60,7 +60,7 @@ void plain_sgd_update(const std::vector<torch::Tensor>& params, double lr) {
 }
 
 bool is_plain_sgd(const TrainConfig& config) {
-  return config.optimizer != "adam" && config.momentum == 0.0 && config.weight_decay == 0.0;
+  return optimizer_kind(config) != Optimizer::adam && config.momentum == 0.0 && config.weight_decay == 0.0;
 }
 
 }  // namespace bnl::train

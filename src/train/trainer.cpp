@@ -69,7 +69,7 @@ Trainer::Trainer(const TrainConfig& config, std::shared_ptr<models::Classifier> 
   device_ = resolve_device(config_.device);
   // Moved before the optimizer captures the parameters; a CPU run is left untouched.
   if (!device_.is_cpu()) model_->to(device_);
-  if (config_.optimizer == "adam") {
+  if (optimizer_kind(config_) == Optimizer::adam) {
     optimizer_ = std::make_unique<torch::optim::Adam>(
         model_->parameters(), torch::optim::AdamOptions(config_.lr).weight_decay(config_.weight_decay));
   } else {
@@ -89,12 +89,12 @@ Trainer::Trainer(const TrainConfig& config, std::shared_ptr<models::Classifier> 
     }
     layer_params_.push_back(std::move(ps));
   }
-  drop_singleton_ = config_.bn != "none";
+  drop_singleton_ = bn_kind(config_) != Bn::none;
   params_ = model_->parameters();
   plain_sgd_ = is_plain_sgd(config_);
   // The fused step and the BLAS update work on host memory.
   plain_sgd_ = plain_sgd_ && device_.is_cpu();
-  if (config_.step_engine == "auto" && device_.is_cpu() && FusedMlpStep::unsupported_reason(*model_).empty())
+  if (step_engine_kind(config_) == StepEngine::automatic && device_.is_cpu() && FusedMlpStep::unsupported_reason(*model_).empty())
     fused_ = std::make_unique<FusedMlpStep>(*model_);
 }
 
@@ -130,7 +130,7 @@ std::pair<double, double> Trainer::evaluate() {
   const auto& test = data_.test;
   auto bounds = data::batch_bounds(test.n, config_.batch_size, false);
   // Batch statistics of a single example are undefined: fold it into the previous batch.
-  if (config_.bn_eval == "batch" && bounds.size() > 1 && bounds.back().second - bounds.back().first == 1) {
+  if (bn_eval_kind(config_) == BnEval::batch && bounds.size() > 1 && bounds.back().second - bounds.back().first == 1) {
     bounds[bounds.size() - 2].second = bounds.back().second;
     bounds.pop_back();
   }
@@ -345,7 +345,7 @@ void Trainer::restore(const std::vector<std::pair<std::string, torch::Tensor>>& 
     for (const auto& p : group.params()) {
       const std::string idx = std::to_string(i);
       const OptimizerStateKey key = optimizer_state_key(p);
-      if (config_.optimizer == "adam") {
+      if (optimizer_kind(config_) == Optimizer::adam) {
         if (st.count("optimizer.exp_avg." + idx)) {
           auto a = std::make_unique<torch::optim::AdamParamState>();
           a->step(need(st, "optimizer.adam_step." + idx, "state").reshape(-1)[0].item<std::int64_t>());

@@ -15,17 +15,6 @@
 
 namespace bnl::cli {
 
-/// Options of `compare`.
-struct CompareOptions {
-  std::vector<std::string> files;
-  std::string group_by = "bn";
-  double target_acc = 0.85;        ///< --target-acc: steps until the test accuracy first reaches it
-  std::int64_t last_steps = 100;   ///< --last-steps: window of the training-loss variability
-  std::string format = "table";    ///< table | csv | json | markdown
-  std::string baseline;            ///< group shown first, the denominator of the ratio; "" = the group
-                                   ///< named none or false if there is one, else the first seen
-};
-
 /// The numbers `compare` reports for one run file (NaN where the file lacks them).
 struct RunSummary {
   std::string path;
@@ -47,11 +36,8 @@ RunSummary summarize_run(const std::string& path, const std::string& group_by, d
 /// loss_std_last are completed with --target-acc and --last-steps in the output).
 const std::vector<std::pair<std::string, std::string>>& compare_metrics();
 
-/// Registers `compare` on `app`.
+/// Registers `compare` on `app` (options: cli/compare_options.h).
 Command setup_compare(CLI::App& app);
-
-/// Prints the comparison to stdout in opt.format; returns the exit code.
-int run_compare(const CompareOptions& opt);
 
 /// Statistics behind `compare`, exposed for tests.
 namespace stats {

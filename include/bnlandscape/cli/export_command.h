@@ -12,19 +12,8 @@
 
 namespace bnl::cli {
 
-/// Options of `export`.
-struct ExportOptions {
-  std::string file;
-  std::string format = "csv";  ///< csv | json
-  std::string out;             ///< output directory (created if missing)
-  std::int64_t max_columns = 4096;  ///< CSV only: wider 2-D datasets are skipped (noted on stderr)
-};
-
-/// Registers `export` on `app`.
+/// Registers `export` on `app` (options: cli/export_options.h).
 Command setup_export(CLI::App& app);
-
-/// Writes the export; returns the exit code.
-int run_export(const ExportOptions& opt);
 
 /// One numeric dataset of a series group.
 struct SeriesColumn {

@@ -8,24 +8,13 @@
 /// as SIGTERM (each stops cleanly after its current step).
 
 #include <string>
-#include <vector>
 
 #include "bnlandscape/cli/app.h"
 
 namespace bnl::cli {
 
-/// Options of `launch`.
-struct LaunchOptions {
-  int nproc = 2;                      ///< number of processes (ranks)
-  int master_port = 0;                ///< rendezvous port; 0 = a free one
-  std::vector<std::string> command;   ///< the bnlandscape subcommand and its arguments
-};
-
-/// Registers `launch` on `app`.
+/// Registers `launch` on `app` (options: cli/launch_options.h).
 Command setup_launch(CLI::App& app);
-
-/// Starts the processes and waits for them; returns the exit code.
-int run_launch(const LaunchOptions& opt);
 
 /// A TCP port on 127.0.0.1 that was free when asked (bound to port 0, then released).
 int free_loopback_port();

@@ -11,26 +11,11 @@
 #include "bnlandscape/cli/run_recorder.h"
 #include "bnlandscape/io/run_file.h"
 #include "bnlandscape/probes/landscape_probe.h"
-#include "bnlandscape/train/config.h"
 
 namespace bnl::cli {
 
-/// Options of `probe`: every `train` option plus the probe options.
-struct ProbeOptions {
-  train::TrainConfig cfg;
-  probes::ProbeConfig probe;
-  bool dump_config = false;
-  std::string resume;  ///< --resume FILE
-  CLI::App* app = nullptr;  ///< to tell options given explicitly from defaults
-};
-
-/// Registers `probe` on `app`.
+/// Registers `probe` on `app` (options: cli/probe_options.h).
 Command setup_probe(CLI::App& app);
-
-/// Runs `probe`; returns the exit code. With WORLD_SIZE > 1 (torchrun or SLURM environment,
-/// see dist/environment.h) the fixed probe set is split over the ranks, training is replicated
-/// on every rank, and rank 0 alone writes the run file.
-int run_probe(ProbeOptions& opt);
 
 /// The /probes series of a run file (and /density beside it with --density-runs).
 class ProbeSeries {

@@ -20,17 +20,6 @@
 
 namespace bnl::cli {
 
-/// Options of `sweep`.
-struct SweepOptions {
-  std::string config;
-  std::string out;
-  std::int64_t jobs = 0;     ///< 0 = as many as fit the available cores
-  bool count = false;        ///< print the number of points and exit
-  bool list = false;         ///< print the points and exit
-  std::int64_t index = -1;   ///< run only this point
-  std::string emit_slurm;    ///< write a SLURM job-array script and exit
-};
-
 /// One swept option and its values (command-line form).
 struct SweepAxis {
   std::string key;  ///< with underscores
@@ -65,11 +54,8 @@ std::vector<SweepPoint> sweep_points(const SweepSpec& spec);
 /// A value as a file-name component: letters, digits, '.', '+' and '-' kept, anything else '-'.
 std::string sanitize_value(const std::string& v);
 
-/// Registers `sweep` on `app`.
+/// Registers `sweep` on `app` (options: cli/sweep_options.h).
 Command setup_sweep(CLI::App& app);
-
-/// Runs `sweep`; returns the exit code (0 when no point failed).
-int run_sweep(const SweepOptions& opt);
 
 /// run_app expands every subcommand's `--config FILE` as a flat options file, which a sweep
 /// file is not; main() passes its arguments through this first, which renames `--config`

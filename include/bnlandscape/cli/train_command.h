@@ -18,18 +18,8 @@
 
 namespace bnl::cli {
 
-/// Options of `train`.
-struct TrainOptions {
-  train::TrainConfig cfg;
-  bool dump_config = false;
-  std::string resume;  ///< --resume FILE
-};
-
-/// Registers `train` on `app`.
+/// Registers `train` on `app` (options: cli/train_options.h).
 Command setup_train(CLI::App& app);
-
-/// Runs `train`; returns the exit code (0, or kExitDiverged).
-int run_train(const TrainOptions& opt);
 
 /// Data, model and thread settings of a run, checked and built before any output exists.
 struct PreparedRun {
