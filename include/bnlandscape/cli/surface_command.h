@@ -70,7 +70,7 @@ void visit_surface_train_options(train::TrainConfig& c, Visitor&& v) {
 /// Checks the surface options; throws train::ConfigError naming the first bad one.
 void validate_surface(const SurfaceConfig& c);
 
-/// Parses --range "lo,hi" (finite, lo < hi); throws train::ConfigError otherwise.
+/// Parses --range "lo,hi" (finite, lo < hi); throws bnl::ConfigError otherwise (core::parse_range_option).
 std::pair<double, double> parse_surface_range(const std::string& s);
 
 /// Options of `surface`.
