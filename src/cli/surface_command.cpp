@@ -56,6 +56,17 @@ dist::DistEnv surface_dist_env() {
   }
 }
 
+/// The model and data options `surface` takes: its train options but threads and output.
+std::vector<std::string> model_and_data_keys() {
+  std::vector<std::string> keys;
+  train::TrainConfig c;
+  visit_surface_train_options(c, [&](const char* key, auto&, const char*) {
+    const std::string k = key;
+    if (k != "threads" && k != "out" && k != "overwrite" && k != "quiet") keys.push_back(k);
+  });
+  return keys;
+}
+
 /// A private model at the checkpoint's weights: exact BN backward (the Hessian of the eigen
 /// directions must be one), no running-statistics updates, no noise.
 std::shared_ptr<models::Classifier> checkpoint_model(const SurfaceOptions& opt, const PreparedRun& run) {
@@ -153,9 +164,7 @@ int run_surface(SurfaceOptions& opt) {
     throw ConfigError("--resume " + opt.resume + ": expected the same file as --out, got " + opt.cfg.out);
   if (env.rank != 0) opt.cfg.quiet = true;
   // Model and data options not given are those of the run the checkpoint came from.
-  adopt_checkpoint_config(opt.cfg, s.checkpoint,
-                          {"dataset", "data_dir", "arch", "hidden_dims", "conv_channels", "bn", "bn_placement", "bn_eval"},
-                          opt.app);
+  adopt_checkpoint_config(opt.cfg, s.checkpoint, model_and_data_keys(), opt.app);
   const std::string toml = surface_config_toml(opt);
   PreparedRun run = prepare_run(opt.cfg);
   auto model = checkpoint_model(opt, run);

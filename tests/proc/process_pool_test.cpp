@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <csignal>
 #include <map>
 
 #include <unistd.h>
@@ -93,5 +94,36 @@ TEST(ProcessPool, LastLineSkipsBlankLinesAndCutsLongOnes) {
   EXPECT_EQ(bnl::proc::last_line(f.string()), std::string(400, 'x') + "...");
   EXPECT_EQ(bnl::proc::last_line((dir / "missing").string()), "");
   EXPECT_GE(bnl::proc::available_cpus(), 1);
+  fs::remove_all(dir);
+}
+
+TEST(ProcessPool, ASignalStopsStartingAndReachesTheChildren) {
+  const fs::path dir = fresh_dir("interrupt");
+  std::vector<ChildExit> ends;
+  int seen_signal = 0;
+  std::size_t seen_running = 0;
+  bnl::proc::PoolHooks h;
+  h.prepare = [&](std::size_t i) -> std::optional<ChildSpec> {
+    // Task 0 signals the pool (its parent) while the pool waits; every child then sleeps.
+    const std::string script = i == 0 ? "sleep 0.3; kill -TERM $PPID; exec sleep 30" : "exec sleep 30";
+    return ChildSpec{{"/bin/sh", "-c", script}, (dir / (std::to_string(i) + ".log")).string()};
+  };
+  h.spawn_failed = [&](std::size_t, const std::string& e) { ADD_FAILURE() << e; };
+  h.started = [](std::size_t, const ChildSpec&) {};
+  h.finished = [&](std::size_t, const ChildExit& how) { ends.push_back(how); };
+  h.interrupted = [&](int sig, std::size_t running) {
+    seen_signal = sig;
+    seen_running = running;
+  };
+  EXPECT_EQ(bnl::proc::run_pool({0, 1, 2, 3}, 2, h), 2u);  // tasks 2 and 3 never start
+  EXPECT_EQ(seen_signal, SIGTERM);
+  EXPECT_EQ(seen_running, 2u);
+  ASSERT_EQ(ends.size(), 2u);
+  for (const auto& e : ends) {
+    EXPECT_FALSE(e.exited);
+    EXPECT_EQ(e.status, SIGTERM);
+    EXPECT_EQ(e.pool_signal, SIGTERM);
+    EXPECT_LT(e.seconds, 20.0);
+  }
   fs::remove_all(dir);
 }
