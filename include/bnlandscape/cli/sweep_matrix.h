@@ -22,14 +22,14 @@ namespace bnl::cli {
 
 /// One swept option and its values (command-line form).
 struct SweepAxis {
-  std::string key;  ///< with underscores
-  std::vector<std::string> values;
-  int line = 0;
+  std::string key;                  ///< with underscores
+  std::vector<std::string> values;  ///< in file order, command-line form, distinct
+  int line = 0;                     ///< line of the key in the sweep file
 };
 
 /// A parsed sweep file.
 struct SweepSpec {
-  std::string source;
+  std::string source;              ///< the sweep file's name, for messages
   std::vector<ConfigEntry> fixed;  ///< top-level keys (underscores), command-line values
   std::vector<SweepAxis> axes;     ///< the [sweep] table, in file order
   std::string command;             ///< "probe" if any key is a probe option, else "train"
@@ -38,15 +38,15 @@ struct SweepSpec {
 
 /// One point of the matrix.
 struct SweepPoint {
-  std::size_t index = 0;
+  std::size_t index = 0;  ///< 0-based, the first axis varying slowest
   std::string name;  ///< file stem: "bn=custom_lr=0.1_seed=0" (values sanitised)
   std::vector<std::pair<std::string, std::string>> values;  ///< fixed then swept keys, underscores
 };
 
 /// What a sweep file key is: a flag (bool) or not, and whether only `probe` takes it.
 struct SweepOptionKind {
-  bool is_bool = false;
-  bool is_probe = false;
+  bool is_bool = false;   ///< a flag: passed as --key=true|false
+  bool is_probe = false;  ///< an option of `probe` only: the sweep runs probe
 };
 
 /// Every option a sweep file may set, by underscored key: those of `train`, and those `probe`
