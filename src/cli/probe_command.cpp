@@ -11,6 +11,7 @@
 
 #include <torch/utils.h>
 
+#include "bnlandscape/cli/checkpoint_config.h"
 #include "bnlandscape/cli/progress.h"
 #include "bnlandscape/cli/run_control.h"
 #include "bnlandscape/cli/run_recorder.h"
@@ -20,6 +21,7 @@
 #include "bnlandscape/dist/environment.h"
 #include "bnlandscape/io/checkpoint.h"
 #include "bnlandscape/io/run_reader.h"
+#include "bnlandscape/record/checkpoint_source.h"
 #include "bnlandscape/record/probe_observer.h"
 #include "bnlandscape/record/probe_run.h"
 #include "bnlandscape/record/probe_series.h"
@@ -49,63 +51,17 @@ record::ProbeObserver::Log log_to(Progress& progress) {
   return [&progress](const std::string& line) { progress.log(line); };
 }
 
-/// Takes model options missing from the command line and config file from the checkpoint
-/// file's own configuration, so a run file's checkpoint probes as the model it came from.
-void adopt_checkpoint_config(ProbeOptions& opt) {
-  io::RunReader reader(opt.probe.checkpoint);
-  auto toml = reader.string_attr("config_toml");
-  if (!toml) return;
-  train::TrainConfig from_file = opt.cfg;
-  std::vector<std::string> keys{"dataset", "arch", "hidden_dims", "conv_channels", "bn", "bn_placement", "bn_eval", "lr", "momentum", "optimizer",
-                                "vgg_config", "width_mult"};
-  for (const auto& e : parse_config_text(*toml, opt.probe.checkpoint + ":config_toml")) {
-    if (std::find(keys.begin(), keys.end(), e.key) == keys.end()) continue;
-    if (opt.app->count("--" + dashed(e.key)) > 0) continue;
-    train::visit_train_options(opt.cfg, [&](const char* key, auto& field, const char*) {
-      using T = std::decay_t<decltype(field)>;
-      if (e.key != key) return;
-      if constexpr (std::is_same_v<T, std::string>) field = e.value;
-      else if constexpr (std::is_same_v<T, double>) field = std::stod(e.value);
-    });
-  }
-}
-
 int run_offline(ProbeOptions& opt, dist::Communicator* comm) {
-  adopt_checkpoint_config(opt);
+  // Model options missing from the command line and config file come from the checkpoint
+  // file's own configuration, so a run file's checkpoint probes as the model it came from.
+  adopt_checkpoint_config(opt.cfg, opt.probe.checkpoint, train::adopted_keys(optspec::kProbe), opt.app);
   opt.probe.overlap = false;  // nothing trains beside a checkpoint's probe
   auto& cfg = opt.cfg;
   PreparedRun run = prepare_run(cfg);
   probes::LandscapeProbe probe(run.spec, opt.probe, probe_context(cfg), shard_of(comm));
   probes::validate_probe(opt.probe, cfg.batch_size, probe.num_params());
-  auto tensors = io::read_tensor_group(opt.probe.checkpoint, opt.probe.checkpoint_group);
-  {
-    torch::NoGradGuard no_grad;
-    auto params = run.model->named_parameters();
-    auto buffers = run.model->named_buffers();
-    std::size_t found = 0;
-    for (const auto& [name, t] : tensors) {
-      torch::Tensor* dst = params.find(name);
-      if (!dst) dst = buffers.find(name);
-      if (!dst) continue;
-      if (dst->sizes() != t.sizes()) {
-        std::ostringstream os;
-        os << opt.probe.checkpoint << ":" << opt.probe.checkpoint_group << "/" << name << ": expected shape "
-           << dst->sizes() << " for --arch " << cfg.arch << " --bn " << cfg.bn << ", got " << t.sizes();
-        throw train::ConfigError(os.str());
-      }
-      dst->copy_(t);
-      if (params.find(name)) ++found;
-    }
-    if (found != params.size()) {
-      for (const auto& item : params)
-        if (std::none_of(tensors.begin(), tensors.end(), [&](const auto& p) { return p.first == item.key(); }))
-          throw train::ConfigError(opt.probe.checkpoint + ":" + opt.probe.checkpoint_group + ": expected parameter '" +
-                                   item.key() + "' for --arch " + cfg.arch + " --bn " + cfg.bn + ", not found");
-    }
-  }
-  std::int64_t step = 0;
-  const auto pos = opt.probe.checkpoint_group.rfind("step_");
-  if (pos != std::string::npos) step = std::atoll(opt.probe.checkpoint_group.c_str() + pos + 5);
+  record::load_checkpoint(*run.model, {opt.probe.checkpoint, opt.probe.checkpoint_group}, cfg.arch, cfg.bn);
+  const std::int64_t step = record::checkpoint_step(opt.probe.checkpoint_group);
   auto [x, y] = fixed_probe_set(run.data, opt.probe.probe_size);
   if (comm && comm->rank() != 0) {
     // Rank 0 writes the file; the others only contribute their share to its all-reduces.

@@ -7,10 +7,13 @@
 #include <sstream>
 
 #include "bnlandscape/cli/compare_command.h"
+#include "bnlandscape/stats/descriptive.h"
+#include "bnlandscape/stats/special_functions.h"
+#include "bnlandscape/stats/welch.h"
 #include "cli_test_util.h"
 
 using namespace bnl_test;
-namespace stats = bnl::cli::stats;
+namespace stats = bnl::stats;
 
 namespace {
 

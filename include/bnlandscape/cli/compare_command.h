@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "bnlandscape/cli/app.h"
+#include "bnlandscape/stats/descriptive.h"
 
 namespace bnl::cli {
 
@@ -23,9 +24,8 @@ struct RunSummary {
   std::map<std::string, double> metrics;
 };
 
-/// Mean of the finite values among v[0..n) (NaN when there are none): the layer mean of one
-/// row of an [n x L] series such as /ics/l2.
-double finite_mean(const double* v, std::size_t n);
+/// The layer mean of one row of an [n x L] series (stats/descriptive.h), for info and compare.
+using stats::finite_mean;
 
 /// Reads one run file's summary; `group_by` names a key of its config_toml. `target_acc` and
 /// `last_steps` as in CompareOptions.
@@ -39,36 +39,5 @@ const std::vector<std::pair<std::string, std::string>>& compare_metrics();
 /// Registers `compare` on `app` (options: cli/compare_options.h).
 Command setup_compare(CLI::App& app);
 
-/// Statistics behind `compare`, exposed for tests.
-namespace stats {
-
-/// Mean and sample standard deviation (divides by n - 1; NaN for n < 2) of the finite values.
-struct Pooled {
-  std::size_t n = 0;
-  double mean = 0;
-  double sd = 0;
-};
-Pooled pool(const std::vector<double>& xs);
-
-/// Regularized incomplete beta function I_x(a, b) for a, b > 0 and 0 <= x <= 1 (continued
-/// fraction evaluated with the modified Lentz method); NaN outside that domain.
-double incomplete_beta(double a, double b, double x);
-
-/// Cumulative distribution function of Student's t with `df` > 0 degrees of freedom.
-double student_t_cdf(double t, double df);
-
-/// Welch's unequal-variance t-test of the finite values of a and b.
-struct Welch {
-  double t = 0;    ///< (mean_a - mean_b) / sqrt(s_a^2/n_a + s_b^2/n_b)
-  double df = 0;   ///< Welch-Satterthwaite degrees of freedom
-  double p = 0;    ///< two-sided p-value
-};
-/// NaN fields when either side has fewer than 2 finite values or both have zero variance.
-Welch welch_t_test(const std::vector<double>& a, const std::vector<double>& b);
-
-/// Median of the finite values (NaN if none).
-double median(std::vector<double> v);
-
-}  // namespace stats
 
 }  // namespace bnl::cli

@@ -1,10 +1,11 @@
-#include "bnlandscape/cli/progress.h"
+#include "bnlandscape/run/progress.h"
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 
-namespace bnl::cli {
+namespace bnl::run {
 
 Progress::Progress(std::string label, bool quiet)
     : label_(std::move(label)), quiet_(quiet), tty_(isatty(STDERR_FILENO) != 0) {}
@@ -61,4 +62,4 @@ void Progress::done() {
   bar_open_ = false;
 }
 
-}  // namespace bnl::cli
+}  // namespace bnl::run

@@ -1,0 +1,63 @@
+#include "bnlandscape/record/checkpoint_source.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <sstream>
+#include <type_traits>
+
+#include "bnlandscape/io/checkpoint.h"
+#include "bnlandscape/io/run_reader.h"
+#include "bnlandscape/models/classifier.h"
+#include "bnlandscape/train/config.h"
+
+namespace bnl::record {
+
+std::optional<std::string> stored_config(const std::string& file) {
+  io::RunReader reader(file);
+  return reader.string_attr("config_toml");
+}
+
+void adopt_config(train::TrainConfig& cfg, const std::vector<std::pair<std::string, std::string>>& stored,
+                  const std::vector<std::string>& keys, const std::function<bool(const std::string&)>& given) {
+  for (const auto& e : stored) {
+    if (std::find(keys.begin(), keys.end(), e.first) == keys.end()) continue;
+    if (given(e.first)) continue;
+    train::visit_train_options(cfg, [&](const char* key, auto& field, const char*) {
+      using T = std::decay_t<decltype(field)>;
+      if (e.first != key) return;
+      if constexpr (std::is_same_v<T, std::string>) field = e.second;
+      else if constexpr (std::is_same_v<T, double>) field = std::stod(e.second);
+    });
+  }
+}
+
+void load_checkpoint(models::Classifier& model, const CheckpointSource& src, const std::string& arch,
+                     const std::string& bn) {
+  const auto tensors = io::read_tensor_group(src.file, src.group);
+  torch::NoGradGuard no_grad;
+  auto params = model.named_parameters();
+  auto buffers = model.named_buffers();
+  for (const auto& [name, t] : tensors) {
+    torch::Tensor* dst = params.find(name);
+    if (!dst) dst = buffers.find(name);
+    if (!dst) continue;
+    if (dst->sizes() != t.sizes()) {
+      std::ostringstream os;
+      os << src.file << ":" << src.group << "/" << name << ": expected shape " << dst->sizes() << " for --arch " << arch
+         << " --bn " << bn << ", got " << t.sizes();
+      throw train::ConfigError(os.str());
+    }
+    dst->copy_(t);
+  }
+  for (const auto& item : params)
+    if (std::none_of(tensors.begin(), tensors.end(), [&](const auto& p) { return p.first == item.key(); }))
+      throw train::ConfigError(src.file + ":" + src.group + ": expected parameter '" + item.key() + "' for --arch " +
+                               arch + " --bn " + bn + ", not found");
+}
+
+std::int64_t checkpoint_step(const std::string& group) {
+  const auto pos = group.rfind("step_");
+  return pos == std::string::npos ? 0 : std::atoll(group.c_str() + pos + 5);
+}
+
+}  // namespace bnl::record
