@@ -47,7 +47,7 @@ std::vector<double> row_means(const io::ArrayData& a) {
   std::vector<double> out;
   if (a.dims.size() != 2 || a.dims[1] == 0) return out;
   const auto L = static_cast<std::size_t>(a.dims[1]);
-  for (std::size_t r = 0; (r + 1) * L <= a.values.size(); ++r) out.push_back(finite_mean(&a.values[r * L], L));
+  for (std::size_t r = 0; (r + 1) * L <= a.values.size(); ++r) out.push_back(stats::finite_mean(&a.values[r * L], L));
   return out;
 }
 

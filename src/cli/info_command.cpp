@@ -9,7 +9,7 @@
 
 #include <CLI/CLI.hpp>
 
-#include "bnlandscape/cli/compare_command.h"
+#include "bnlandscape/stats/descriptive.h"
 #include "bnlandscape/cli/config_file.h"
 #include "bnlandscape/cli/export_command.h"
 #include "bnlandscape/io/integrity.h"
@@ -63,7 +63,7 @@ std::vector<std::string> last_values(const SeriesGroup& g) {
       if (c.name == kEigvals) {
         out.push_back("lambda_max " + num(c.values[last * w]));
       } else if (g.path == kIcs && c.name == kL2) {
-        out.push_back("l2 (layer mean) " + num(finite_mean(&c.values[last * w], w)));
+        out.push_back("l2 (layer mean) " + num(stats::finite_mean(&c.values[last * w], w)));
       } else if (c.name == kGradPred || c.name == kLossPath) {
         double mx = -INFINITY;
         for (std::size_t j = 0; j < w; ++j) mx = std::max(mx, c.values[last * w + j]);

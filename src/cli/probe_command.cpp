@@ -12,9 +12,12 @@
 #include <torch/utils.h>
 
 #include "bnlandscape/cli/checkpoint_config.h"
-#include "bnlandscape/cli/progress.h"
-#include "bnlandscape/cli/run_control.h"
-#include "bnlandscape/cli/run_recorder.h"
+#include "bnlandscape/run/progress.h"
+#include "bnlandscape/run/run_lock.h"
+#include "bnlandscape/run/signal_guard.h"
+#include "bnlandscape/record/observer_list.h"
+#include "bnlandscape/record/resume_point.h"
+#include "bnlandscape/record/run_recorder.h"
 #include "bnlandscape/cli/train_command.h"
 #include "bnlandscape/data/batches.h"
 #include "bnlandscape/dist/communicator.h"
@@ -30,6 +33,10 @@
 #include "bnlandscape/train/device.h"
 
 namespace bnl::cli {
+
+using record::ResumeInfo;
+using run::RunLock;
+using run::Progress;
 namespace {
 
 using record::fixed_probe_set;

@@ -11,7 +11,8 @@
 #include <sstream>
 
 #include "bnlandscape/cli/checkpoint_config.h"
-#include "bnlandscape/cli/run_control.h"
+#include "bnlandscape/run/run_lock.h"
+#include "bnlandscape/run/signal_guard.h"
 #include "bnlandscape/cli/surface_directions.h"
 #include "bnlandscape/cli/surface_file.h"
 #include "bnlandscape/cli/surface_grid.h"
@@ -25,6 +26,9 @@
 #include "bnlandscape/record/checkpoint_source.h"
 
 namespace bnl::cli {
+
+using run::RunLock;
+using run::SignalGuard;
 namespace {
 
 using train::ConfigError;

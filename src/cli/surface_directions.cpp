@@ -6,10 +6,13 @@
 #include "bnlandscape/cli/surface_options.h"
 #include "bnlandscape/io/checkpoint.h"
 #include "bnlandscape/io/run_reader.h"
+#include "bnlandscape/record/schema_names.h"
 #include "bnlandscape/models/classifier.h"
 #include "bnlandscape/train/config.h"
 
 namespace bnl::cli {
+
+namespace names = record::names;
 
 using probes::Direction;
 using train::ConfigError;
@@ -42,14 +45,14 @@ std::vector<Direction> make_directions(const SurfaceConfig& s, models::Classifie
   std::vector<Direction> out;
   if (!s.directions_from.empty()) {
     io::RunReader reader(s.directions_from);
-    if (!reader.exists("/surface/directions/x"))
+    if (!reader.exists(names::at(names::kSurfaceDirections, names::kAxisX)))
       throw ConfigError("--directions-from " + s.directions_from + ": expected a surface file (/surface/directions/x), not found");
-    if (count == 2 && !reader.exists("/surface/directions/y"))
+    if (count == 2 && !reader.exists(names::at(names::kSurfaceDirections, names::kAxisY)))
       throw ConfigError("--directions-from " + s.directions_from + ": expected two directions for --dims 2, the file holds one");
-    info.kind = reader.string_attr("directions", "/surface").value_or("unknown");
+    info.kind = reader.string_attr(names::kDirections, names::kSurface).value_or("unknown");
     info.from = s.directions_from;
     for (int k = 0; k < count; ++k)
-      out.push_back(read_direction(s.directions_from, std::string("/surface/directions/") + kSurfaceAxes[k], names, params,
+      out.push_back(read_direction(s.directions_from, names::at(names::kSurfaceDirections, kSurfaceAxes[k]), names, params,
                                    "directions-from"));
     return out;
   }

@@ -1,42 +1,46 @@
 #include "bnlandscape/cli/surface_file.h"
 
-#include <unistd.h>
-
 #include <cmath>
 #include <limits>
 
-#include <torch/version.h>
 
-#include "bnlandscape/cli/build_info.h"
-#include "bnlandscape/cli/run_recorder.h"
+#include "bnlandscape/record/provenance.h"
 #include "bnlandscape/cli/surface_options.h"
 #include "bnlandscape/cli/surface_directions.h"
 #include "bnlandscape/cli/surface_grid.h"
 #include "bnlandscape/cli/train_command.h"
 #include "bnlandscape/io/run_file.h"
 #include "bnlandscape/io/run_reader.h"
+#include "bnlandscape/record/schema.h"
+#include "bnlandscape/record/schema_names.h"
 #include "bnlandscape/io/surface_io.h"
 #include "bnlandscape/probes/flat_params.h"
 #include "bnlandscape/train/trainer.h"
 
 namespace bnl::cli {
+
+namespace names = record::names;
 namespace {
 
 using train::ConfigError;
 
+/// Writes the /surface array `name` with the units and description its schema declares.
+void write_surface_array(io::RunFile& file, const char* name, const std::vector<double>& values,
+                         const std::vector<std::int64_t>& dims) {
+  const auto& item = record::schema::item(names::kSurface, name);
+  file.write_array(names::at(names::kSurface, name), values, dims, item.units, item.meaning);
+}
+
 /// The axes, the NaN grid, and what describes the directions, in a new file.
 void write_grid_arrays(io::RunFile& file, const SurfaceConfig& s, const SurfaceGrid& g, const DirectionInfo& info) {
-  file.write_array("/surface/alpha", g.plane.alpha, {}, "1", "coefficient of direction x (grid rows)");
-  if (s.dims == 2) file.write_array("/surface/beta", g.plane.beta, {}, "1", "coefficient of direction y (grid columns)");
-  file.write_array("/surface/loss", g.loss, g.dims, "nats",
-                   "mean cross-entropy at theta + alpha x (+ beta y); NaN = not computed yet (or not finite)");
-  file.write_array("/surface/acc", g.acc, g.dims, "1", "accuracy at theta + alpha x (+ beta y); NaN = not computed yet");
+  write_surface_array(file, names::kAlpha, g.plane.alpha, {});
+  if (s.dims == 2) write_surface_array(file, names::kBeta, g.plane.beta, {});
+  write_surface_array(file, names::kLoss, g.loss, g.dims);
+  write_surface_array(file, names::kAcc, g.acc, g.dims);
   std::vector<double> norms;
   for (const auto& d : g.dirs) norms.push_back(probes::direction_norm(d));
-  file.write_array("/surface/direction_norms", norms, {}, "1", "||d||_2 of each direction over all parameters (x, then y)");
-  if (!info.eigenvalues.empty())
-    file.write_array("/surface/eigenvalues", info.eigenvalues, {}, "1",
-                     "Hessian eigenvalues (Ritz values) of the directions, descending");
+  write_surface_array(file, names::kDirectionNorms, norms, {});
+  if (!info.eigenvalues.empty()) write_surface_array(file, names::kEigenvalues, info.eigenvalues, {});
 }
 
 /// The directions' tensors and the /surface attributes.
@@ -45,10 +49,10 @@ void write_directions(io::FileEditor& editor, const SurfaceConfig& s, const Surf
   for (std::size_t k = 0; k < g.dirs.size(); ++k) {
     std::vector<std::pair<std::string, torch::Tensor>> named;
     for (std::size_t i = 0; i < g.names.size(); ++i) named.emplace_back(g.names[i], g.dirs[k][i]);
-    editor.write_tensor_group(std::string("/surface/directions/") + kSurfaceAxes[k], named);
+    editor.write_tensor_group(names::at(names::kSurfaceDirections, kSurfaceAxes[k]), named);
   }
-  const std::string grp = "/surface";
-  editor.set_attr(grp, "directions", info.kind);
+  const std::string grp = names::kSurface;
+  editor.set_attr(grp, names::kDirections, info.kind);
   editor.set_attr(grp, "directions_from", info.from);
   editor.set_attr(grp, "dims", s.dims);
   editor.set_attr(grp, "include_bn_bias", std::int64_t{s.include_bn_bias ? 1 : 0});
@@ -58,7 +62,7 @@ void write_directions(io::FileEditor& editor, const SurfaceConfig& s, const Surf
   editor.set_attr(grp, "surface_batch", s.surface_batch);
   editor.set_attr(grp, "num_params", probes::numel(g.params));
   editor.set_attr(grp, "parameter_names", g.names);
-  editor.set_attr(grp, "world_size", static_cast<std::int64_t>(world));
+  editor.set_attr(grp, names::kWorldSize, static_cast<std::int64_t>(world));
   if (info.kind == "eigen" && info.from.empty()) {
     editor.set_attr(grp, "eigen_converged", std::int64_t{info.eigen_converged ? 1 : 0});
     editor.set_attr(grp, "hvp_count", info.hvp_count);
@@ -69,25 +73,16 @@ void write_directions(io::FileEditor& editor, const SurfaceConfig& s, const Surf
 }  // namespace
 
 void write_provenance(io::RunFile& f, const SurfaceOptions& opt, const PreparedRun& run, const std::string& toml) {
-  f.set_attr("status", std::string("running"));
-  f.set_attr("config_toml", toml);
-  f.set_attr("bnlandscape_version", std::string(BNL_VERSION));
-  f.set_attr("git_revision", std::string(git_revision()));
-  f.set_attr("torch_version", std::string(TORCH_VERSION));
-  f.set_attr("blas", train::blas_description());
-  f.set_attr("intra_op_threads", std::int64_t{run.threads.first});
-  f.set_attr("blas_threads", std::int64_t{run.threads.second});
-  char host[256] = {0};
-  gethostname(host, sizeof host - 1);
-  f.set_attr("host", std::string(host));
-  f.set_attr("seed", static_cast<std::int64_t>(opt.surface.seed));
-  f.set_attr("start_time", iso8601_utc_now());
-  f.set_attr("end_time", std::string(""));
-  std::string files;
-  for (const auto& d : run.data.files) files += d.path + " " + d.sha256 + "\n";
-  f.set_attr("data_files", files);
-  f.set_attr("checkpoint_file", opt.surface.checkpoint);
-  f.set_attr("checkpoint_group", opt.surface.checkpoint_group);
+  record::RunProvenance p;
+  p.kind = record::ProvenanceKind::Surface;
+  p.config_toml = toml;
+  p.seed = opt.surface.seed;
+  p.intra_op_threads = run.threads.first;
+  p.blas_threads = run.threads.second;
+  p.data_files = run.data.files;
+  p.checkpoint_file = opt.surface.checkpoint;
+  p.checkpoint_group = opt.surface.checkpoint_group;
+  record::write_provenance(f, p);
 }
 
 std::unique_ptr<io::FileEditor> create_surface_file(const SurfaceOptions& opt, const PreparedRun& run,
@@ -109,38 +104,38 @@ std::unique_ptr<io::FileEditor> resume_surface_file(const std::string& out, cons
   {
     // Read under the lock: nobody else may be writing the grid we continue.
     io::RunReader reader(out);
-    for (const char* d : {"/surface/loss", "/surface/acc"}) {
+    for (const std::string& d : {names::at(names::kSurface, names::kLoss), names::at(names::kSurface, names::kAcc)}) {
       if (!reader.exists(d)) throw ConfigError("--resume " + out + ": expected a surface file, got no " + d);
       if (reader.read(d).dims != g.dims)
         throw ConfigError("--resume " + out + ": " + d + " does not have the shape of --resolution and --dims");
     }
-    g.loss = reader.read("/surface/loss").values;
-    g.acc = reader.read("/surface/acc").values;
+    g.loss = reader.read(names::at(names::kSurface, names::kLoss)).values;
+    g.acc = reader.read(names::at(names::kSurface, names::kAcc)).values;
     for (int k = 0; k < opt.surface.dims; ++k)
-      g.dirs.push_back(read_direction(out, std::string("/surface/directions/") + kSurfaceAxes[k], g.names, g.params, "resume"));
+      g.dirs.push_back(read_direction(out, names::at(names::kSurfaceDirections, kSurfaceAxes[k]), g.names, g.params, "resume"));
   }
   auto editor = std::make_unique<io::FileEditor>(out);
-  editor->set_attr("/", "status", std::string("running"));
-  editor->set_attr("/", "end_time", std::string(""));
-  editor->set_attr("/surface", "world_size", static_cast<std::int64_t>(world));
+  editor->set_attr(names::kRoot, names::kStatus, std::string("running"));
+  editor->set_attr(names::kRoot, names::kEndTime, std::string(""));
+  editor->set_attr(names::kSurface, names::kWorldSize, static_cast<std::int64_t>(world));
   editor->flush();
   return editor;
 }
 
 void finish_surface_file(io::FileEditor& editor, const GridOutcome& r, std::int64_t examples) {
-  editor.set_attr("/surface", "seconds", r.seconds);
-  editor.set_attr("/surface", "examples_per_second",
+  editor.set_attr(names::kSurface, "seconds", r.seconds);
+  editor.set_attr(names::kSurface, "examples_per_second",
                   r.done > 0 ? static_cast<double>(r.done) * static_cast<double>(examples) / r.seconds
                              : std::numeric_limits<double>::quiet_NaN());
-  editor.set_attr("/", "end_time", iso8601_utc_now());
-  editor.set_attr("/", "status", std::string(r.stopped ? "interrupted" : "complete"));
+  editor.set_attr(names::kRoot, names::kEndTime, record::iso8601_utc_now());
+  editor.set_attr(names::kRoot, names::kStatus, std::string(r.stopped ? "interrupted" : "complete"));
   editor.close();
 }
 
 void fail_surface_file(io::FileEditor* editor) {
   if (!editor) return;
   try {
-    editor->set_attr("/", "status", std::string("failed"));
+    editor->set_attr(names::kRoot, names::kStatus, std::string("failed"));
     editor->close();
   } catch (...) {
   }

@@ -1,3 +1,4 @@
+#include "bnlandscape/record/schema_names.h"
 #include "bnlandscape/cli/surface_grid.h"
 
 #include <algorithm>
@@ -7,13 +8,18 @@
 #include <iostream>
 #include <limits>
 
-#include "bnlandscape/cli/run_control.h"
+#include "bnlandscape/run/run_lock.h"
+#include "bnlandscape/run/signal_guard.h"
 #include "bnlandscape/cli/surface_options.h"
 #include "bnlandscape/dist/communicator.h"
 #include "bnlandscape/io/surface_io.h"
 #include "bnlandscape/models/classifier.h"
 
 namespace bnl::cli {
+
+using run::SignalGuard;
+
+namespace names = record::names;
 namespace {
 
 std::vector<double> to_vector(const torch::Tensor& t) {
@@ -130,8 +136,8 @@ GridOutcome evaluate_grid(const SurfaceConfig& s, models::Classifier& model, Sur
     out.stopped = v[2 * r] > 0;
     out.done += r;
     if (editor) {
-      editor->overwrite_array("/surface/loss", g.loss);
-      editor->overwrite_array("/surface/acc", g.acc);
+      editor->overwrite_array(names::at(names::kSurface, names::kLoss), g.loss);
+      editor->overwrite_array(names::at(names::kSurface, names::kAcc), g.acc);
       editor->flush();
     }
     if (!quiet && (elapsed() - last_report > 10 || out.done == total_pending)) {

@@ -7,15 +7,28 @@
 
 #include <torch/utils.h>
 
-#include "bnlandscape/cli/progress.h"
-#include "bnlandscape/cli/run_control.h"
-#include "bnlandscape/cli/run_recorder.h"
+#include "bnlandscape/run/progress.h"
+#include "bnlandscape/run/run_lock.h"
+#include "bnlandscape/run/signal_guard.h"
+#include "bnlandscape/record/observer_list.h"
+#include "bnlandscape/record/provenance.h"
+#include "bnlandscape/record/resume_point.h"
+#include "bnlandscape/record/run_recorder.h"
 #include "bnlandscape/data/batches.h"
 #include "bnlandscape/record/analysis_observer.h"
 #include "bnlandscape/train/device.h"
 #include "bnlandscape/train/trainer.h"
 
 namespace bnl::cli {
+
+using record::ObserverList;
+using record::read_resume_point;
+using record::ResumeInfo;
+using record::RunProvenance;
+using record::RunRecorder;
+using run::RunLock;
+using run::SignalGuard;
+using run::Progress;
 
 std::string train_config_toml(const train::TrainConfig& cfg) {
   std::ostringstream os;

@@ -12,7 +12,6 @@
 #include <vector>
 
 #include "bnlandscape/cli/app.h"
-#include "bnlandscape/stats/descriptive.h"
 
 namespace bnl::cli {
 
@@ -23,9 +22,6 @@ struct RunSummary {
   std::string status;
   std::map<std::string, double> metrics;
 };
-
-/// The layer mean of one row of an [n x L] series (stats/descriptive.h), for info and compare.
-using stats::finite_mean;
 
 /// Reads one run file's summary; `group_by` names a key of its config_toml. `target_acc` and
 /// `last_steps` as in CompareOptions.
@@ -38,6 +34,5 @@ const std::vector<std::pair<std::string, std::string>>& compare_metrics();
 
 /// Registers `compare` on `app` (options: cli/compare_options.h).
 Command setup_compare(CLI::App& app);
-
 
 }  // namespace bnl::cli

@@ -8,8 +8,8 @@
 #include <utility>
 
 #include "bnlandscape/cli/app.h"
-#include "bnlandscape/cli/progress.h"
-#include "bnlandscape/cli/run_recorder.h"
+#include "bnlandscape/record/resume_point.h"
+#include "bnlandscape/run/progress.h"
 #include "bnlandscape/io/run_file.h"
 #include "bnlandscape/train/trainer.h"
 #include "bnlandscape/data/dataset.h"
@@ -38,7 +38,7 @@ models::ModelSpec model_spec(const train::TrainConfig& cfg, const data::ImageSet
 
 /// Adds an observer to a run (the probe command's probes); called once the run file exists.
 using ExtendRun =
-    std::function<std::unique_ptr<train::TrainObserver>(train::Trainer&, io::RunFile&, Progress&, const ResumeInfo&)>;
+    std::function<std::unique_ptr<train::TrainObserver>(train::Trainer&, io::RunFile&, run::Progress&, const record::ResumeInfo&)>;
 
 /// Trains as configured, writing the run file `cfg.out` with `config_toml` as its recorded
 /// configuration; `extend` (may be empty) adds an observer. With `resume_file` set (it must be
@@ -50,7 +50,7 @@ int train_and_record(const train::TrainConfig& cfg, PreparedRun& run, const std:
 /// of rank 0's training on another rank, whose only job is the observer `make` adds (its
 /// share of the probes). Returns the exit code train_and_record would return.
 int train_replica(const train::TrainConfig& cfg, PreparedRun& run,
-                  const std::function<std::unique_ptr<train::TrainObserver>(train::Trainer&, Progress&)>& make);
+                  const std::function<std::unique_ptr<train::TrainObserver>(train::Trainer&, run::Progress&)>& make);
 
 /// Adds --resume FILE to a subcommand (run_app fills in the file's configuration).
 void add_resume_option(CLI::App& sub, std::string& resume);
