@@ -9,12 +9,15 @@
 #include <torch/nn/functional/loss.h>
 
 #include "bnlandscape/models/batch_norm.h"
+#include "bnlandscape/models/classifier.h"
+#include "bnlandscape/models/factory.h"
 #include "bnlandscape/probes/density.h"
 #include "bnlandscape/probes/flat_params.h"
 #include "bnlandscape/probes/gradient_path.h"
 #include "bnlandscape/probes/hessian_operator.h"
 #include "bnlandscape/probes/spectrum.h"
 #include "bnlandscape/probes/trace.h"
+#include "bnlandscape/probes/mlp_curvature.h"
 
 namespace bnl::probes {
 namespace {
@@ -120,25 +123,6 @@ void validate_probe_blocks(const ProbeConfig& c, const std::vector<ParamBlock>& 
     if (c.layer_top_k >= b.size)
       bad("layer-top-k", std::to_string(c.layer_top_k),
           "fewer than the " + std::to_string(b.size) + " parameters of the smallest block (" + b.name + ")");
-}
-
-void copy_state(const torch::nn::Module& from, torch::nn::Module& to) {
-  copy_state(from.named_parameters(), from.named_buffers(), to);
-}
-
-void copy_state(const torch::OrderedDict<std::string, torch::Tensor>& params,
-                const torch::OrderedDict<std::string, torch::Tensor>& buffers, torch::nn::Module& to) {
-  torch::NoGradGuard no_grad;
-  for (auto& item : to.named_parameters()) {
-    const auto* s = params.find(item.key());
-    TORCH_CHECK(s, "copy_state: expected parameter ", item.key(), " in the source model, got none");
-    item.value().copy_(*s);
-  }
-  for (auto& item : to.named_buffers()) {
-    const auto* s = buffers.find(item.key());
-    TORCH_CHECK(s, "copy_state: expected buffer ", item.key(), " in the source model, got none");
-    item.value().copy_(*s);
-  }
 }
 
 LandscapeProbe::LandscapeProbe(const models::ModelSpec& spec, const ProbeConfig& config, const ProbeContext& ctx,
