@@ -159,6 +159,11 @@ class PickleMachine {
   }
 
   // By value: the names may live in the arena, which grows when the global is made.
+  // One opcode that pushes a constant (None, bool, int, bytes, str); false for any other.
+  bool push_value(std::uint8_t op);
+  // One opcode that builds or changes containers, the memo, globals or objects (TUPLE ...
+  // BUILD); false for any other.
+  bool apply_structure(std::uint8_t op);
   void global(std::string module, std::string qualname);
   void reduce();
   void build();

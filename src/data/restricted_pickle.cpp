@@ -68,101 +68,8 @@ std::uint32_t PickleMachine::run() {
         if (marks_.size() >= kMaxStack) fail("too many nested MARKs");
         marks_.push_back(stack_.size());
         break;
-      case '}': push(make_simple(Kind::Dict)); break;   // EMPTY_DICT
-      case ']': push(make_simple(Kind::List)); break;   // EMPTY_LIST
-      case ')': push(make_simple(Kind::Tuple)); break;  // EMPTY_TUPLE
-      case 'N': push(make_simple(Kind::None)); break;   // NONE
-      case 0x88: push(make_simple(Kind::Bool, 1)); break;  // NEWTRUE
-      case 0x89: push(make_simple(Kind::Bool, 0)); break;  // NEWFALSE
-      case 'K': push(make_simple(Kind::Int, static_cast<std::int64_t>(le(1, "BININT1")))); break;
-      case 'M': push(make_simple(Kind::Int, static_cast<std::int64_t>(le(2, "BININT2")))); break;
-      case 'J':  // BININT: signed 32-bit
-        push(make_simple(Kind::Int, static_cast<std::int32_t>(le(4, "BININT"))));
-        break;
-      case 0x8a: {  // LONG1: little-endian two's complement of up to 8 bytes here
-        const std::size_t k = *need(1, "LONG1");
-        if (k > 8) fail("LONG1 wider than 64 bits");
-        std::uint64_t v = le(k, "LONG1");
-        if (k > 0 && k < 8 && (v >> (8 * k - 1)) != 0) v |= ~std::uint64_t(0) << (8 * k);
-        push(make_simple(Kind::Int, static_cast<std::int64_t>(v)));
-        break;
-      }
-      case 'U':  // SHORT_BINSTRING (Python 2 str: bytes)
-        push(make_string(Kind::Bytes, le(1, "SHORT_BINSTRING"), "SHORT_BINSTRING"));
-        break;
-      case 'T': {  // BINSTRING: signed 32-bit length
-        const auto len = static_cast<std::int32_t>(le(4, "BINSTRING"));
-        if (len < 0) fail("negative BINSTRING length");
-        push(make_string(Kind::Bytes, static_cast<std::uint64_t>(len), "BINSTRING"));
-        break;
-      }
-      case 'C': push(make_string(Kind::Bytes, le(1, "SHORT_BINBYTES"), "SHORT_BINBYTES")); break;
-      case 'B': push(make_string(Kind::Bytes, le(4, "BINBYTES"), "BINBYTES")); break;
-      case 0x8e: push(make_string(Kind::Bytes, le(8, "BINBYTES8"), "BINBYTES8")); break;
-      case 0x8c:
-        push(make_string(Kind::Str, le(1, "SHORT_BINUNICODE"), "SHORT_BINUNICODE"));
-        break;
-      case 'X': push(make_string(Kind::Str, le(4, "BINUNICODE"), "BINUNICODE")); break;
-      case 0x8d: push(make_string(Kind::Str, le(8, "BINUNICODE8"), "BINUNICODE8")); break;
-      case 't': {  // TUPLE
-        Obj o;
-        o.kind = Kind::Tuple;
-        o.items = pop_mark();
-        push(make(std::move(o)));
-        break;
-      }
-      case 0x85:
-      case 0x86:
-      case 0x87: {  // TUPLE1..3
-        Obj o;
-        o.kind = Kind::Tuple;
-        o.items.resize(op - 0x84);
-        for (std::size_t j = o.items.size(); j-- > 0;) o.items[j] = pop();
-        push(make(std::move(o)));
-        break;
-      }
-      case 'a': {  // APPEND
-        const std::uint32_t v = pop();
-        append_to(top(), {v});
-        break;
-      }
-      case 'e': {  // APPENDS
-        const std::vector<std::uint32_t> items = pop_mark();
-        append_to(top(), items);
-        break;
-      }
-      case 's': {  // SETITEM
-        const std::uint32_t v = pop();
-        const std::uint32_t k = pop();
-        set_items(top(), {k, v});
-        break;
-      }
-      case 'u': {  // SETITEMS
-        const std::vector<std::uint32_t> items = pop_mark();
-        set_items(top(), items);
-        break;
-      }
-      case 'q': memo_put(le(1, "BINPUT")); break;
-      case 'r': memo_put(le(4, "LONG_BINPUT")); break;
-      case 0x94: memo_put(memo_.size()); break;  // MEMOIZE
-      case 'h': memo_get(le(1, "BINGET")); break;
-      case 'j': memo_get(le(4, "LONG_BINGET")); break;
-      case 'c': {  // GLOBAL
-        const std::string module = line("GLOBAL module");
-        const std::string qualname = line("GLOBAL name");
-        global(module, qualname);
-        break;
-      }
-      case 0x93: {  // STACK_GLOBAL
-        const std::uint32_t q = pop();
-        const std::uint32_t m = pop();
-        global(expect(m, Kind::Str, "STACK_GLOBAL module").s,
-               expect(q, Kind::Str, "STACK_GLOBAL name").s);
-        break;
-      }
-      case 'R': reduce(); break;
-      case 'b': build(); break;
       default: {
+        if (push_value(op) || apply_structure(op)) break;
         const bool printable = op >= 0x20 && op < 0x7f;
         fail("unsupported pickle opcode 0x" + std::string(1, "0123456789abcdef"[op >> 4]) +
              std::string(1, "0123456789abcdef"[op & 15]) +
@@ -171,6 +78,114 @@ std::uint32_t PickleMachine::run() {
     }
     first = false;
   }
+}
+
+bool PickleMachine::push_value(std::uint8_t op) {
+  switch (op) {
+    case '}': push(make_simple(Kind::Dict)); break;   // EMPTY_DICT
+    case ']': push(make_simple(Kind::List)); break;   // EMPTY_LIST
+    case ')': push(make_simple(Kind::Tuple)); break;  // EMPTY_TUPLE
+    case 'N': push(make_simple(Kind::None)); break;   // NONE
+    case 0x88: push(make_simple(Kind::Bool, 1)); break;  // NEWTRUE
+    case 0x89: push(make_simple(Kind::Bool, 0)); break;  // NEWFALSE
+    case 'K': push(make_simple(Kind::Int, static_cast<std::int64_t>(le(1, "BININT1")))); break;
+    case 'M': push(make_simple(Kind::Int, static_cast<std::int64_t>(le(2, "BININT2")))); break;
+    case 'J':  // BININT: signed 32-bit
+      push(make_simple(Kind::Int, static_cast<std::int32_t>(le(4, "BININT"))));
+      break;
+    case 0x8a: {  // LONG1: little-endian two's complement of up to 8 bytes here
+      const std::size_t k = *need(1, "LONG1");
+      if (k > 8) fail("LONG1 wider than 64 bits");
+      std::uint64_t v = le(k, "LONG1");
+      if (k > 0 && k < 8 && (v >> (8 * k - 1)) != 0) v |= ~std::uint64_t(0) << (8 * k);
+      push(make_simple(Kind::Int, static_cast<std::int64_t>(v)));
+      break;
+    }
+    case 'U':  // SHORT_BINSTRING (Python 2 str: bytes)
+      push(make_string(Kind::Bytes, le(1, "SHORT_BINSTRING"), "SHORT_BINSTRING"));
+      break;
+    case 'T': {  // BINSTRING: signed 32-bit length
+      const auto len = static_cast<std::int32_t>(le(4, "BINSTRING"));
+      if (len < 0) fail("negative BINSTRING length");
+      push(make_string(Kind::Bytes, static_cast<std::uint64_t>(len), "BINSTRING"));
+      break;
+    }
+    case 'C': push(make_string(Kind::Bytes, le(1, "SHORT_BINBYTES"), "SHORT_BINBYTES")); break;
+    case 'B': push(make_string(Kind::Bytes, le(4, "BINBYTES"), "BINBYTES")); break;
+    case 0x8e: push(make_string(Kind::Bytes, le(8, "BINBYTES8"), "BINBYTES8")); break;
+    case 0x8c:
+      push(make_string(Kind::Str, le(1, "SHORT_BINUNICODE"), "SHORT_BINUNICODE"));
+      break;
+    case 'X': push(make_string(Kind::Str, le(4, "BINUNICODE"), "BINUNICODE")); break;
+    case 0x8d: push(make_string(Kind::Str, le(8, "BINUNICODE8"), "BINUNICODE8")); break;
+    default: return false;
+  }
+  return true;
+}
+
+bool PickleMachine::apply_structure(std::uint8_t op) {
+  switch (op) {
+    case 't': {  // TUPLE
+      Obj o;
+      o.kind = Kind::Tuple;
+      o.items = pop_mark();
+      push(make(std::move(o)));
+      break;
+    }
+    case 0x85:
+    case 0x86:
+    case 0x87: {  // TUPLE1..3
+      Obj o;
+      o.kind = Kind::Tuple;
+      o.items.resize(op - 0x84);
+      for (std::size_t j = o.items.size(); j-- > 0;) o.items[j] = pop();
+      push(make(std::move(o)));
+      break;
+    }
+    case 'a': {  // APPEND
+      const std::uint32_t v = pop();
+      append_to(top(), {v});
+      break;
+    }
+    case 'e': {  // APPENDS
+      const std::vector<std::uint32_t> items = pop_mark();
+      append_to(top(), items);
+      break;
+    }
+    case 's': {  // SETITEM
+      const std::uint32_t v = pop();
+      const std::uint32_t k = pop();
+      set_items(top(), {k, v});
+      break;
+    }
+    case 'u': {  // SETITEMS
+      const std::vector<std::uint32_t> items = pop_mark();
+      set_items(top(), items);
+      break;
+    }
+    case 'q': memo_put(le(1, "BINPUT")); break;
+    case 'r': memo_put(le(4, "LONG_BINPUT")); break;
+    case 0x94: memo_put(memo_.size()); break;  // MEMOIZE
+    case 'h': memo_get(le(1, "BINGET")); break;
+    case 'j': memo_get(le(4, "LONG_BINGET")); break;
+    case 'c': {  // GLOBAL
+      const std::string module = line("GLOBAL module");
+      const std::string qualname = line("GLOBAL name");
+      global(module, qualname);
+      break;
+    }
+    case 0x93: {  // STACK_GLOBAL
+      const std::uint32_t q = pop();
+      const std::uint32_t m = pop();
+      global(expect(m, Kind::Str, "STACK_GLOBAL module").s,
+             expect(q, Kind::Str, "STACK_GLOBAL name").s);
+      break;
+    }
+    case 'R': reduce(); break;
+    case 'b': build(); break;
+    default: return false;
+  }
+  return true;
 }
 
 const char* kind_name(Kind k) {
