@@ -15,6 +15,7 @@
 #include "bnlandscape/probes/flat_params.h"
 #include "bnlandscape/probes/gradient_path.h"
 #include "bnlandscape/probes/hessian_operator.h"
+#include "bnlandscape/probes/layer_hessian.h"
 #include "bnlandscape/probes/spectrum.h"
 #include "bnlandscape/probes/trace.h"
 #include "bnlandscape/probes/mlp_curvature.h"

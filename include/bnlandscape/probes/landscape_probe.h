@@ -17,8 +17,8 @@
 #include <torch/ordered_dict.h>
 #include <torch/types.h>
 
-#include "bnlandscape/probes/layer_hessian.h"
 #include "bnlandscape/probes/loss_fn.h"
+#include "bnlandscape/probes/param_block.h"
 #include "bnlandscape/probes/probe_context.h"
 #include "bnlandscape/probes/probe_record.h"
 #include "bnlandscape/probes/probe_state.h"
