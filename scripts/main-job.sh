@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
-bash scripts/build.sh
+bash scripts/build.sh bnlandscape
 mkdir -p runs
 for variant in nobn bn; do
   ./build/bnlandscape probe --config configs/main/fashion_mlp_${variant}.toml --overwrite

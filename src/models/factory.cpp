@@ -1,10 +1,12 @@
 #include "bnlandscape/models/factory.h"
 
-#include <sstream>
 #include <stdexcept>
 
+#include "bnlandscape/core/parse.h"
+#include "bnlandscape/models/batch_norm.h"
 #include "bnlandscape/models/mlp.h"
 #include "bnlandscape/models/vgg.h"
+#include "list_items.h"
 
 namespace bnl::models {
 
@@ -46,24 +48,11 @@ void for_each_batch_norm(torch::nn::Module& model, const std::function<void(Batc
 
 std::vector<std::int64_t> parse_int_list(const std::string& s, const std::string& what) {
   std::vector<std::int64_t> out;
-  std::stringstream ss(s);
-  std::string item;
-  while (std::getline(ss, item, ',')) {
-    const auto b = item.find_first_not_of(" \t");
-    const auto e = item.find_last_not_of(" \t");
-    if (b == std::string::npos)
+  for (const auto& item : list_items(s)) {
+    const auto v = core::parse_int(item);
+    if (item.empty() || !v || *v <= 0)
       throw std::invalid_argument(what + ": expected a comma-separated list of positive integers, got \"" + s + "\"");
-    const std::string tok = item.substr(b, e - b + 1);
-    std::size_t used = 0;
-    long long v = 0;
-    try {
-      v = std::stoll(tok, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (used != tok.size() || v <= 0)
-      throw std::invalid_argument(what + ": expected a comma-separated list of positive integers, got \"" + s + "\"");
-    out.push_back(v);
+    out.push_back(*v);
   }
   if (out.empty()) throw std::invalid_argument(what + ": expected at least one value, got \"" + s + "\"");
   return out;

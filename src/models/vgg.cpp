@@ -2,12 +2,14 @@
 
 #include <algorithm>
 #include <cmath>
-#include <sstream>
 #include <stdexcept>
 
 #include <torch/nn/modules/activation.h>
 #include <torch/nn/modules/conv.h>
 #include <torch/nn/modules/pooling.h>
+
+#include "bnlandscape/core/parse.h"
+#include "list_items.h"
 
 namespace bnl::models {
 namespace {
@@ -28,26 +30,15 @@ std::vector<std::int64_t> parse_vgg_config(const std::string& s) {
     return parse_vgg_config("64,64,M,128,128,M,256,256,256,256,M,512,512,512,512,M,512,512,512,512,M");
   std::vector<std::int64_t> out;
   bool any_conv = false;
-  std::stringstream ss(s);
-  std::string item;
-  while (std::getline(ss, item, ',')) {
-    const auto b = item.find_first_not_of(" \t");
-    const auto e = item.find_last_not_of(" \t");
-    if (b == std::string::npos) bad_config(s);
-    const std::string tok = item.substr(b, e - b + 1);
+  for (const auto& tok : list_items(s)) {
+    if (tok.empty()) bad_config(s);
     if (tok == "M" || tok == "m") {
       out.push_back(kVggPool);
       continue;
     }
-    std::size_t used = 0;
-    long long v = 0;
-    try {
-      v = std::stoll(tok, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (used != tok.size() || v <= 0) bad_config(s);
-    out.push_back(v);
+    const auto v = core::parse_int(tok);
+    if (!v || *v <= 0) bad_config(s);
+    out.push_back(*v);
     any_conv = true;
   }
   if (!any_conv) bad_config(s);

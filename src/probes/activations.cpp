@@ -9,6 +9,7 @@
 #include <torch/nn/modules/conv.h>
 #include <torch/nn/modules/linear.h>
 
+#include "bnlandscape/models/classifier.h"
 #include "bnlandscape/models/norm_spec.h"
 #include "state_guard.h"
 

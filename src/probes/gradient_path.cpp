@@ -9,6 +9,7 @@
 #include <torch/utils.h>
 
 #include "bnlandscape/probes/flat_params.h"
+#include "bnlandscape/probes/mlp_curvature.h"
 
 namespace bnl::probes {
 namespace {

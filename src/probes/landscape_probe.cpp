@@ -9,12 +9,16 @@
 #include <torch/nn/functional/loss.h>
 
 #include "bnlandscape/models/batch_norm.h"
+#include "bnlandscape/models/classifier.h"
+#include "bnlandscape/models/factory.h"
 #include "bnlandscape/probes/density.h"
 #include "bnlandscape/probes/flat_params.h"
 #include "bnlandscape/probes/gradient_path.h"
 #include "bnlandscape/probes/hessian_operator.h"
+#include "bnlandscape/probes/layer_hessian.h"
 #include "bnlandscape/probes/spectrum.h"
 #include "bnlandscape/probes/trace.h"
+#include "bnlandscape/probes/mlp_curvature.h"
 
 namespace bnl::probes {
 namespace {
@@ -24,25 +28,6 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr std::uint64_t kDensitySalt = 0x736c7164656e73ULL;  // "slqdens"
 
 }  // namespace
-
-void copy_state(const torch::nn::Module& from, torch::nn::Module& to) {
-  copy_state(from.named_parameters(), from.named_buffers(), to);
-}
-
-void copy_state(const torch::OrderedDict<std::string, torch::Tensor>& params,
-                const torch::OrderedDict<std::string, torch::Tensor>& buffers, torch::nn::Module& to) {
-  torch::NoGradGuard no_grad;
-  for (auto& item : to.named_parameters()) {
-    const auto* s = params.find(item.key());
-    TORCH_CHECK(s, "copy_state: expected parameter ", item.key(), " in the source model, got none");
-    item.value().copy_(*s);
-  }
-  for (auto& item : to.named_buffers()) {
-    const auto* s = buffers.find(item.key());
-    TORCH_CHECK(s, "copy_state: expected buffer ", item.key(), " in the source model, got none");
-    item.value().copy_(*s);
-  }
-}
 
 LandscapeProbe::LandscapeProbe(const models::ModelSpec& spec, const ProbeConfig& config, const ProbeContext& ctx,
                                ProbeShard shard)

@@ -1,50 +1,10 @@
 #include "bnlandscape/probes/layer_hessian.h"
 
 #include <cstring>
-#include <unordered_map>
 
 #include <c10/util/Exception.h>
-#include <torch/nn/modules/conv.h>
-#include <torch/nn/modules/linear.h>
-
-#include "bnlandscape/models/norm_spec.h"
 
 namespace bnl::probes {
-namespace {
-
-std::string kind_of(const torch::nn::Module& m) {
-  if (m.as<torch::nn::Linear>()) return "linear";
-  if (m.as<torch::nn::Conv2d>() || m.as<torch::nn::Conv1d>() || m.as<torch::nn::Conv3d>()) return "conv";
-  if (models::is_norm_layer(m)) return "norm";
-  return "other";
-}
-
-}  // namespace
-
-std::vector<ParamBlock> parameter_blocks(const torch::nn::Module& model, const std::vector<torch::Tensor>& params) {
-  // Identity of the storage-owning tensor, so that a parameter is found whatever view holds it.
-  std::unordered_map<const void*, std::pair<std::int64_t, std::int64_t>> where;
-  std::int64_t offset = 0;
-  for (const auto& p : params) {
-    where.emplace(p.unsafeGetTensorImpl(), std::make_pair(offset, p.numel()));
-    offset += p.numel();
-  }
-  std::vector<ParamBlock> blocks;
-  for (const auto& item : model.named_modules("", /*include_self=*/false)) {
-    ParamBlock b;
-    for (const auto& p : item.value()->named_parameters(/*recurse=*/false)) {
-      const auto it = where.find(p.value().unsafeGetTensorImpl());
-      if (it == where.end()) continue;
-      b.ranges.push_back(it->second);
-      b.size += it->second.second;
-    }
-    if (b.size == 0) continue;
-    b.name = item.key();
-    b.kind = kind_of(*item.value());
-    blocks.push_back(std::move(b));
-  }
-  return blocks;
-}
 
 BlockHessianOperator::BlockHessianOperator(const HessianOperator& op, ParamBlock block)
     : op_(op), block_(std::move(block)) {

@@ -4,11 +4,11 @@
 #include <vector>
 
 #include <c10/util/Exception.h>
-#include <torch/nn/modules/activation.h>
 #include <torch/nn/modules/linear.h>
 
 #include "bnlandscape/models/batch_norm.h"
-#include "bnlandscape/models/mlp.h"
+#include "bnlandscape/models/classifier.h"
+#include "bnlandscape/models/mlp_layout.h"
 #include "bn_r_kernels.h"
 
 namespace bnl::probes {
@@ -28,7 +28,7 @@ T* ptr(const torch::Tensor& t) {
 
 }  // namespace
 
-struct MlpCurvature::Point {
+struct MlpCurvaturePoint {
   // One entry per layer of one micro-batch.
   struct Layer {
     torch::Tensor input;  // A_{l-1} [m, in] (the micro-batch itself for the first layer)
@@ -46,39 +46,17 @@ struct MlpCurvature::Point {
 MlpCurvature::~MlpCurvature() = default;
 
 std::string MlpCurvature::unsupported_reason(models::Classifier& model, const std::vector<torch::Tensor>& params) {
-  auto* mlp = dynamic_cast<models::MLPImpl*>(&model);
-  if (!mlp) return "not an MLP";
-  if (model.bn_noise()) return "noisy BN is on";
-  const auto children = mlp->net->named_children();
-  if (children.is_empty()) return "net is empty";
-  enum class Next { Linear, NormOrRelu, Relu } next = Next::Linear;
+  const auto layout = models::match_mlp_layout(model);
+  if (!layout.ok()) return layout.reason;
   std::vector<torch::Tensor> expected;
-  std::int64_t width = 0;
-  for (const auto& item : children) {
-    const std::string name = "net." + item.key();
-    if (auto* lin = item.value()->as<torch::nn::Linear>()) {
-      if (next != Next::Linear) return name + " is a Linear that follows a Linear or BatchNorm";
-      if (!lin->bias.defined()) return name + " has no bias";
-      expected.push_back(lin->weight);
-      expected.push_back(lin->bias);
-      width = lin->weight.size(0);
-      next = Next::NormOrRelu;
-    } else if (auto* bn = item.value()->as<models::BatchNorm>()) {
-      if (next != Next::NormOrRelu) return name + " is a BatchNorm that does not follow a Linear";
-      if (bn->options.spatial()) return name + " is a spatial BatchNorm";
-      if (bn->options.backward() != models::BnBackward::Exact) return name + " uses the original study's backward";
-      if (bn->options.num_features() != width) return name + " does not match its Linear's width";
-      expected.push_back(bn->gamma);
-      expected.push_back(bn->beta);
-      next = Next::Relu;
-    } else if (item.value()->as<torch::nn::ReLU>()) {
-      if (next == Next::Linear) return name + " is a ReLU that does not follow a Linear or BatchNorm";
-      next = Next::Linear;
-    } else {
-      return name + " is " + item.value()->name() + ", not Linear, our BatchNorm or ReLU";
+  for (const auto& layer : layout.layers) {
+    expected.push_back(layer.linear->weight);
+    expected.push_back(layer.linear->bias);
+    if (layer.bn) {
+      expected.push_back(layer.bn->gamma);
+      expected.push_back(layer.bn->beta);
     }
   }
-  if (next != Next::NormOrRelu) return "net does not end in a Linear";
   if (expected.size() != params.size()) return "the parameters are not the MLP's parameters";
   for (std::size_t i = 0; i < params.size(); ++i) {
     if (!params[i].is_same(expected[i])) return "parameter " + std::to_string(i) + " is not the MLP's, in order";
@@ -96,17 +74,10 @@ MlpCurvature::MlpCurvature(models::Classifier& model, const std::vector<torch::T
   const std::string why = unsupported_reason(model, params);
   if (!why.empty()) throw std::invalid_argument("MlpCurvature: " + why);
   num_params_ = params.size();
-  auto& mlp = dynamic_cast<models::MLPImpl&>(model);
   std::int64_t index = 0;
-  for (const auto& item : mlp.net->children()) {
-    if (auto* lin = item->as<torch::nn::Linear>()) {
-      layers_.push_back({lin->weight, lin->bias, nullptr, index, -1});
-      index += 2;
-    } else if (auto* bn = item->as<models::BatchNorm>()) {
-      layers_.back().bn = bn;
-      layers_.back().gamma_index = index;
-      index += 2;
-    }
+  for (const auto& layer : models::match_mlp_layout(model).layers) {
+    layers_.push_back({layer.linear->weight, layer.linear->bias, layer.bn, index, layer.bn ? index + 2 : -1});
+    index += layer.bn ? 4 : 2;
   }
   const std::int64_t n = x.size(0), in0 = layers_.front().weight.size(1);
   TORCH_CHECK(n > 0 && x.numel() == n * in0, "MlpCurvature: expected images of ", in0, " values each, got ", x.sizes());

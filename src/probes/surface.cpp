@@ -11,6 +11,7 @@
 #include <torch/nn/functional/loss.h>
 #include <torch/utils.h>
 
+#include "bnlandscape/models/classifier.h"
 #include "bnlandscape/probes/flat_params.h"
 #include "bnlandscape/probes/hessian_operator.h"
 #include "bnlandscape/probes/spectrum.h"

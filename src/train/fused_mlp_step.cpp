@@ -4,11 +4,11 @@
 #include <cmath>
 #include <stdexcept>
 
-#include <torch/nn/modules/activation.h>
 #include <torch/nn/modules/linear.h>
 
 #include "bnlandscape/models/batch_norm.h"
-#include "bnlandscape/models/mlp.h"
+#include "bnlandscape/models/classifier.h"
+#include "bnlandscape/models/mlp_layout.h"
 #include "bnlandscape/train/blas.h"
 
 namespace bnl::train {
@@ -21,16 +21,9 @@ bool float_cpu_contiguous(const torch::Tensor& t) {
 }  // namespace
 
 std::string FusedMlpStep::unsupported_reason(models::Classifier& model) {
-  auto* mlp = dynamic_cast<models::MLPImpl*>(&model);
-  if (!mlp) return "not an MLP";
+  const auto layout = models::match_mlp_layout(model);
+  if (!layout.ok()) return layout.reason;
   if (!cblas().sgemm) return "the loaded BLAS has no cblas_sgemm";
-  if (model.bn_noise()) return "noisy BN is on";
-  const auto children = mlp->net->named_children();
-  if (children.is_empty()) return "net is empty";
-  // What may come next: a Linear, or (after a Linear) a BatchNorm or ReLU, or (after a
-  // BatchNorm) a ReLU.
-  enum class Next { Linear, NormOrRelu, Relu } next = Next::Linear;
-  std::int64_t width = 0;
   auto check_params = [](const std::string& name, std::initializer_list<const torch::Tensor*> ps) -> std::string {
     for (const auto* p : ps) {
       if (!float_cpu_contiguous(*p)) return name + " has a parameter that is not float32, contiguous, on the CPU";
@@ -38,32 +31,16 @@ std::string FusedMlpStep::unsupported_reason(models::Classifier& model) {
     }
     return "";
   };
-  for (const auto& item : children) {
-    const std::string name = "net." + item.key();
-    if (auto* lin = item.value()->as<torch::nn::Linear>()) {
-      if (next != Next::Linear) return name + " is a Linear that follows a Linear or BatchNorm";
-      if (!lin->bias.defined()) return name + " has no bias";
-      if (auto why = check_params(name, {&lin->weight, &lin->bias}); !why.empty()) return why;
-      if (lin->weight.size(0) >= INT_MAX || lin->weight.size(1) >= INT_MAX) return name + " is too wide for BLAS";
-      width = lin->weight.size(0);
-      next = Next::NormOrRelu;
-    } else if (auto* bn = item.value()->as<models::BatchNorm>()) {
-      if (next != Next::NormOrRelu) return name + " is a BatchNorm that does not follow a Linear";
-      if (bn->options.spatial()) return name + " is a spatial BatchNorm";
-      if (bn->options.backward() != models::BnBackward::Exact) return name + " uses the original study's backward";
-      if (bn->options.num_features() != width) return name + " does not match its Linear's width";
-      if (auto why = check_params(name, {&bn->gamma, &bn->beta}); !why.empty()) return why;
+  for (const auto& layer : layout.layers) {
+    const auto* lin = layer.linear;
+    if (auto why = check_params(layer.linear_name, {&lin->weight, &lin->bias}); !why.empty()) return why;
+    if (lin->weight.size(0) >= INT_MAX || lin->weight.size(1) >= INT_MAX) return layer.linear_name + " is too wide for BLAS";
+    if (const auto* bn = layer.bn) {
+      if (auto why = check_params(layer.bn_name, {&bn->gamma, &bn->beta}); !why.empty()) return why;
       if (!float_cpu_contiguous(bn->running_mean) || !float_cpu_contiguous(bn->running_var))
-        return name + " has running statistics that are not float32, contiguous, on the CPU";
-      next = Next::Relu;
-    } else if (item.value()->as<torch::nn::ReLU>()) {
-      if (next == Next::Linear) return name + " is a ReLU that does not follow a Linear or BatchNorm";
-      next = Next::Linear;
-    } else {
-      return name + " is " + item.value()->name() + ", not Linear, our BatchNorm or ReLU";
+        return layer.bn_name + " has running statistics that are not float32, contiguous, on the CPU";
     }
   }
-  if (next != Next::NormOrRelu) return "net does not end in a Linear";
   return "";
 }
 
@@ -71,13 +48,9 @@ FusedMlpStep::FusedMlpStep(models::Classifier& model) {
   const std::string why = unsupported_reason(model);
   if (!why.empty()) throw std::invalid_argument("fused MLP step: " + why);
   model_ = &model;
-  auto& mlp = dynamic_cast<models::MLPImpl&>(model);
-  for (const auto& item : mlp.net->children()) {
-    if (auto* lin = item->as<torch::nn::Linear>()) {
-      layers_.push_back({lin->weight, lin->bias, nullptr, lin->weight.size(1), lin->weight.size(0)});
-    } else if (auto* bn = item->as<models::BatchNorm>()) {
-      layers_.back().bn = bn;
-    }
+  for (const auto& layer : models::match_mlp_layout(model).layers) {
+    const auto& w = layer.linear->weight;
+    layers_.push_back({w, layer.linear->bias, layer.bn, w.size(1), w.size(0)});
   }
   for (std::size_t l = 1; l < layers_.size(); ++l)
     TORCH_CHECK(layers_[l].in == layers_[l - 1].out, "fused MLP step: expected layer ", l, " to take ",

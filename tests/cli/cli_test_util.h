@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <string>
 
+#include "common/temp_dir.h"
+
 namespace bnl_test {
 
 struct Result {
@@ -45,15 +47,6 @@ inline bool have_fashion() {
   return std::filesystem::exists("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz");
 }
 
-/// A fresh temporary directory removed at scope exit.
-struct TempDir {
-  std::filesystem::path path;
-  TempDir() {
-    char tmpl[] = "/tmp/bnl_test_XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-  std::string operator/(const std::string& name) const { return (path / name).string(); }
-};
+using TempDir = bnl_test::TempDir;
 
 }  // namespace bnl_test

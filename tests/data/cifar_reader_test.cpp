@@ -13,31 +13,14 @@
 #include <vector>
 
 #include "bnlandscape/data/cifar_reader.h"
+#include "common/temp_dir.h"
 
 namespace bnl::data {
 namespace {
 
 using Bytes = std::vector<std::uint8_t>;
 
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "bnl-cifar-XXXXXX").string();
-    if (mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-  std::string file(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
+using TempDir = bnl_test::TempDir;
 
 void write_file(const std::string& path, const Bytes& bytes) {
   std::ofstream out(path, std::ios::binary);
@@ -505,7 +488,7 @@ dump('narrow', {b'data': np.ascontiguousarray(data[:, :3071]), b'labels': labels
 dump('fortran', {b'data': np.asfortranarray(data), b'labels': labels}, 2)
 dump('nplabels', {b'data': data, b'labels': np.array(labels, dtype=np.int64)}, 2)
 )PY";
-    const std::string cmd = std::string(BNL_PYTHON) + " " + script + " " + dir_->path();
+    const std::string cmd = std::string(BNL_PYTHON) + " " + script + " " + dir_->path.string();
     status_ = std::system(cmd.c_str());
   }
   static void TearDownTestSuite() {

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "bnlandscape/data/dataset.h"
+#include "common/temp_dir.h"
 
 namespace bnl::data {
 namespace {
@@ -22,25 +23,7 @@ namespace {
 namespace fs = std::filesystem;
 using Bytes = std::vector<std::uint8_t>;
 
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "bnl-dataset-XXXXXX").string();
-    if (mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-  std::string file(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
+using TempDir = bnl_test::TempDir;
 
 void write_file(const std::string& path, const Bytes& bytes) {
   fs::create_directories(fs::path(path).parent_path());
@@ -224,9 +207,9 @@ TEST(Dataset, DefaultDirectories) {
 
 TEST(Dataset, LoadsFashionMnistFromGzipFiles) {
   TempDir dir;
-  write_fashion(dir.path(), "train", 12, 28, true);
-  write_fashion(dir.path(), "t10k", 5, 28, true);
-  const Dataset ds = load_dataset("fashion-mnist", dir.path());
+  write_fashion(dir.path.string(), "train", 12, 28, true);
+  write_fashion(dir.path.string(), "t10k", 5, 28, true);
+  const Dataset ds = load_dataset("fashion-mnist", dir.path.string());
   EXPECT_EQ(ds.name, "fashion-mnist");
   EXPECT_EQ(ds.train.n, 12);
   EXPECT_EQ(ds.test.n, 5);
@@ -248,15 +231,15 @@ TEST(Dataset, LoadsFashionMnistFromGzipFiles) {
 
 TEST(Dataset, LoadsUncompressedFashionMnistAndPrefersGzip) {
   TempDir dir;
-  write_fashion(dir.path(), "train", 4, 3, false);
-  write_fashion(dir.path(), "t10k", 2, 3, false);
-  Dataset ds = load_dataset("fashion-mnist", dir.path());
+  write_fashion(dir.path.string(), "train", 4, 3, false);
+  write_fashion(dir.path.string(), "t10k", 2, 3, false);
+  Dataset ds = load_dataset("fashion-mnist", dir.path.string());
   EXPECT_EQ(ds.train.n, 4);
   EXPECT_EQ(ds.test.n, 2);
   EXPECT_EQ(ds.files[0].path, dir.file("train-images-idx3-ubyte"));
   expect_paired(ds.train);
-  write_fashion(dir.path(), "train", 6, 3, true);
-  ds = load_dataset("fashion-mnist", dir.path());
+  write_fashion(dir.path.string(), "train", 6, 3, true);
+  ds = load_dataset("fashion-mnist", dir.path.string());
   EXPECT_EQ(ds.train.n, 6);
   EXPECT_EQ(ds.files[0].path, dir.file("train-images-idx3-ubyte.gz"));
   EXPECT_EQ(ds.files[2].path, dir.file("t10k-images-idx3-ubyte"));
@@ -271,36 +254,36 @@ TEST(Dataset, FashionMnistErrorsNameDirectoryAndFiles) {
                      "t10k-images-idx3-ubyte[.gz], t10k-labels-idx1-ubyte[.gz]"),
             std::string::npos)
       << msg;
-  write_fashion(dir.path(), "train", 4, 3, true);
-  data_error([&] { load_dataset("fashion-mnist", dir.path()); },
-             dir.path() + ": fashion-mnist files missing: t10k-images-idx3-ubyte[.gz], "
+  write_fashion(dir.path.string(), "train", 4, 3, true);
+  data_error([&] { load_dataset("fashion-mnist", dir.path.string()); },
+             dir.path.string() + ": fashion-mnist files missing: t10k-images-idx3-ubyte[.gz], "
                           "t10k-labels-idx1-ubyte[.gz] (expected ");
-  write_fashion(dir.path(), "t10k", 2, 4, true);
-  data_error([&] { load_dataset("fashion-mnist", dir.path()); },
+  write_fashion(dir.path.string(), "t10k", 2, 4, true);
+  data_error([&] { load_dataset("fashion-mnist", dir.path.string()); },
              "expected test images of the training shape 1x3x3, got 1x4x4");
   write_file(dir.file("t10k-labels-idx1-ubyte.gz"), Bytes{1, 2, 3});
-  data_error([&] { load_dataset("fashion-mnist", dir.path()); },
+  data_error([&] { load_dataset("fashion-mnist", dir.path.string()); },
              dir.file("t10k-labels-idx1-ubyte.gz") + ": not a gzip file");
 }
 
 TEST(Dataset, LoadsCifar10BinaryPythonAndFlatLayouts) {
   TempDir bin;
   write_cifar(bin.file("cifar-10-batches-bin"), true);
-  Dataset ds = load_dataset("cifar10", bin.path());
+  Dataset ds = load_dataset("cifar10", bin.path.string());
   expect_cifar(ds);
   EXPECT_EQ(ds.files[0].path, bin.file("cifar-10-batches-bin/data_batch_1.bin"));
 
   TempDir py;
   write_cifar(py.file("cifar-10-batches-py"), false);
-  ds = load_dataset("cifar10", py.path());
+  ds = load_dataset("cifar10", py.path.string());
   expect_cifar(ds);
   EXPECT_EQ(ds.files[5].path, py.file("cifar-10-batches-py/test_batch"));
 
   TempDir flat;
-  write_cifar(flat.path(), false);
-  expect_cifar(load_dataset("cifar10", flat.path()));
-  write_cifar(flat.path(), true);
-  ds = load_dataset("cifar10", flat.path());
+  write_cifar(flat.path.string(), false);
+  expect_cifar(load_dataset("cifar10", flat.path.string()));
+  write_cifar(flat.path.string(), true);
+  ds = load_dataset("cifar10", flat.path.string());
   EXPECT_EQ(ds.files[0].path, flat.file("data_batch_1.bin"));
 }
 
@@ -311,14 +294,14 @@ TEST(Dataset, Cifar10ErrorsPointToTheDownloadScript) {
                                missing_dir + ": cifar10 data directory not found");
   EXPECT_NE(msg.find("run data/download_cifar10.sh to download it"), std::string::npos) << msg;
   EXPECT_NE(msg.find("cifar-10-batches-bin/{data_batch_1..5,test_batch}.bin"), std::string::npos);
-  msg = data_error([&] { load_dataset("cifar10", dir.path()); },
-                   dir.path() + ": no complete CIFAR-10 copy found");
+  msg = data_error([&] { load_dataset("cifar10", dir.path.string()); },
+                   dir.path.string() + ": no complete CIFAR-10 copy found");
   EXPECT_NE(msg.find("download_cifar10.sh"), std::string::npos) << msg;
   write_cifar(dir.file("cifar-10-batches-bin"), true, "data_batch_3.bin");
-  data_error([&] { load_dataset("cifar10", dir.path()); },
+  data_error([&] { load_dataset("cifar10", dir.path.string()); },
              "cifar-10-batches-bin/ lacks data_batch_3.bin; run data/download_cifar10.sh");
   write_file(dir.file("cifar-10-batches-bin/data_batch_3.bin"), Bytes(3000, 0));
-  data_error([&] { load_dataset("cifar10", dir.path()); },
+  data_error([&] { load_dataset("cifar10", dir.path.string()); },
              dir.file("cifar-10-batches-bin/data_batch_3.bin") + ": expected a positive multiple");
 }
 

@@ -15,6 +15,7 @@
 #include "bnlandscape/models/factory.h"
 #include "bnlandscape/probes/hessian_operator.h"
 #include "bnlandscape/probes/landscape_probe.h"
+#include "common/temp_dir.h"
 
 using namespace bnl;
 
@@ -22,14 +23,7 @@ namespace {
 
 constexpr int kWorld = 2;
 
-struct TempDir {
-  std::filesystem::path path;
-  TempDir() {
-    char tmpl[] = "/tmp/bnl_dist_XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-};
+using TempDir = bnl_test::TempDir;
 
 models::ModelSpec spec() {
   models::ModelSpec s;

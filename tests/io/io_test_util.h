@@ -10,32 +10,11 @@
 #include <fstream>
 #include <string>
 
+#include "common/temp_dir.h"
+
 namespace bnl::io::test {
 
-/// A fresh directory under the system temp dir, removed with its contents at scope exit.
-class TempDir {
- public:
-  TempDir() {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    std::string name = "bnl_io_" + std::to_string(::getpid());
-    if (info != nullptr) name += std::string("_") + info->test_suite_name() + "_" + info->name();
-    path_ = std::filesystem::temp_directory_path() / name;
-    std::filesystem::remove_all(path_);
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  /// Path of `name` inside the directory.
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  std::filesystem::path path_;
-};
+using TempDir = bnl_test::TempDir;
 
 /// Exit status and combined stdout/stderr of a Python run.
 struct PyResult {

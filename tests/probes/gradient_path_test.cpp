@@ -5,6 +5,7 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "bnlandscape/models/batch_norm.h"
 #include "bnlandscape/probes/spectrum.h"
 #include "probes/problems.h"
 

@@ -10,6 +10,7 @@
 
 #include <torch/torch.h>
 
+#include "bnlandscape/models/batch_norm.h"
 #include "bnlandscape/models/factory.h"
 #include "bnlandscape/models/mlp.h"
 #include "bnlandscape/train/fused_mlp_step.h"

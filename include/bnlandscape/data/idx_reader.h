@@ -8,23 +8,10 @@
 #include <string>
 #include <vector>
 
+#include "bnlandscape/data/gzip_file.h"
 #include "bnlandscape/data/image_set.h"
 
 namespace bnl::data {
-
-/// Reads a whole file; a name ending in ".gz" must be a valid gzip stream (a non-gzip file
-/// with that name, a truncated stream or a CRC error is a DataError), any other name is read
-/// raw. `max_bytes` bounds the decompressed size so a hostile header cannot exhaust memory.
-std::vector<std::uint8_t> read_maybe_gzip(const std::string& path,
-                                          std::size_t max_bytes = std::size_t(1) << 31);
-
-/// Decompresses a complete gzip stream held in memory (RFC 1952; concatenated members are
-/// joined as gzip(1) does). A missing gzip magic, a truncated stream, corrupt deflate data, a
-/// CRC-32 or length mismatch, bytes after the last member, or more than `max_bytes` of output
-/// is a DataError. `name` only appears in error messages.
-std::vector<std::uint8_t> gunzip(const std::uint8_t* data, std::size_t size,
-                                 const std::string& name,
-                                 std::size_t max_bytes = std::size_t(1) << 31);
 
 /// Parses an IDX image file (magic 2051, big-endian dims n x rows x cols) and an IDX label
 /// file (magic 2049, n) held in memory. Checks magic numbers, exact sizes, equal counts and

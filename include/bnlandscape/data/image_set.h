@@ -5,18 +5,16 @@
 /// libtorch-free, so the readers can be fuzzed in a small sanitizer build.
 
 #include <cstdint>
-#include <stdexcept>
 #include <string>
 #include <vector>
+
+#include "bnlandscape/core/error.h"
 
 namespace bnl::data {
 
 /// Bad input data (missing, truncated, corrupt or inconsistent file). The message is one
 /// line naming the file, what was expected and what was found; `main` maps it to exit code 2.
-class DataError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
+using DataError = bnl::DataError;
 
 /// Images [n, channels, height, width] as uint8 in row-major (channel-major per image) order,
 /// labels [n] in 0..num_classes-1.

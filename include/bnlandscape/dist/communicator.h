@@ -12,15 +12,13 @@
 
 #include <torch/types.h>
 
+#include "bnlandscape/core/error.h"
 #include "bnlandscape/dist/environment.h"
 
 namespace bnl::dist {
 
 /// A failure to reach or to keep talking to the other ranks (timeout, a peer that exited).
-class DistError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
+using DistError = bnl::DistError;
 
 /// One rank's membership of a Gloo process group.
 class Communicator {

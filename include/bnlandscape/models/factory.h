@@ -3,6 +3,7 @@
 /// Builds the model a run asks for from plain settings (no CLI or HDF5 types).
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -12,6 +13,8 @@
 #include "bnlandscape/models/norm_spec.h"
 
 namespace bnl::models {
+
+class BatchNormImpl;
 
 /// Everything that decides a model's architecture.
 struct ModelSpec {

@@ -8,7 +8,7 @@
 
 #include <torch/nn/modules/container/any.h>
 
-#include "bnlandscape/models/batch_norm.h"
+#include "bnlandscape/models/bn_modes.h"
 
 namespace bnl::models {
 

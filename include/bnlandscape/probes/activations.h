@@ -14,7 +14,9 @@
 
 #include <torch/types.h>
 
-#include "bnlandscape/models/classifier.h"
+namespace bnl::models {
+class Classifier;
+}  // namespace bnl::models
 
 namespace bnl::probes {
 

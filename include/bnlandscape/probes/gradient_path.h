@@ -11,11 +11,12 @@
 #include <torch/types.h>
 
 #include "bnlandscape/probes/hessian_operator.h"
-#include "bnlandscape/probes/mlp_curvature.h"
 #include "bnlandscape/probes/loss_fn.h"
 #include "bnlandscape/probes/shard.h"
 
 namespace bnl::probes {
+
+class MlpCurvature;
 
 /// Measurements along the gradient at w, g = grad L(w). Non-finite values
 /// are recorded as NaN.

@@ -12,10 +12,12 @@
 #include <torch/types.h>
 
 #include "bnlandscape/probes/loss_fn.h"
-#include "bnlandscape/probes/mlp_curvature.h"
 #include "bnlandscape/probes/shard.h"
 
 namespace bnl::probes {
+
+class MlpCurvature;
+struct MlpCurvaturePoint;
 
 /// H = d^2 L / dw^2 of `loss` at the current parameters w (flattened as in
 /// flatten(), P = total numel), applied by double backward (Pearlmutter
@@ -87,7 +89,7 @@ class HessianOperator {
   std::vector<torch::Tensor> params_;
   TensorAverage average_;
   std::shared_ptr<const MlpCurvature> curvature_;         // hand-written products, or null
-  std::shared_ptr<const MlpCurvature::Point> point_;      // its intermediates at the weights
+  std::shared_ptr<const MlpCurvaturePoint> point_;         // its intermediates at the weights
   std::vector<torch::Tensor> grads_;    // with graph; entries that do not require grad have H rows = 0
   std::vector<torch::Tensor> weights_;  // private copy of the weights the graph was built at
   torch::Tensor gradient_;

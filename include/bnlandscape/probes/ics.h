@@ -10,7 +10,9 @@
 
 #include <torch/types.h>
 
-#include "bnlandscape/models/classifier.h"
+namespace bnl::models {
+class Classifier;
+}  // namespace bnl::models
 
 namespace bnl::probes {
 

@@ -14,27 +14,10 @@
 #include <torch/nn/module.h>
 
 #include "bnlandscape/probes/hessian_operator.h"
+#include "bnlandscape/probes/param_block.h"
 #include "bnlandscape/probes/spectrum.h"
 
 namespace bnl::probes {
-
-/// The parameters one module owns directly (not its children's): a diagonal block of H.
-struct ParamBlock {
-  /// Dotted module name, e.g. "net.0" (as in named_modules and the checkpoint's tensor names).
-  std::string name;
-  /// "linear", "conv", "norm" (models::is_norm_layer) or "other".
-  std::string kind;
-  /// (offset, length) of each of its parameter tensors in the flat vector of the parameter
-  /// list the blocks were built for (flatten() order).
-  std::vector<std::pair<std::int64_t, std::int64_t>> ranges;
-  /// Number of parameters in the block (sum of the lengths).
-  std::int64_t size = 0;
-};
-
-/// The blocks of `model`: every submodule (named_modules order, the model itself excluded)
-/// owning at least one parameter in `params`, which must be (a subset of) model's parameters,
-/// matched by identity. Parameters owned by no submodule belong to no block.
-std::vector<ParamBlock> parameter_blocks(const torch::nn::Module& model, const std::vector<torch::Tensor>& params);
 
 /// H_bb, the diagonal block of H for one ParamBlock, as a Spectra operator of size
 /// block.size: y = (H x~)_b where x~ is x on the block and 0 elsewhere. Each product is one

@@ -17,13 +17,14 @@
 
 #include <torch/types.h>
 
-#include "bnlandscape/models/classifier.h"
-
 namespace bnl::models {
 class BatchNormImpl;
-}
+class Classifier;
+}  // namespace bnl::models
 
 namespace bnl::probes {
+
+struct MlpCurvaturePoint;
 
 /// The mean cross-entropy L(w) of an MLP flatten -> [Linear -> BatchNorm? -> ReLU]* -> Linear
 /// (models::MLP with --bn none or custom, BN between Linear and ReLU) on a fixed batch, split
@@ -63,7 +64,7 @@ class MlpCurvature {
 
   /// Everything the backward and R passes need at one point w: activations, BN statistics,
   /// softmax and backward signals of every micro-batch. Opaque.
-  struct Point;
+  using Point = MlpCurvaturePoint;
 
   /// L(w) and dL/dw (one tensor per parameter, shapes and dtype of the parameters) at the
   /// model's current weights; keeps the pass's intermediates in the returned point when

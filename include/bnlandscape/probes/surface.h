@@ -13,8 +13,11 @@
 
 #include <torch/types.h>
 
-#include "bnlandscape/models/classifier.h"
 #include "bnlandscape/probes/loss_fn.h"
+
+namespace bnl::models {
+class Classifier;
+}  // namespace bnl::models
 
 namespace bnl::probes {
 

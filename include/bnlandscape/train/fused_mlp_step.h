@@ -14,8 +14,10 @@
 
 #include <torch/types.h>
 
-#include "bnlandscape/models/batch_norm.h"
-#include "bnlandscape/models/classifier.h"
+namespace bnl::models {
+class BatchNormImpl;
+class Classifier;
+}  // namespace bnl::models
 
 namespace bnl::train {
 

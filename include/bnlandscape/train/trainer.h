@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -16,11 +17,14 @@
 #include <torch/types.h>
 
 #include "bnlandscape/data/dataset.h"
+// Only model() needs it, but its callers (cli/analysis_recorder.cpp) rely on this include.
 #include "bnlandscape/models/classifier.h"
 #include "bnlandscape/train/config.h"
-#include "bnlandscape/train/fused_mlp_step.h"
+#include "bnlandscape/train/process_tuning.h"
 
 namespace bnl::train {
+
+class FusedMlpStep;
 
 /// Metrics of one update, measured on its mini-batch before the update.
 struct StepRecord {
@@ -102,6 +106,7 @@ class Trainer {
   /// where it is); the initialisation and data order are drawn on the CPU either way.
   Trainer(const TrainConfig& config, std::shared_ptr<models::Classifier> model,
           const data::Dataset& data);
+  ~Trainer();
 
   /// Runs all epochs; stops early on a non-finite loss (status Diverged) or on request.
   TrainResult run(TrainObserver& observer);
@@ -145,6 +150,12 @@ class Trainer {
   const torch::Device& device() const { return device_; }
 
  private:
+  /// Forward and backward of one batch (fused or autograd): the step's record, every field but
+  /// wall_time set; the parameters' gradients hold the batch gradient.
+  StepRecord forward_backward(const torch::Tensor& x, const torch::Tensor& y);
+  /// The record of the epoch whose sums are current, test-set evaluation included; its wall
+  /// time is epoch_time() read after that evaluation.
+  EpochRecord epoch_record(const std::function<double()>& epoch_time);
   void compute_grad_norms(StepRecord& r) const;
   /// One optimizer step from the current gradients: plain_sgd_update for plain SGD (the same
   /// arithmetic as torch::optim::SGD, through BLAS), the libtorch optimizer otherwise.
@@ -174,19 +185,5 @@ class Trainer {
   double wall_at_step_ = 0;  ///< run time at the last update
   double epoch_time_ = 0;    ///< seconds the current epoch has taken so far
 };
-
-/// Sets libtorch's intra-op threads and OpenBLAS's own thread count (libtorch does not set
-/// the latter) for n threads in all (n <= 0: the available cores): {1, n} for models whose
-/// time is in BLAS products (the MLP), {n, 1} for `convolutional` ones (ConvMLP, VGG), whose
-/// convolutions run on the intra-op pool. Returns {intra_op_threads, blas_threads}.
-std::pair<int, int> configure_threads(std::int64_t n, bool convolutional = false);
-
-/// Keeps memory freed by the process in glibc's heap instead of unmapping it (mmap and trim
-/// thresholds of 1 GiB), so that tensors of the same sizes, allocated every step, are not
-/// page-faulted in again each time. Process-wide; called once before training or probing.
-void configure_allocator();
-
-/// "OpenBLAS <config>" when OpenBLAS is the loaded BLAS, else "unknown".
-std::string blas_description();
 
 }  // namespace bnl::train

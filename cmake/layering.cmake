@@ -1,0 +1,53 @@
+# The layering rule of docs/architecture.md at the link level: the computing areas (core, data,
+# models, probes, train) must not reach HDF5, CLI11 or the areas above them (io, record, cli)
+# through anything they link, directly or through another target. Checked at configure time,
+# so a DEPS entry that breaks the rule fails `cmake` with the chain that leads there.
+# (tests/architecture/layering.py checks the same rule on the #include lines.)
+
+set(BNL_FORBIDDEN_LINK_REGEX "hdf5|HDF5|CLI11|^bnl_(io|record|cli)$")
+
+# Appends to `out_var` "a -> b -> c" for every forbidden item in `target`'s link closure.
+function(_bnl_forbidden_links target chain out_var)
+  set(found "")
+  if(TARGET ${target})
+    get_target_property(aliased ${target} ALIASED_TARGET)
+    if(aliased)
+      set(target ${aliased})
+    endif()
+    get_target_property(type ${target} TYPE)
+    set(libs "")
+    if(NOT type STREQUAL "INTERFACE_LIBRARY")
+      get_target_property(direct ${target} LINK_LIBRARIES)
+      if(direct)
+        list(APPEND libs ${direct})
+      endif()
+    endif()
+    get_target_property(iface ${target} INTERFACE_LINK_LIBRARIES)
+    if(iface)
+      list(APPEND libs ${iface})
+    endif()
+    list(REMOVE_DUPLICATES libs)
+    foreach(lib IN LISTS libs)
+      string(REGEX REPLACE "^\\$<LINK_ONLY:(.*)>$" "\\1" lib "${lib}")
+      if(lib MATCHES "${BNL_FORBIDDEN_LINK_REGEX}")
+        list(APPEND found "${chain} -> ${lib}")
+      elseif(TARGET ${lib} AND NOT "${chain}" MATCHES "(^| )${lib}( |$)")
+        _bnl_forbidden_links(${lib} "${chain} -> ${lib}" sub)
+        list(APPEND found ${sub})
+      endif()
+    endforeach()
+  endif()
+  set(${out_var} ${found} PARENT_SCOPE)
+endfunction()
+
+# Fails the configuration when any of the given targets links something forbidden.
+function(bnl_check_layering)
+  foreach(target IN LISTS ARGN)
+    _bnl_forbidden_links(${target} ${target} found)
+    if(found)
+      list(JOIN found "\n  " lines)
+      message(FATAL_ERROR "Layering (docs/architecture.md): ${target} must not link HDF5, CLI11, "
+                          "io, record or cli, but links:\n  ${lines}")
+    endif()
+  endforeach()
+endfunction()
