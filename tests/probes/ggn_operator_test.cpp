@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -12,8 +13,10 @@
 #include <Spectra/SymEigsSolver.h>
 
 #include "bnlandscape/models/mlp.h"
+#include "bnlandscape/probes/density.h"
 #include "bnlandscape/probes/hessian_operator.h"
 #include "bnlandscape/probes/spectrum.h"
+#include "bnlandscape/probes/trace.h"
 #include "probes/problems.h"
 
 namespace bnl::probes {
@@ -202,6 +205,31 @@ TEST_P(GgnCases, LanczosTopEigenvaluesEqualDenseOnes) {
     EXPECT_NEAR(top.eigenvalues[static_cast<std::size_t>(i)], want, 1e-8 * dense.eigenvalues()[p - 1]) << i;
     EXPECT_NEAR(ritz[i], want, 1e-8 * dense.eigenvalues()[p - 1]) << i;
   }
+}
+
+TEST_P(GgnCases, TraceAndDensityOfSurrogateAgreeWithDenseGgn) {
+  // The existing trace and SLQ routines run on G through ggn_surrogate_loss unchanged.
+  const auto net = make_net(GetParam().norm, GetParam().chunks);
+  const Eigen::MatrixXd g = reference_ggn(net);
+  const Eigen::VectorXd ev = Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd>(0.5 * (g + g.transpose())).eigenvalues();
+  HessianOperator surrogate(net.params, ggn_surrogate_loss(net.logits()));
+
+  const auto trace = hutchinson_trace(surrogate, 400, 3);
+  EXPECT_LT(std::abs(trace.trace - g.trace()), 4.0 * trace.stderr_) << trace.trace << " vs " << g.trace();
+
+  DensityOptions opt;
+  opt.runs = 2;
+  opt.steps = static_cast<int>(g.rows());
+  const auto density = slq_density(surrogate, opt);
+  double lo = INFINITY, hi = -INFINITY;
+  for (double x : density.nodes) {
+    if (!std::isfinite(x)) continue;
+    lo = std::min(lo, x);
+    hi = std::max(hi, x);
+  }
+  const double top = ev[ev.size() - 1];
+  EXPECT_NEAR(hi, top, 1e-8 * top);  // full Lanczos finds the extreme eigenvalues
+  EXPECT_GE(lo, -1e-10 * top);       // and no negative curvature: G is PSD
 }
 
 INSTANTIATE_TEST_SUITE_P(Ggn, GgnCases,
