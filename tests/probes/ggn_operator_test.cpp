@@ -251,6 +251,16 @@ TEST(GgnOperator, EqualsHessianForLinearLogits) {
   EXPECT_LT(max_abs(testing::dense_matrix(op) - h), 1e-13 * max_abs(h));
   EXPECT_EQ(op.hvp_count(), op.product_count());
   EXPECT_EQ(op.options().dtype(), torch::kDouble);
+
+  // With ranks: each product is averaged in exactly one call (here a stand-in that halves).
+  int calls = 0;
+  GgnOperator sharded({s.w}, [&s] { return s.x.mm(s.w.t()); }, [&calls](torch::Tensor& t) {
+    ++calls;
+    t.mul_(0.5);
+  });
+  const auto v = torch::ones({20}, torch::kDouble);
+  EXPECT_TRUE(torch::allclose(sharded.gvp(v), 0.5 * op.gvp(v), 1e-14, 0.0));
+  EXPECT_EQ(calls, 1);
 }
 
 TEST(GgnOperator, NonFiniteLogitsAreRecordedNotThrown) {
