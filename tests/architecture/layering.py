@@ -13,7 +13,7 @@ import re
 import sys
 
 # The areas that must stay free of storage, schema and command line.
-COMPUTING_AREAS = ("core", "data", "models", "probes", "train")
+COMPUTING_AREAS = ("core", "data", "models", "probes", "stats", "train")
 
 # (pattern on the included name, why it is forbidden)
 FORBIDDEN = (
