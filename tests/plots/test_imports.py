@@ -5,7 +5,8 @@
 - Static: the imports between plots/*.py (read with ast, at module level and inside functions)
   go from a layer only to the layers below it: schema -> runs -> grouping -> style -> figure
   families -> registry -> cli -> entry points (plots/__main__.py, plots/make_all.py), and form
-  no cycle. The ``if __name__ == "__main__":`` block of a family (``python3 -m plots.<family>``)
+  no cycle. The HTML report (plots/report/, a package of its own that imports nothing else of
+  plots) sits beside cli, below the entry points. The ``if __name__ == "__main__":`` block of a family (``python3 -m plots.<family>``)
   runs only when the module is the program, never on import, and is not part of the graph.
 - Dynamic: importing every module in a fresh interpreter changes no environment variable, no
   matplotlib setting (backend included), loads no pyplot; each module also imports on its own.
@@ -27,7 +28,8 @@ PYTHON = "/usr/bin/python3" if Path("/usr/bin/python3").exists() else sys.execut
 
 FAMILIES = ("training", "landscape", "spectrum", "activations", "ics", "variants", "surface")
 LAYERS = {"__init__": 0, "schema": 1, "runs": 2, "grouping": 3, "style": 4,
-          **{f: 5 for f in FAMILIES}, "registry": 6, "cli": 7, "__main__": 8, "make_all": 8}
+          **{f: 5 for f in FAMILIES}, "registry": 6, "cli": 7, "report": 7, "__main__": 8,
+          "make_all": 8}
 
 
 def is_main_guard(node: ast.stmt) -> bool:
