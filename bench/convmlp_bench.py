@@ -19,7 +19,6 @@ the kernel's page faults, libc's memcpy/malloc): that is the breakdown RESULTS.m
 """
 import argparse
 import collections
-import json
 import os
 import shutil
 import subprocess
@@ -79,11 +78,7 @@ def main():
         cmd = [tb.PY, os.path.join(tb.ROOT, "bench", "train_bench.py"), "worker", "--kind", "py-preloaded",
                "--arch", "cnn", "--bn", "torch" if bn == "custom" else "none", "--intra", str(th[0]),
                "--blas", str(th[1]), "--steps", str(a.steps), "--warmup", str(a.warmup)]
-        env = dict(os.environ, OPENBLAS_NUM_THREADS=str(th[1]), OMP_NUM_THREADS=str(th[0]))
-        stdout, _, _, fr, ld = tb.run_measured(cmd, env)
-        r = json.loads(stdout.strip().splitlines()[-1])
-        assert (r["intra"], r["blas"]) == th, r
-        return r["steps_per_s"], fr, ld
+        return tb.worker_rate(cmd, th)
 
     try:
         tb.side_by_side(ours, python, settings, a.reps, a.steps, a.warmup, "BN (ours / torch.nn.BatchNorm1d)",

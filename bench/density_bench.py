@@ -29,7 +29,6 @@ Internal: density_bench.py worker ... (one PyHessian measurement, prints JSON).
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import os
 import statistics
@@ -38,28 +37,13 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from train_bench import read_idx, set_threads  # noqa: E402  (shared with the training bench)
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATA = "/usr/share/datasets/fashion-mnist"
 MEAN, STD = 0.2860, 0.3530  # bnlandscape's Fashion-MNIST normalisation (src/data/dataset.cpp)
 PYTHON = "/usr/bin/python3"
-
-
-def read_idx(path):
-    import numpy as np
-    with gzip.open(path, "rb") as f:
-        raw = f.read()
-    ndim = raw[3]
-    dims = [int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
-    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
-
-
-def set_threads(intra, blas):
-    import ctypes
-    import torch
-    torch.set_num_threads(intra)
-    ob = ctypes.CDLL("libopenblas.so.0")  # the OpenBLAS libtorch's libblas.so.3 resolves to
-    ob.openblas_set_num_threads(blas)
-    return torch.get_num_threads(), ob.openblas_get_num_threads()
 
 
 # ------------------------------------------------------------------------------- PyHessian

@@ -297,6 +297,17 @@ def measured_rate(cmd, env, out, threads, steps, warmup):
     return steps / (wt[-1] - wt[warmup - 1]), foreign, load
 
 
+def worker_rate(cmd, threads):
+    """Runs a Python worker command (one that prints one line of JSON with intra, blas and
+    steps_per_s) at threads = (intra-op, BLAS); returns (steps/s, foreign cores, load), as
+    measured_rate does for bnlandscape."""
+    env = dict(os.environ, OPENBLAS_NUM_THREADS=str(threads[1]), OMP_NUM_THREADS=str(threads[0]))
+    stdout, _, _, foreign, load = run_measured(cmd, env)
+    r = json.loads(stdout.strip().splitlines()[-1])
+    assert (r["intra"], r["blas"]) == threads, r
+    return r["steps_per_s"], foreign, load
+
+
 def side_by_side(ours, python, settings, reps, steps, warmup, bn_label, digits=3):
     """Round-robin repeats of ours(bn, threads) and python(bn, threads) (each returning
     (steps/s, foreign cores, load)) for bn in custom, none and every thread setting; prints

@@ -114,11 +114,7 @@ def main():
     def python(bn, th):
         cmd = [tb.PY, os.path.abspath(__file__), "worker", "--bn", bn, "--intra", str(th[0]), "--blas", str(th[1]),
                "--steps", str(a.steps), "--warmup", str(a.warmup), "--width", str(a.width)]
-        env = dict(os.environ, OPENBLAS_NUM_THREADS=str(th[1]), OMP_NUM_THREADS=str(th[0]))
-        out, _, _, fr, ld = tb.run_measured(cmd, env)
-        r = json.loads(out.strip().splitlines()[-1])
-        assert (r["intra"], r["blas"]) == th, r
-        return r["steps_per_s"], fr, ld
+        return tb.worker_rate(cmd, th)
 
     try:
         tb.side_by_side(ours, python, settings, a.reps, a.steps, a.warmup, "BN (ours / torch.nn.BatchNorm2d)")

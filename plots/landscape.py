@@ -26,6 +26,7 @@ from plots import style
 from plots.grouping import ComparisonSet, Group, format_value, plan_figures
 from plots.runs import Run
 from plots.style import SkipFigure
+from plots.training import draw_groups, label_panel
 
 FAMILY = "landscape"
 
@@ -79,10 +80,8 @@ def figure4(cset: ComparisonSet):
     ax = axes[0, 0]
     for g in cset.groups:
         draw_range_band(ax, g, S.PROBES_LOSS_PATH)
-    ax.set_xlabel("step")
-    ax.set_ylabel("L(w \u2212 s g) (nats)")
-    ax.set_title("(a) loss landscape: min..max over s")
-    style.legend(ax, fontsize="x-small")
+    label_panel(ax, "step", "L(w \u2212 s g) (nats)", "(a) loss landscape: min..max over s",
+                fontsize="x-small")
 
     ax = axes[0, 1]
     vals = []
@@ -92,23 +91,13 @@ def figure4(cset: ComparisonSet):
         if s is not None:
             vals.append(s.mean)
     style.maybe_log(ax, vals)
-    ax.set_xlabel("step")
-    ax.set_ylabel("\u2016\u2207L(w) \u2212 \u2207L(w \u2212 s g)\u2016")
-    ax.set_title("(b) gradient predictiveness: min..max over s")
-    style.legend(ax, fontsize="x-small")
+    label_panel(ax, "step", "\u2016\u2207L(w) \u2212 \u2207L(w \u2212 s g)\u2016",
+                "(b) gradient predictiveness: min..max over s", fontsize="x-small")
 
     ax = axes[0, 2]
-    vals = []
-    for g in cset.groups:
-        s = g.series(probe_series(S.PROBES_BETA_SMOOTHNESS))
-        if s is not None:
-            vals.append(s.mean)
-        style.draw_series(ax, s, g, marker=".")
-    style.maybe_log(ax, vals)
-    ax.set_xlabel("step")
-    ax.set_ylabel("max over s of \u2016\u0394\u2207L\u2016 / \u2016s g\u2016")
-    ax.set_title("(c) effective \u03b2-smoothness")
-    style.legend(ax, fontsize="x-small")
+    style.maybe_log(ax, draw_groups(ax, cset, probe_series(S.PROBES_BETA_SMOOTHNESS), marker="."))
+    label_panel(ax, "step", "max over s of \u2016\u0394\u2207L\u2016 / \u2016s g\u2016",
+                "(c) effective \u03b2-smoothness", fontsize="x-small")
     return style.finish(fig, f"Loss landscape along the gradient \u2014 {cset.title}")
 
 

@@ -29,7 +29,9 @@ from plots import schema as S
 from plots import style
 from plots.grouping import ComparisonSet, finite_any, format_value, plan_figures
 from plots.runs import Run
+from plots.landscape import probe_series
 from plots.style import SkipFigure
+from plots.training import draw_groups, label_panel
 
 FAMILY = "spectrum"
 
@@ -43,15 +45,6 @@ def column_series(path: str, j: int):
         if m.ndim != 2 or j >= m.shape[1]:
             return None
         return r.get(S.PROBES_STEP), m[:, j]
-    return get
-
-
-def probe_series(path: str):
-    """x = step probed, y = the /probes dataset `path` (S.PROBES_*)."""
-    def get(r: Run):
-        if not (r.has(S.PROBES_STEP) and r.has(path)):
-            return None
-        return r.get(S.PROBES_STEP), r.get(path)
     return get
 
 
@@ -91,10 +84,8 @@ def lambda_max(cset: ComparisonSet):
             for g in gs:
                 ax.axhline(v, color=g.color, linestyle="--", linewidth=1.0,
                            label=f"{name} = {format_value(v)} ({g.label})")
-    ax.set_xlabel("step")
-    ax.set_ylabel("\u03bb_max of the Hessian")
-    ax.set_title("top Hessian eigenvalue and the edge-of-stability threshold")
-    style.legend(ax)
+    label_panel(ax, "step", "\u03bb_max of the Hessian",
+                "top Hessian eigenvalue and the edge-of-stability threshold")
     return style.finish(fig, f"\u03bb_max \u2014 {cset.title}")
 
 
@@ -117,10 +108,7 @@ def topk(cset: ComparisonSet):
                                   label=f"{g.legend}: \u03bb{j + 1}" if col == S.PROBES_EIGVALS
                                   else f"{g.legend}: bottom {j + 1}",
                                   alpha=alpha, marker=".", linewidth=1.0)
-        ax.set_xlabel("step")
-        ax.set_ylabel("eigenvalue")
-        ax.set_title(title)
-        style.legend(ax, fontsize="x-small")
+        label_panel(ax, "step", "eigenvalue", title, fontsize="x-small")
     return style.finish(fig, f"Hessian eigenvalues \u2014 {cset.title}")
 
 
@@ -145,10 +133,7 @@ def trace(cset: ComparisonSet):
                 band.set_gid(f"stderr:{g.legend}")
         else:
             style.draw_series(ax, s, g, marker=".")
-    ax.set_xlabel("step")
-    ax.set_ylabel("tr H (Hutchinson)")
-    ax.set_title("Hessian trace")
-    style.legend(ax)
+    label_panel(ax, "step", "tr H (Hutchinson)", "Hessian trace")
     return style.finish(fig, f"Hessian trace \u2014 {cset.title}")
 
 
@@ -220,10 +205,8 @@ def density(cset: ComparisonSet):
         if peak > 0:
             ax.set_yscale("log")
             ax.set_ylim(peak * DENSITY_FLOOR, peak * 3)
-        ax.set_xlabel("eigenvalue")
-        ax.set_ylabel("density (smoothed)")
-        ax.set_title(f"step {step} (\u03c3 = {format_value(round(sigma, 6))})")
-        style.legend(ax, fontsize="x-small")
+        label_panel(ax, "eigenvalue", "density (smoothed)",
+                    f"step {step} (\u03c3 = {format_value(round(sigma, 6))})", fontsize="x-small")
     return style.finish(fig, f"Hessian eigenvalue density (SLQ) \u2014 {cset.title}")
 
 
@@ -268,12 +251,10 @@ def layer_lambda_max(cset: ComparisonSet):
                 return None
             m = np.asarray(r.get(S.PROBES_LAYER_EIGVALS), float)
             return r.get(S.PROBES_STEP), m[:, where[0], 0]
-        for g in cset.groups:
-            style.draw_series(ax, g.series(get), g, marker=".")
-        ax.set_title(f"{role}: {', '.join(sorted(roles[role]))}", fontsize="small")
-        ax.set_xlabel("step")
-        ax.set_ylabel("\u03bb_max of the block")
-        style.legend(ax, fontsize="x-small")
+        draw_groups(ax, cset, get, marker=".")
+        label_panel(ax, "step", "\u03bb_max of the block",
+                    f"{role}: {', '.join(sorted(roles[role]))}", title_size="small",
+                    fontsize="x-small")
     return style.finish(fig, f"per-layer \u03bb_max (diagonal Hessian blocks) \u2014 {cset.title}")
 
 

@@ -84,6 +84,35 @@ def _require(cset: ComparisonSet, path: str) -> None:
 
 
 # --------------------------------------------------------------------------------------------
+# Panels (shared with the other families of /train and /probes)
+
+
+def draw_groups(ax, cset: ComparisonSet, get, **kw) -> list:
+    """Draws each group's seed average of getter `get` on `ax` (`kw`: style.draw_series's
+    keywords); returns the means drawn, for style.maybe_log."""
+    vals = []
+    for g in cset.groups:
+        s = g.series(get)
+        if s is not None:
+            vals.append(s.mean)
+        style.draw_series(ax, s, g, **kw)
+    return vals
+
+
+def label_panel(ax, xlabel: str, ylabel: str, title: str, title_size: str | None = None,
+                **legend_kw) -> None:
+    """A panel's axis labels, its title (in font size `title_size`, else the style's) and its
+    legend (`legend_kw`: style.legend's keywords)."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title_size is None:
+        ax.set_title(title)
+    else:
+        ax.set_title(title, fontsize=title_size)
+    style.legend(ax, **legend_kw)
+
+
+# --------------------------------------------------------------------------------------------
 # Figures
 
 
@@ -97,45 +126,37 @@ def loss_steps(cset: ComparisonSet):
         style.draw_series(ax, g.series(step_series(S.STEPS_LOSS)), g)
         s = g.series(eval_series(S.EVALS_TEST_LOSS))
         style.draw_series(ax, s, g, label=f"{g.label}: test", linestyle=":", marker="o")
-    ax.set_xlabel("step")
-    ax.set_ylabel("cross-entropy (nats)")
-    ax.set_title("training loss per step (test loss: dotted, markers)")
-    style.legend(ax)
+    label_panel(ax, "step", "cross-entropy (nats)",
+                "training loss per step (test loss: dotted, markers)")
     return style.finish(fig, f"Training loss \u2014 {cset.title}")
+
+
+def _train_and_test_epochs(cset: ComparisonSet, train: str, test: str, what: str,
+                           ylabel: str, title: str):
+    """Two panels against epochs completed: /train/epochs column `train` (``training <what>
+    (mean of mini-batches)``) and `test` (``test <what>``)."""
+    fig, axes = style.new_figure(1, 2)
+    for ax, col, panel in ((axes[0, 0], train, f"training {what} (mean of mini-batches)"),
+                           (axes[0, 1], test, f"test {what}")):
+        draw_groups(ax, cset, epoch_series(col), marker="o")
+        label_panel(ax, "epochs completed", ylabel, panel)
+    return style.finish(fig, f"{title} \u2014 {cset.title}")
 
 
 @style.styled
 def loss_epochs(cset: ComparisonSet):
     """Train (mean of the epoch's mini-batch losses) and test loss per epoch."""
     _require(cset, S.EPOCHS_TRAIN_LOSS)
-    fig, axes = style.new_figure(1, 2)
-    for ax, col, what in ((axes[0, 0], S.EPOCHS_TRAIN_LOSS,
-                           "training loss (mean of mini-batches)"),
-                          (axes[0, 1], S.EPOCHS_TEST_LOSS, "test loss")):
-        for g in cset.groups:
-            style.draw_series(ax, g.series(epoch_series(col)), g, marker="o")
-        ax.set_xlabel("epochs completed")
-        ax.set_ylabel("cross-entropy (nats)")
-        ax.set_title(what)
-        style.legend(ax)
-    return style.finish(fig, f"Loss per epoch \u2014 {cset.title}")
+    return _train_and_test_epochs(cset, S.EPOCHS_TRAIN_LOSS, S.EPOCHS_TEST_LOSS, "loss",
+                                  "cross-entropy (nats)", "Loss per epoch")
 
 
 @style.styled
 def accuracy_epochs(cset: ComparisonSet):
     """Train (mean of mini-batch accuracies) and test accuracy per epoch."""
     _require(cset, S.EPOCHS_TEST_ACC)
-    fig, axes = style.new_figure(1, 2)
-    for ax, col, what in ((axes[0, 0], S.EPOCHS_TRAIN_ACC,
-                           "training accuracy (mean of mini-batches)"),
-                          (axes[0, 1], S.EPOCHS_TEST_ACC, "test accuracy")):
-        for g in cset.groups:
-            style.draw_series(ax, g.series(epoch_series(col)), g, marker="o")
-        ax.set_xlabel("epochs completed")
-        ax.set_ylabel("accuracy")
-        ax.set_title(what)
-        style.legend(ax)
-    return style.finish(fig, f"Accuracy per epoch \u2014 {cset.title}")
+    return _train_and_test_epochs(cset, S.EPOCHS_TRAIN_ACC, S.EPOCHS_TEST_ACC, "accuracy",
+                                  "accuracy", "Accuracy per epoch")
 
 
 @style.styled
@@ -143,21 +164,13 @@ def accuracy_steps(cset: ComparisonSet):
     """Mini-batch accuracy per step and test accuracy per evaluation step."""
     _require(cset, S.STEPS_ACC)
     fig, axes = style.new_figure(1, 2)
-    ax = axes[0, 0]
-    for g in cset.groups:
-        style.draw_series(ax, g.series(step_series(S.STEPS_ACC)), g, linewidth=1.0)
-    ax.set_xlabel("step")
-    ax.set_ylabel("accuracy")
-    ax.set_title("training accuracy per step (mini-batch, before the update)")
-    style.legend(ax)
-    ax = axes[0, 1]
-    for g in cset.groups:
-        style.draw_series(ax, g.series(eval_series(S.EVALS_TEST_ACC)), g, marker="o")
-    ax.set_xlabel("step")
-    ax.set_ylabel("accuracy")
-    ax.set_title("test accuracy per evaluation" if _has_evals(cset)
-                 else "test accuracy at epoch ends (no /train/evals)")
-    style.legend(ax)
+    draw_groups(axes[0, 0], cset, step_series(S.STEPS_ACC), linewidth=1.0)
+    label_panel(axes[0, 0], "step", "accuracy",
+                "training accuracy per step (mini-batch, before the update)")
+    draw_groups(axes[0, 1], cset, eval_series(S.EVALS_TEST_ACC), marker="o")
+    label_panel(axes[0, 1], "step", "accuracy",
+                "test accuracy per evaluation" if _has_evals(cset)
+                else "test accuracy at epoch ends (no /train/evals)")
     return style.finish(fig, f"Accuracy per step \u2014 {cset.title}")
 
 
@@ -167,17 +180,9 @@ def grad_norm(cset: ComparisonSet):
     _require(cset, S.STEPS_GRAD_NORM)
     fig, axes = style.new_figure(1, 1, width=7, height=4.2)
     ax = axes[0, 0]
-    vals = []
-    for g in cset.groups:
-        s = g.series(step_series(S.STEPS_GRAD_NORM))
-        if s is not None:
-            vals.append(s.mean)
-        style.draw_series(ax, s, g)
-    style.maybe_log(ax, vals)
-    ax.set_xlabel("step")
-    ax.set_ylabel("\u2016\u2207L\u2016\u2082")
-    ax.set_title("global gradient norm per step (before the update)")
-    style.legend(ax)
+    style.maybe_log(ax, draw_groups(ax, cset, step_series(S.STEPS_GRAD_NORM)))
+    label_panel(ax, "step", "\u2016\u2207L\u2016\u2082",
+                "global gradient norm per step (before the update)")
     return style.finish(fig, f"Gradient norm \u2014 {cset.title}")
 
 

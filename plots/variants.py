@@ -17,7 +17,7 @@ from plots import schema as S
 from plots import style
 from plots.grouping import ComparisonSet, organise, select
 from plots.style import SkipFigure
-from plots.training import eval_series, step_series
+from plots.training import draw_groups, eval_series, label_panel, step_series
 
 FAMILY = "variants"
 LP = ("lp1", "lp2", "lpinf")
@@ -32,21 +32,13 @@ def figure2(cset: ComparisonSet):
     if not any(is_variant(g.config) for g in cset.groups):
         raise SkipFigure("no run with bn = lp1|lp2|lpinf or bn_noise = true")
     fig, axes = style.new_figure(1, 2, width=6, height=4.2)
-    ax = axes[0, 0]
     evals = any(r.has(S.EVALS_STEP) for r in cset.runs)
-    for g in cset.groups:
-        style.draw_series(ax, g.series(eval_series(S.EVALS_TEST_ACC)), g, marker="o", linewidth=1.2)
-    ax.set_xlabel("step")
-    ax.set_ylabel("test accuracy")
-    ax.set_title("(a) test accuracy" + ("" if evals else " at epoch ends"))
-    style.legend(ax, fontsize="x-small")
-    ax = axes[0, 1]
-    for g in cset.groups:
-        style.draw_series(ax, g.series(step_series(S.STEPS_LOSS)), g, linewidth=1.0)
-    ax.set_xlabel("step")
-    ax.set_ylabel("cross-entropy (nats)")
-    ax.set_title("(b) training loss per step")
-    style.legend(ax, fontsize="x-small")
+    draw_groups(axes[0, 0], cset, eval_series(S.EVALS_TEST_ACC), marker="o", linewidth=1.2)
+    label_panel(axes[0, 0], "step", "test accuracy",
+                "(a) test accuracy" + ("" if evals else " at epoch ends"), fontsize="x-small")
+    draw_groups(axes[0, 1], cset, step_series(S.STEPS_LOSS), linewidth=1.0)
+    label_panel(axes[0, 1], "step", "cross-entropy (nats)", "(b) training loss per step",
+                fontsize="x-small")
     return style.finish(fig, f"Normalisation variants \u2014 {cset.title}")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from plots.report.charts import xy_figure
 from plots.report.figures import PALETTE_BLOCKS, Figure, Section, Table, axis, line, nums, rgba
 from plots.report.series import aligned_mean, group_traces
 
@@ -62,21 +63,16 @@ def band(groups, col: str, fid: str, title: str, ylabel: str, note: str) -> Figu
         up.update(fill="tonexty", fillcolor=rgba(g.color, 0.25), name=label)
         up["hovertemplate"] = up["hovertemplate"].replace(label + "<br>", label + ": max over s<br>")
         traces.append(up)
-    if not traces:
-        return None
-    return Figure(fid, title, traces, {"xaxis": axis(XL), "yaxis": axis(ylabel)}, table, note)
+    return xy_figure(fid, title, traces, XL, ylabel, table, note)
 
 
 def beta(groups) -> Figure | None:
     yl = "effective \u03b2-smoothness (gradient change / distance)"
     table = Table(["run", "group", "step", "beta_smoothness"])
     traces, _ = group_traces(groups, _probe("beta_smoothness"), XL, yl, table, "beta_smoothness")
-    if not traces:
-        return None
-    return Figure("landscape-beta", "Effective \u03b2-smoothness (Figure 4c)", traces,
-                  {"xaxis": axis(XL), "yaxis": axis(yl)}, table,
-                  "max over s of \u2016\u2207L(w) \u2212 \u2207L(w \u2212 s g)\u2016 / \u2016s g\u2016 "
-                  "(/probes/beta_smoothness).")
+    return xy_figure("landscape-beta", "Effective \u03b2-smoothness (Figure 4c)", traces, XL, yl,
+                     table, "max over s of \u2016\u2207L(w) \u2212 \u2207L(w \u2212 s g)\u2016 / "
+                     "\u2016s g\u2016 (/probes/beta_smoothness).")
 
 
 def landscape_section(groups) -> Section | None:
@@ -141,12 +137,9 @@ def trace(groups) -> Figure | None:
             t["error_y"] = {"type": "data", "array": nums(se), "visible": True, "color": g.color,
                             "thickness": 1}
             traces.append(t)
-    if not traces:
-        return None
-    return Figure("curvature-trace", "Hessian trace", traces,
-                  {"xaxis": axis(XL), "yaxis": axis(yl)}, table,
-                  "Hutchinson estimate of tr(H) over Rademacher samples (/probes/trace), error "
-                  "bars: its standard error (/probes/trace_stderr).")
+    return xy_figure("curvature-trace", "Hessian trace", traces, XL, yl, table,
+                     "Hutchinson estimate of tr(H) over Rademacher samples (/probes/trace), "
+                     "error bars: its standard error (/probes/trace_stderr).")
 
 
 def layer_curvature(groups) -> Figure | None:
@@ -174,13 +167,10 @@ def layer_curvature(groups) -> Figure | None:
                    (f" ({kinds[b]})" if b < len(kinds) else "")
             traces.append(line(x, m, name, PALETTE_BLOCKS[b % len(PALETTE_BLOCKS)], XL, yl,
                                width=2.0, dash=DASHES[gi % len(DASHES)]))
-    if not traces:
-        return None
-    return Figure("curvature-layers", "Per-layer curvature", traces,
-                  {"xaxis": axis(XL), "yaxis": axis(yl, log=True)}, table,
-                  "Top eigenvalue of each parameter block's diagonal Hessian block "
-                  "(/probes/layer_eigvals[:, b, 0]); colour: block, line style: group (mean over "
-                  "its runs). By Cauchy interlacing each is at most \u03bb_max.")
+    return xy_figure("curvature-layers", "Per-layer curvature", traces, XL, yl, table,
+                     "Top eigenvalue of each parameter block's diagonal Hessian block "
+                     "(/probes/layer_eigvals[:, b, 0]); colour: block, line style: group (mean "
+                     "over its runs). By Cauchy interlacing each is at most \u03bb_max.", log=True)
 
 
 def curvature_section(groups) -> Section | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from plots.report.charts import xy_figure
 from plots.report.figures import Figure, Section, Table, axis
 from plots.report.series import group_traces, thinning_note
 
@@ -29,13 +30,10 @@ def loss_steps(groups) -> Figure | None:
     xl, yl = "step (updates)", "mini-batch loss (nats, log scale)"
     table = Table(["run", "group", "step", "loss"])
     traces, k = group_traces(groups, _steps("loss"), xl, yl, table, "loss", decimate=True)
-    if not traces:
-        return None
-    return Figure("training-loss", "Training loss per step", traces,
-                  {"xaxis": axis(xl), "yaxis": axis(yl, log=True)}, table,
-                  "Mean cross-entropy of each mini-batch before its update "
-                  "(/train/steps/loss); log scale, so that a diverging run does not flatten the "
-                  "others." + thinning_note(k))
+    return xy_figure("training-loss", "Training loss per step", traces, xl, yl, table,
+                     "Mean cross-entropy of each mini-batch before its update "
+                     "(/train/steps/loss); log scale, so that a diverging run does not flatten "
+                     "the others." + thinning_note(k), log=True)
 
 
 def test_acc_epochs(groups) -> Figure | None:
