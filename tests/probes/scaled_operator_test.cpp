@@ -213,8 +213,10 @@ TEST(ScaleInvariantBlocks, FindsLinearAndConvLayersFeedingNorms) {
   const Eigen::VectorXd d = layer_scaling(params, blocks);
   ASSERT_EQ(d.size(), numel(params));
   const double n0 = block_norm(blocks[0]);
-  const double want = std::sqrt(mlp->net->ptr(0)->named_parameters()["weight"].pow(2).sum().item<double>() +
-                                mlp->net->ptr(0)->named_parameters()["bias"].pow(2).sum().item<double>());
+  // The reference in float64 too: a float32 sum of squares is off by ~1e-8 relative.
+  const auto sq = [](const torch::Tensor& t) { return t.to(torch::kDouble).pow(2).sum().item<double>(); };
+  const double want = std::sqrt(sq(mlp->net->ptr(0)->named_parameters()["weight"]) +
+                                sq(mlp->net->ptr(0)->named_parameters()["bias"]));
   EXPECT_NEAR(n0, want, 1e-12 * want);
   EXPECT_EQ(d[0], n0);
   EXPECT_EQ(d[6 * 4 + 4 - 1], n0);     // last bias entry of net.0
