@@ -1,5 +1,6 @@
 #include "bnlandscape/cli/probe_command.h"
 #include "bnlandscape/cli/probe_options.h"
+#include "bnlandscape/models/classifier.h"
 
 #include <algorithm>
 #include <chrono>
@@ -12,12 +13,6 @@
 #include <torch/utils.h>
 
 #include "bnlandscape/cli/checkpoint_config.h"
-#include "bnlandscape/run/progress.h"
-#include "bnlandscape/run/run_lock.h"
-#include "bnlandscape/run/signal_guard.h"
-#include "bnlandscape/record/observer_list.h"
-#include "bnlandscape/record/resume_point.h"
-#include "bnlandscape/record/run_recorder.h"
 #include "bnlandscape/cli/train_command.h"
 #include "bnlandscape/data/batches.h"
 #include "bnlandscape/dist/communicator.h"
@@ -25,11 +20,17 @@
 #include "bnlandscape/io/checkpoint.h"
 #include "bnlandscape/io/run_reader.h"
 #include "bnlandscape/record/checkpoint_source.h"
+#include "bnlandscape/record/observer_list.h"
 #include "bnlandscape/record/probe_observer.h"
 #include "bnlandscape/record/probe_run.h"
 #include "bnlandscape/record/probe_series.h"
 #include "bnlandscape/record/provenance.h"
+#include "bnlandscape/record/resume_point.h"
+#include "bnlandscape/record/run_recorder.h"
 #include "bnlandscape/record/schema_names.h"
+#include "bnlandscape/run/progress.h"
+#include "bnlandscape/run/run_lock.h"
+#include "bnlandscape/run/signal_guard.h"
 #include "bnlandscape/train/device.h"
 
 namespace bnl::cli {

@@ -1,5 +1,6 @@
 #include "bnlandscape/cli/surface_command.h"
 #include "bnlandscape/cli/surface_options.h"
+#include "bnlandscape/models/classifier.h"
 
 #include <chrono>
 #include <cmath>
@@ -11,8 +12,6 @@
 #include <sstream>
 
 #include "bnlandscape/cli/checkpoint_config.h"
-#include "bnlandscape/run/run_lock.h"
-#include "bnlandscape/run/signal_guard.h"
 #include "bnlandscape/cli/surface_directions.h"
 #include "bnlandscape/cli/surface_file.h"
 #include "bnlandscape/cli/surface_grid.h"
@@ -24,6 +23,8 @@
 #include "bnlandscape/io/surface_io.h"
 #include "bnlandscape/models/factory.h"
 #include "bnlandscape/record/checkpoint_source.h"
+#include "bnlandscape/run/run_lock.h"
+#include "bnlandscape/run/signal_guard.h"
 
 namespace bnl::cli {
 

@@ -1,5 +1,7 @@
 #include "bnlandscape/cli/train_command.h"
 #include "bnlandscape/cli/train_options.h"
+#include "bnlandscape/models/classifier.h"
+#include "bnlandscape/models/conv_mlp.h"
 
 #include <algorithm>
 #include <iostream>
@@ -7,15 +9,15 @@
 
 #include <torch/utils.h>
 
-#include "bnlandscape/run/progress.h"
-#include "bnlandscape/run/run_lock.h"
-#include "bnlandscape/run/signal_guard.h"
+#include "bnlandscape/data/batches.h"
+#include "bnlandscape/record/analysis_observer.h"
 #include "bnlandscape/record/observer_list.h"
 #include "bnlandscape/record/provenance.h"
 #include "bnlandscape/record/resume_point.h"
 #include "bnlandscape/record/run_recorder.h"
-#include "bnlandscape/data/batches.h"
-#include "bnlandscape/record/analysis_observer.h"
+#include "bnlandscape/run/progress.h"
+#include "bnlandscape/run/run_lock.h"
+#include "bnlandscape/run/signal_guard.h"
 #include "bnlandscape/train/device.h"
 #include "bnlandscape/train/trainer.h"
 

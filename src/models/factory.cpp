@@ -4,6 +4,7 @@
 
 #include "bnlandscape/core/parse.h"
 #include "bnlandscape/models/batch_norm.h"
+#include "bnlandscape/models/conv_mlp.h"
 #include "bnlandscape/models/mlp.h"
 #include "bnlandscape/models/vgg.h"
 #include "list_items.h"

@@ -4,6 +4,7 @@
 #include <optional>
 
 #include "bnlandscape/data/batches.h"
+#include "bnlandscape/models/classifier.h"
 #include "bnlandscape/probes/ics.h"
 #include "bnlandscape/record/row_layout.h"
 #include "bnlandscape/record/schema.h"

@@ -12,6 +12,7 @@
 #include <torch/torch.h>
 
 #include "bnlandscape/dist/communicator.h"
+#include "bnlandscape/models/classifier.h"
 #include "bnlandscape/models/factory.h"
 #include "bnlandscape/probes/hessian_operator.h"
 #include "bnlandscape/probes/landscape_probe.h"

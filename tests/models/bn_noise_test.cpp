@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "bnlandscape/models/classifier.h"
 #include "bnlandscape/models/factory.h"
 
 namespace {

@@ -8,6 +8,7 @@
 
 #include <torch/autograd.h>
 
+#include "bnlandscape/models/classifier.h"
 #include "bnlandscape/models/factory.h"
 
 namespace {

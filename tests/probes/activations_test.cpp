@@ -6,6 +6,7 @@
 #include <cmath>
 #include <vector>
 
+#include "bnlandscape/models/classifier.h"
 #include "bnlandscape/models/factory.h"
 
 namespace {

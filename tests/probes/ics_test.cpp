@@ -7,6 +7,7 @@
 #include <torch/autograd.h>
 #include <torch/nn/functional/loss.h>
 
+#include "bnlandscape/models/classifier.h"
 #include "bnlandscape/models/factory.h"
 
 namespace {

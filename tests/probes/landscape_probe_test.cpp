@@ -6,6 +6,7 @@
 
 #include <torch/torch.h>
 
+#include "bnlandscape/models/classifier.h"
 #include "bnlandscape/models/factory.h"
 #include "bnlandscape/probes/landscape_probe.h"
 

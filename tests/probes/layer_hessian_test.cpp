@@ -1,4 +1,5 @@
 // Per-layer Hessian blocks against the diagonal blocks of the dense float64 Hessian.
+#include "bnlandscape/models/classifier.h"
 #include "bnlandscape/probes/layer_hessian.h"
 
 #include <gtest/gtest.h>

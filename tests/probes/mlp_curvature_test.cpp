@@ -2,6 +2,7 @@
 // MLP against autograd's double backward in float64 (and the exact dense Hessian), with BN in
 // training mode, in eval mode with running statistics, without BN, and split in micro-batches;
 // the probe picks it where supported and both engines give the same probe.
+#include "bnlandscape/models/classifier.h"
 #include "bnlandscape/probes/mlp_curvature.h"
 
 #include <gtest/gtest.h>

@@ -2,6 +2,7 @@
 // element by element, grid cells against the model evaluated directly at theta + a x + b y,
 // the gradient line against gradient_path (the probe's loss_path), eigen directions against a
 // dense Hessian's eigenvectors.
+#include "bnlandscape/models/classifier.h"
 #include "bnlandscape/probes/surface.h"
 
 #include <gtest/gtest.h>

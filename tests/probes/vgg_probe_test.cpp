@@ -9,6 +9,7 @@
 #include <Eigen/Eigenvalues>
 #include <torch/torch.h>
 
+#include "bnlandscape/models/classifier.h"
 #include "bnlandscape/models/factory.h"
 #include "bnlandscape/probes/landscape_probe.h"
 

@@ -10,6 +10,7 @@
 #include <torch/torch.h>
 
 #include "bnlandscape/data/batches.h"
+#include "bnlandscape/models/classifier.h"
 #include "bnlandscape/models/factory.h"
 #include "bnlandscape/train/sgd_step.h"
 #include "bnlandscape/train/trainer.h"

@@ -1,7 +1,7 @@
 #pragma once
 /// \file
-/// The two choices that define our batch normalisation's arithmetic (--bn-backward, --bn-eval),
-/// apart from the layer itself so that settings can name them without the layer's headers.
+/// The choices that define our batch normalisation (--bn-backward, --bn-eval, --bn-placement),
+/// apart from the layers and models so that settings can name them without their headers.
 
 namespace bnl::models {
 
@@ -24,5 +24,8 @@ enum class BnEvalStats {
   /// statistics (what the original study did).
   Batch,
 };
+
+/// --bn-placement: normalise the dense head (original), the convolutions, or both.
+enum class BnPlacement { Head, Conv, All };
 
 }  // namespace bnl::models

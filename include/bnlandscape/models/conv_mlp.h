@@ -10,13 +10,11 @@
 
 #include <torch/nn/pimpl.h>
 
+#include "bnlandscape/models/bn_modes.h"
 #include "bnlandscape/models/classifier.h"
 #include "bnlandscape/models/norm_spec.h"
 
 namespace bnl::models {
-
-/// --bn-placement: normalise the dense head (original), the convolutions, or both.
-enum class BnPlacement { Head, Conv, All };
 
 /// Parses "head" | "conv" | "all".
 BnPlacement parse_bn_placement(const std::string& s);

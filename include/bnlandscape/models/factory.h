@@ -8,13 +8,17 @@
 #include <string>
 #include <vector>
 
-#include "bnlandscape/models/classifier.h"
-#include "bnlandscape/models/conv_mlp.h"
+#include "bnlandscape/models/bn_modes.h"
 #include "bnlandscape/models/norm_spec.h"
+
+namespace torch::nn {
+class Module;
+}  // namespace torch::nn
 
 namespace bnl::models {
 
 class BatchNormImpl;
+class Classifier;
 
 /// Everything that decides a model's architecture.
 struct ModelSpec {

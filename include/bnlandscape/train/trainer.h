@@ -18,9 +18,12 @@
 
 #include "bnlandscape/data/dataset.h"
 // Only model() needs it, but its callers (cli/analysis_recorder.cpp) rely on this include.
-#include "bnlandscape/models/classifier.h"
 #include "bnlandscape/train/config.h"
 #include "bnlandscape/train/process_tuning.h"
+
+namespace bnl::models {
+class Classifier;
+}  // namespace bnl::models
 
 namespace bnl::train {
 
