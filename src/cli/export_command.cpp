@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -14,33 +13,14 @@
 
 #include <CLI/CLI.hpp>
 
+#include "bnlandscape/core/json.h"
 #include "bnlandscape/io/run_reader.h"
 #include "bnlandscape/record/schema_names.h"
 #include "bnlandscape/train/config.h"
 
 namespace bnl::cli {
 
-std::string json_quote(const std::string& s) {
-  std::string out = "\"";
-  for (unsigned char ch : s) {
-    switch (ch) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (ch < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", ch);
-          out += buf;
-        } else {
-          out += static_cast<char>(ch);
-        }
-    }
-  }
-  return out + "\"";
-}
+std::string json_quote(const std::string& s) { return core::json_quote(s); }
 
 std::string json_number(double v) {
   if (!std::isfinite(v)) return "null";

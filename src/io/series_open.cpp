@@ -64,6 +64,22 @@ void cut_to(H5::DataSet& ds, std::size_t keep) {
   ds.extend(dims.data());
 }
 
+/// A new series group's implementation, tied to run file `f` (its path and its open and dirty
+/// flags), named `gpath`, with the specs `columns` and an empty row buffer for each; marks `f`
+/// dirty. The caller fills in the widths and datasets.
+std::unique_ptr<SeriesGroup::Impl> new_series_impl(RunFile::Impl& f, const std::string& gpath,
+                                                   const std::vector<ColumnSpec>& columns) {
+  auto s = std::make_unique<SeriesGroup::Impl>();
+  s->file = &f.path;
+  s->open = &f.open;
+  s->dirty = &f.dirty;
+  s->name = gpath;
+  s->specs = columns;
+  s->buffers.resize(columns.size());
+  f.dirty = true;
+  return s;
+}
+
 }  // namespace
 
 SeriesGroup& RunFile::reopen_series(const std::string& group, const std::vector<ColumnSpec>& columns,
@@ -72,13 +88,7 @@ SeriesGroup& RunFile::reopen_series(const std::string& group, const std::vector<
   const std::string gpath = detail::absolute_path(group);
   const std::string what = "reopening series group " + in_quotes(gpath);
   f.require_open(what);
-  auto s = std::make_unique<SeriesGroup::Impl>();
-  s->file = &f.path;
-  s->open = &f.open;
-  s->dirty = &f.dirty;
-  s->name = gpath;
-  s->specs = columns;
-  f.dirty = true;
+  auto s = new_series_impl(f, gpath, columns);
   guarded(f.path, what, [&] {
     if (!detail::path_exists(*f.file, gpath)) throw Failure("it does not exist");
     s->group.emplace(f.file->openGroup(gpath));
@@ -114,7 +124,6 @@ SeriesGroup& RunFile::reopen_series(const std::string& group, const std::vector<
     }
     s->written = static_cast<std::int64_t>(keep);
   });
-  s->buffers.resize(s->specs.size());
   f.series.push_back(std::unique_ptr<SeriesGroup>(new SeriesGroup(std::move(s))));
   return *f.series.back();
 }
@@ -141,15 +150,8 @@ SeriesGroup& RunFile::add_series(const std::string& group,
     widths.push_back(width);
   }
 
-  auto s = std::make_unique<SeriesGroup::Impl>();
-  s->file = &f.path;
-  s->open = &f.open;
-  s->dirty = &f.dirty;
-  s->name = gpath;
-  s->specs = columns;
+  auto s = new_series_impl(f, gpath, columns);
   s->widths = widths;
-  f.dirty = true;
-  s->buffers.resize(columns.size());
   guarded(f.path, what, [&] {
     if (detail::path_exists(*f.file, gpath)) throw Failure("it already exists");
     s->group.emplace(detail::require_group(*f.file, gpath, false));

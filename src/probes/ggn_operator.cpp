@@ -7,31 +7,10 @@
 #include <torch/autograd.h>
 
 #include "bnlandscape/probes/flat_params.h"
+#include "operator_checks.h"
 
 namespace bnl::probes {
 namespace {
-
-// Bit patterns rather than values, so that NaN weights compare equal to themselves.
-torch::Tensor bits(const torch::Tensor& t) {
-  switch (t.element_size()) {
-    case 8: return t.view(torch::kLong);
-    case 4: return t.view(torch::kInt);
-    case 2: return t.view(torch::kShort);
-    default: return t.view(torch::kByte);
-  }
-}
-
-void check_params(const std::vector<torch::Tensor>& params, const char* who) {
-  TORCH_CHECK(!params.empty(), who, ": expected at least one parameter tensor, got none");
-  for (std::size_t i = 0; i < params.size(); ++i) {
-    const auto& p = params[i];
-    TORCH_CHECK(p.defined(), who, ": expected defined parameters, got an undefined one at index ", i);
-    TORCH_CHECK(p.is_floating_point(), who, ": expected floating-point parameters, got ", p.dtype(), " at index ", i);
-    TORCH_CHECK(p.requires_grad(), who, ": expected parameter ", i, " to require grad, got requires_grad=false");
-    TORCH_CHECK(p.dtype() == params[0].dtype() && p.device() == params[0].device(), who, ": expected all parameters to be ",
-                params[0].dtype(), " on ", params[0].device(), ", got ", p.dtype(), " on ", p.device(), " at index ", i);
-  }
-}
 
 void check_closures(const std::vector<LogitsFn>& fns, const char* who) {
   TORCH_CHECK(!fns.empty(), who, ": expected at least one micro-batch closure, got none");
@@ -60,7 +39,7 @@ GgnOperator::GgnOperator(std::vector<torch::Tensor> params, LogitsFn logits, Ten
 
 GgnOperator::GgnOperator(std::vector<torch::Tensor> params, std::vector<LogitsFn> microbatches, TensorAverage average)
     : params_(std::move(params)), average_(std::move(average)) {
-  check_params(params_, "GgnOperator");
+  detail::check_params(params_, "GgnOperator");
   check_closures(microbatches, "GgnOperator");
   options_ = torch::TensorOptions().dtype(params_[0].dtype()).device(params_[0].device());
   n_ = numel(params_);
@@ -88,11 +67,7 @@ GgnOperator::GgnOperator(std::vector<torch::Tensor> params, std::vector<LogitsFn
 }
 
 void GgnOperator::check_weights_unchanged() const {
-  for (std::size_t i = 0; i < params_.size(); ++i) {
-    TORCH_CHECK(torch::equal(bits(params_[i].detach()), bits(weights_[i])),
-                "GgnOperator: expected the parameters to hold the values the operator was built at, got parameter ", i,
-                " changed; restore() them or build a new operator at the current weights");
-  }
+  detail::check_weights_unchanged(params_, weights_, "GgnOperator");
 }
 
 torch::Tensor GgnOperator::gvp(const torch::Tensor& v) const {

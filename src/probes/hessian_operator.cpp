@@ -10,38 +10,16 @@
 
 #include "bnlandscape/probes/flat_params.h"
 #include "bnlandscape/probes/mlp_curvature.h"
+#include "operator_checks.h"
 
 namespace bnl::probes {
-namespace {
-
-// Bit patterns rather than values, so that NaN weights compare equal to themselves.
-torch::Tensor bits(const torch::Tensor& t) {
-  switch (t.element_size()) {
-    case 8: return t.view(torch::kLong);
-    case 4: return t.view(torch::kInt);
-    case 2: return t.view(torch::kShort);
-    default: return t.view(torch::kByte);
-  }
-}
-
-}  // namespace
 
 HessianOperator::HessianOperator(std::vector<torch::Tensor> params, LossFn loss, TensorAverage average,
                                  std::shared_ptr<const MlpCurvature> curvature)
     : params_(std::move(params)), average_(std::move(average)), curvature_(std::move(curvature)) {
-  TORCH_CHECK(!params_.empty(), "HessianOperator: expected at least one parameter tensor, got none");
+  detail::check_params(params_, "HessianOperator");
   TORCH_CHECK(curvature_ || static_cast<bool>(loss),
               "HessianOperator: expected a loss closure, got an empty std::function");
-  for (std::size_t i = 0; i < params_.size(); ++i) {
-    const auto& p = params_[i];
-    TORCH_CHECK(p.defined(), "HessianOperator: expected defined parameters, got an undefined one at index ", i);
-    TORCH_CHECK(p.is_floating_point(), "HessianOperator: expected floating-point parameters, got ", p.dtype(),
-                " at index ", i);
-    TORCH_CHECK(p.requires_grad(), "HessianOperator: expected parameter ", i, " to require grad, got requires_grad=false");
-    TORCH_CHECK(p.dtype() == params_[0].dtype() && p.device() == params_[0].device(),
-                "HessianOperator: expected all parameters to be ", params_[0].dtype(), " on ", params_[0].device(),
-                ", got ", p.dtype(), " on ", p.device(), " at index ", i);
-  }
   options_ = torch::TensorOptions().dtype(params_[0].dtype()).device(params_[0].device());
   n_ = numel(params_);
 
@@ -82,11 +60,7 @@ HessianOperator::HessianOperator(std::vector<torch::Tensor> params, LossFn loss,
 }
 
 void HessianOperator::check_weights_unchanged() const {
-  for (std::size_t i = 0; i < params_.size(); ++i) {
-    TORCH_CHECK(torch::equal(bits(params_[i].detach()), bits(weights_[i])),
-                "HessianOperator: expected the parameters to hold the values the operator was built at, got parameter ",
-                i, " changed; restore() them or build a new operator at the current weights");
-  }
+  detail::check_weights_unchanged(params_, weights_, "HessianOperator");
 }
 
 torch::Tensor HessianOperator::hvp(const torch::Tensor& v) const {

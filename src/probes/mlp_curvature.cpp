@@ -172,7 +172,8 @@ std::shared_ptr<const MlpCurvature::Point> MlpCurvature::evaluate(double* loss, 
 }
 
 torch::Tensor MlpCurvature::r_preactivation(const Layer& layer, const torch::Tensor& input, const torch::Tensor& r_input,
-                                            const std::vector<torch::Tensor>& dir) {
+                                            const std::vector<torch::Tensor>& dir, torch::Tensor* kept_r_input) {
+  *kept_r_input = r_input;
   // R Z = dB + A dW^T + (R A) W^T; R A is undefined (zero) for the data.
   const auto wi = static_cast<std::size_t>(layer.weight_index);
   torch::Tensor rz = torch::addmm(dir[wi + 1], input, dir[wi].t());
@@ -203,8 +204,7 @@ std::vector<torch::Tensor> MlpCurvature::hvp(const Point& point, const std::vect
     for (std::size_t l = 0; l < nl; ++l) {
       const auto& L = layers_[l];
       const auto& c = cache[l];
-      r_in[l] = r_a;
-      torch::Tensor rz = r_preactivation(L, c.input, r_a, dir);
+      torch::Tensor rz = r_preactivation(L, c.input, r_a, dir, &r_in[l]);
       torch::Tensor ry = rz;
       if (L.bn) {
         const auto gi = static_cast<std::size_t>(L.gamma_index);
@@ -275,8 +275,7 @@ std::vector<torch::Tensor> MlpCurvature::hvp_fused(const Point& point, const std
     for (std::size_t l = 0; l < nl; ++l) {
       const auto& L = layers_[l];
       const auto& c = cache[l];
-      r_in[l] = r_a;
-      torch::Tensor rz = r_preactivation(L, c.input, r_a, dir);
+      torch::Tensor rz = r_preactivation(L, c.input, r_a, dir, &r_in[l]);
       if (L.bn) {
         const auto gi = static_cast<std::size_t>(L.gamma_index);
         const std::int64_t width = rz.size(1);

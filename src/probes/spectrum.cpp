@@ -154,6 +154,15 @@ void check_warm_start(const Eigen::VectorXd& warm, std::int64_t p, const char* w
               ": expected a finite, nonzero warm start, got norm ", warm.norm());
 }
 
+/// Checks the stopping rule and warm start that every solver's options carry (tol > 0,
+/// max_iter >= 1, a warm start of size p, finite and nonzero, if any); messages start with `who`.
+template <class Options>
+void check_stopping_and_warm_start(const Options& opt, std::int64_t p, const char* who) {
+  TORCH_CHECK(opt.tol > 0.0 && std::isfinite(opt.tol), who, ": expected tol > 0, got ", opt.tol);
+  TORCH_CHECK(opt.max_iter >= 1, who, ": expected max_iter >= 1, got ", opt.max_iter);
+  check_warm_start(opt.warm_start, p, who);
+}
+
 // Two passes of classical Gram-Schmidt: one pass leaves O(eps * cond) overlap,
 // which power iteration would then amplify back towards found eigenvectors.
 void orthogonalise(Eigen::VectorXd& v, const std::vector<Eigen::VectorXd>& basis) {
@@ -209,9 +218,7 @@ EigenResult lanczos_eigs_on(const Op& op, const LanczosOptions& opt) {
   const int ncv = opt.ncv == 0 ? default_ncv(opt.k, p) : opt.ncv;
   TORCH_CHECK(ncv > opt.k && ncv <= p, "lanczos_eigs: expected k < ncv <= number of parameters (k = ", opt.k,
               ", P = ", p, "), got ncv = ", ncv);
-  TORCH_CHECK(opt.tol > 0.0 && std::isfinite(opt.tol), "lanczos_eigs: expected tol > 0, got ", opt.tol);
-  TORCH_CHECK(opt.max_iter >= 1, "lanczos_eigs: expected max_iter >= 1, got ", opt.max_iter);
-  check_warm_start(opt.warm_start, p, "lanczos_eigs");
+  check_stopping_and_warm_start(opt, p, "lanczos_eigs");
 
   EigenResult result;
   result.eigenvalues.assign(static_cast<std::size_t>(opt.k), kNaN);
@@ -269,9 +276,7 @@ EigenResult lanczos_eigs(const BlockHessianOperator& op, const LanczosOptions& o
 EigenResult power_iteration_eigs(const HessianOperator& op, const PowerIterationOptions& opt) {
   const std::int64_t p = op.rows();
   check_k(opt.k, p, "power_iteration_eigs");
-  TORCH_CHECK(opt.tol > 0.0 && std::isfinite(opt.tol), "power_iteration_eigs: expected tol > 0, got ", opt.tol);
-  TORCH_CHECK(opt.max_iter >= 1, "power_iteration_eigs: expected max_iter >= 1, got ", opt.max_iter);
-  check_warm_start(opt.warm_start, p, "power_iteration_eigs");
+  check_stopping_and_warm_start(opt, p, "power_iteration_eigs");
 
   EigenResult result;
   result.eigenvalues.assign(static_cast<std::size_t>(opt.k), kNaN);

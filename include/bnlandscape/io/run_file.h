@@ -46,7 +46,7 @@ struct RunFileAccess;
 /// holding exactly what the last completed commit held. flush() and close() commit;
 /// write_checkpoint() and flush_if_due() commit when that is cheap relative to the time since
 /// the last commit.
-class RunFile {
+class RunFile : public IntegralAttrOverload<RunFile> {
  public:
   /// Implementation, defined in src/io/run_file_impl.h.
   struct Impl;
@@ -101,12 +101,7 @@ class RunFile {
   /// Sets (or replaces) a 1-D string-array root attribute.
   void set_attr(const std::string& name, const std::vector<std::string>& values);
   /// Integer overload so that `set_attr("seed", 42)` is not ambiguous; stored as int64.
-  template <typename T, std::enable_if_t<std::is_integral_v<T> && !std::is_same_v<T, bool> &&
-                                             !std::is_same_v<T, std::int64_t>,
-                                         int> = 0>
-  void set_attr(const std::string& name, T value) {
-    set_attr(name, static_cast<std::int64_t>(value));
-  }
+  using IntegralAttrOverload<RunFile>::set_attr;
 
   /// Writes a fixed (non-extendible) float64 dataset at `path`, e.g. "/probes/step_sizes"
   /// (intermediate groups created), of shape `dims` (empty = 1-D of values.size()), with

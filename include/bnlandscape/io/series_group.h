@@ -26,10 +26,26 @@ struct ColumnSpec {
   std::string description;          ///< attribute "description" (one line)
 };
 
+/// The integer set_attr overload of RunFile and SeriesGroup (CRTP): `set_attr(name, 3)` with
+/// any integer type other than bool and std::int64_t forwards to Derived's
+/// `set_attr(const std::string&, std::int64_t)`, so that such calls are not ambiguous. Derived
+/// brings it beside its own overloads with `using IntegralAttrOverload<Derived>::set_attr;`.
+template <typename Derived>
+class IntegralAttrOverload {
+ public:
+  /// Stores `value` as int64 through Derived's int64 overload.
+  template <typename T, std::enable_if_t<std::is_integral_v<T> && !std::is_same_v<T, bool> &&
+                                             !std::is_same_v<T, std::int64_t>,
+                                         int> = 0>
+  void set_attr(const std::string& name, T value) {
+    static_cast<Derived&>(*this).set_attr(name, static_cast<std::int64_t>(value));
+  }
+};
+
 /// A group of series that share dimension 0 (rows). Rows are buffered in memory and written on
 /// flush(); append() never touches HDF5, so it is cheap enough to call every training step.
 /// Owned by its RunFile: obtained from RunFile::add_series and valid for the RunFile's life.
-class SeriesGroup {
+class SeriesGroup : public IntegralAttrOverload<SeriesGroup> {
  public:
   /// Implementation, defined in src/io/run_file_impl.h.
   struct Impl;
@@ -72,12 +88,7 @@ class SeriesGroup {
   /// Sets (or replaces) a 1-D string-array attribute of the group.
   void set_attr(const std::string& name, const std::vector<std::string>& values);
   /// Integer overload so that `set_attr("n", 3)` is not ambiguous; stored as int64.
-  template <typename T, std::enable_if_t<std::is_integral_v<T> && !std::is_same_v<T, bool> &&
-                                             !std::is_same_v<T, std::int64_t>,
-                                         int> = 0>
-  void set_attr(const std::string& name, T value) {
-    set_attr(name, static_cast<std::int64_t>(value));
-  }
+  using IntegralAttrOverload<SeriesGroup>::set_attr;
 
   /// Sets (or replaces) a string attribute of one column's dataset.
   void set_column_attr(const std::string& column, const std::string& name,

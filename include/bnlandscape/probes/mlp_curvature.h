@@ -84,9 +84,11 @@ class MlpCurvature {
   };
   template <typename T>
   std::vector<torch::Tensor> hvp_fused(const Point& point, const std::vector<torch::Tensor>& dir) const;
-  // R Z of `layer` [m, out] from its input A [m, in] and R A (undefined = 0) along `dir`.
+  // R Z of `layer` [m, out] from its input A [m, in] and R A (undefined = 0) along `dir`; the
+  // R-forward step both hvp paths share, so it also keeps R A in `*kept_r_input` for their
+  // backward pass.
   static torch::Tensor r_preactivation(const Layer& layer, const torch::Tensor& input, const torch::Tensor& r_input,
-                                       const std::vector<torch::Tensor>& dir);
+                                       const std::vector<torch::Tensor>& dir, torch::Tensor* kept_r_input);
 
   models::Classifier* model_ = nullptr;
   bool fused_cpu_ = true;
