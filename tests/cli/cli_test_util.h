@@ -1,5 +1,6 @@
 #pragma once
 // Running the bnlandscape binary and Debian's python from tests.
+#include <gtest/gtest.h>
 #include <sys/wait.h>
 
 #include <array>
@@ -39,6 +40,16 @@ inline Result python(const std::string& code) {
   auto r = sh(std::string(BNL_PYTHON) + " " + path);
   std::filesystem::remove(path);
   return r;
+}
+
+/// Runs `command` + `one_out` in one process, then `launch --nproc 2 -- ` + `command` + `two_out`,
+/// asserting that each exits 0 (call it inside ASSERT_NO_FATAL_FAILURE: a failure ends the test).
+inline void run_on_one_and_two_ranks(const std::string& command, const std::string& one_out,
+                                     const std::string& two_out) {
+  auto one = bnl(command + one_out);
+  ASSERT_EQ(one.code, 0) << one.output;
+  auto two = bnl("launch --nproc 2 -- " + command + two_out);
+  ASSERT_EQ(two.code, 0) << two.output;
 }
 
 inline bool have_h5py() { return python("import h5py, numpy\n").code == 0; }

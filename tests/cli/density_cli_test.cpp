@@ -73,10 +73,7 @@ TEST(DensityCli, OnlineDensityAtTheProbeStepsAndTheSameOnTwoRanks) {
                               " --checkpoint-group /checkpoints/step_0000005 --probe-batch fixed --probe-size 256"
                               " --probe-microbatch 64 --probe-dtype float64 --top-k 0 --density-runs 2"
                               " --density-steps 8 --layer-top-k 1 --tol 1e-10 --threads 1 --quiet --out ";
-  auto one = bnl(offline + dir / "one.h5");
-  ASSERT_EQ(one.code, 0) << one.output;
-  auto two = bnl("launch --nproc 2 -- " + offline + dir / "two.h5");
-  ASSERT_EQ(two.code, 0) << two.output;
+  ASSERT_NO_FATAL_FAILURE(run_on_one_and_two_ranks(offline, dir / "one.h5", dir / "two.h5"));
   auto py = python(R"(
 import h5py, numpy as np
 f = h5py.File(")" + dir / "on.h5" + R"(", "r")

@@ -67,10 +67,7 @@ TEST(LaunchCli, OfflineProbeOnTwoRanksEqualsOneProcess) {
                             " --checkpoint-group /checkpoints/step_0000008 --probe-batch fixed --probe-size 512"
                             " --probe-microbatch 128 --probe-dtype float64 --tol 1e-10 --top-k 2 --trace-samples 3"
                             " --quiet --out ";
-  auto one = bnl(probe + dir / "one.h5");
-  ASSERT_EQ(one.code, 0) << one.output;
-  auto two = bnl("launch --nproc 2 -- " + probe + dir / "two.h5");
-  ASSERT_EQ(two.code, 0) << two.output;
+  ASSERT_NO_FATAL_FAILURE(run_on_one_and_two_ranks(probe, dir / "one.h5", dir / "two.h5"));
   EXPECT_EQ(h5_files(dir), 3u);  // ck, one, two: rank 1 wrote nothing
   auto py = python(same_probes(dir / "one.h5", dir / "two.h5", "1e-8"));
   EXPECT_EQ(py.code, 0) << py.output;
@@ -85,10 +82,7 @@ TEST(LaunchCli, OnlineProbesWithReplicatedTrainingEqualOneProcess) {
                             " --probe-dtype float64 --tol 1e-10 --step-interval 4 --quiet --out ";
   // Probes beside training would give the one process's training half the threads (ranks
   // never overlap), and the MLP's BLAS products round differently with another thread count.
-  auto one = bnl(probe + dir / "one.h5 --overlap=false");
-  ASSERT_EQ(one.code, 0) << one.output;
-  auto two = bnl("launch --nproc 2 -- " + probe + dir / "two.h5");
-  ASSERT_EQ(two.code, 0) << two.output;
+  ASSERT_NO_FATAL_FAILURE(run_on_one_and_two_ranks(probe, dir / "one.h5 --overlap=false", dir / "two.h5"));
   EXPECT_EQ(h5_files(dir), 2u);
   auto py = python(same_probes(dir / "one.h5", dir / "two.h5", "1e-8") + R"(
 a, b = h5py.File(")" + dir / "one.h5" + R"(", "r"), h5py.File(")" + dir / "two.h5" + R"(", "r")

@@ -14,25 +14,17 @@
 
 #include "bnlandscape/data/cifar_reader.h"
 #include "common/temp_dir.h"
+#include "data/data_test_util.h"
 
 namespace bnl::data {
 namespace {
 
-using Bytes = std::vector<std::uint8_t>;
+using testing::Bytes;
+using testing::data_error;
+using testing::read_file;
+using testing::write_file;
 
 using TempDir = bnl_test::TempDir;
-
-void write_file(const std::string& path, const Bytes& bytes) {
-  std::ofstream out(path, std::ios::binary);
-  out.write(reinterpret_cast<const char*>(bytes.data()),
-            static_cast<std::streamsize>(bytes.size()));
-  ASSERT_TRUE(out.good()) << path;
-}
-
-Bytes read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return Bytes(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
 
 Bytes to_bytes(const std::string& s) { return Bytes(s.begin(), s.end()); }
 
@@ -40,19 +32,6 @@ Bytes to_bytes(const std::string& s) { return Bytes(s.begin(), s.end()); }
 template <std::size_t N>
 std::string lit(const char (&s)[N]) {
   return std::string(s, N - 1);
-}
-
-std::string data_error(const std::function<void()>& f, const std::string& part = "") {
-  try {
-    f();
-  } catch (const DataError& e) {
-    const std::string msg = e.what();
-    EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
-    EXPECT_NE(msg.find(part), std::string::npos) << "'" << part << "' not in: " << msg;
-    return msg;
-  }
-  ADD_FAILURE() << "expected a DataError containing '" << part << "'";
-  return "";
 }
 
 // The same formulas as the Python generator below: pixel j of image i, and label i.

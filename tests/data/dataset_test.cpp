@@ -16,50 +16,22 @@
 
 #include "bnlandscape/data/dataset.h"
 #include "common/temp_dir.h"
+#include "data/data_test_util.h"
 
 namespace bnl::data {
 namespace {
 
 namespace fs = std::filesystem;
-using Bytes = std::vector<std::uint8_t>;
+using testing::Bytes;
+using testing::data_error;
+using testing::put_be32;
+using testing::write_file;
+using testing::write_gz;
 
 using TempDir = bnl_test::TempDir;
 
-void write_file(const std::string& path, const Bytes& bytes) {
-  fs::create_directories(fs::path(path).parent_path());
-  std::ofstream out(path, std::ios::binary);
-  out.write(reinterpret_cast<const char*>(bytes.data()),
-            static_cast<std::streamsize>(bytes.size()));
-  ASSERT_TRUE(out.good()) << path;
-}
-
-void write_gz(const std::string& path, const Bytes& bytes) {
-  gzFile f = gzopen(path.c_str(), "wb");
-  ASSERT_NE(f, nullptr) << path;
-  ASSERT_EQ(gzwrite(f, bytes.data(), static_cast<unsigned>(bytes.size())),
-            static_cast<int>(bytes.size()));
-  ASSERT_EQ(gzclose(f), Z_OK);
-}
-
-std::string data_error(const std::function<void()>& f, const std::string& part = "") {
-  try {
-    f();
-  } catch (const DataError& e) {
-    const std::string msg = e.what();
-    EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
-    EXPECT_NE(msg.find(part), std::string::npos) << "'" << part << "' not in: " << msg;
-    return msg;
-  }
-  ADD_FAILURE() << "expected a DataError containing '" << part << "'";
-  return "";
-}
-
 std::string sha_of(const std::string& s) {
   return sha256_hex(reinterpret_cast<const unsigned char*>(s.data()), s.size());
-}
-
-void put_be32(Bytes& b, std::uint32_t v) {
-  for (int shift = 24; shift >= 0; shift -= 8) b.push_back(static_cast<std::uint8_t>(v >> shift));
 }
 
 // Each image is filled with 20 * label + (index % 20), so pairing survives any reordering check.
@@ -84,8 +56,8 @@ void write_fashion(const std::string& dir, const std::string& split, std::uint32
   }
   const std::string base = dir + "/" + split;
   if (gz) {
-    write_gz(base + "-images-idx3-ubyte.gz", images);
-    write_gz(base + "-labels-idx1-ubyte.gz", labels);
+    write_gz(base + "-images-idx3-ubyte.gz", images, "wb");
+    write_gz(base + "-labels-idx1-ubyte.gz", labels, "wb");
   } else {
     write_file(base + "-images-idx3-ubyte", images);
     write_file(base + "-labels-idx1-ubyte", labels);

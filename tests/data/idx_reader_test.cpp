@@ -13,39 +13,19 @@
 
 #include "bnlandscape/data/idx_reader.h"
 #include "common/temp_dir.h"
+#include "data/data_test_util.h"
 
 namespace bnl::data {
 namespace {
 
-using Bytes = std::vector<std::uint8_t>;
+using testing::Bytes;
+using testing::data_error;
+using testing::put_be32;
+using testing::read_file;
+using testing::write_file;
+using testing::write_gz;
 
 using TempDir = bnl_test::TempDir;
-
-void write_file(const std::string& path, const Bytes& bytes) {
-  std::ofstream out(path, std::ios::binary);
-  out.write(reinterpret_cast<const char*>(bytes.data()),
-            static_cast<std::streamsize>(bytes.size()));
-  ASSERT_TRUE(out.good()) << path;
-}
-
-void write_gz(const std::string& path, const Bytes& bytes) {
-  gzFile f = gzopen(path.c_str(), "wb9");
-  ASSERT_NE(f, nullptr) << path;
-  if (!bytes.empty()) {
-    ASSERT_EQ(gzwrite(f, bytes.data(), static_cast<unsigned>(bytes.size())),
-              static_cast<int>(bytes.size()));
-  }
-  ASSERT_EQ(gzclose(f), Z_OK);
-}
-
-Bytes read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return Bytes(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
-void put_be32(Bytes& b, std::uint32_t v) {
-  for (int shift = 24; shift >= 0; shift -= 8) b.push_back(static_cast<std::uint8_t>(v >> shift));
-}
 
 // Pixel values encode (image, row, col) and the image's label, so any reordering or
 // mispairing shows up in the values.
@@ -74,20 +54,6 @@ Bytes idx_labels(std::uint32_t n) {
   put_be32(b, n);
   for (std::uint32_t i = 0; i < n; ++i) b.push_back(label_value(i));
   return b;
-}
-
-// Runs `f`, which must throw a one-line DataError containing `part`; returns the message.
-std::string data_error(const std::function<void()>& f, const std::string& part = "") {
-  try {
-    f();
-  } catch (const DataError& e) {
-    const std::string msg = e.what();
-    EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
-    EXPECT_NE(msg.find(part), std::string::npos) << "'" << part << "' not in: " << msg;
-    return msg;
-  }
-  ADD_FAILURE() << "expected a DataError containing '" << part << "'";
-  return "";
 }
 
 void expect_values(const ImageSet& set, std::uint32_t n, std::uint32_t rows, std::uint32_t cols) {

@@ -17,6 +17,7 @@
 #include "bnlandscape/probes/hessian_operator.h"
 #include "bnlandscape/probes/landscape_probe.h"
 #include "common/temp_dir.h"
+#include "probes/problems.h"
 
 using namespace bnl;
 
@@ -26,15 +27,7 @@ constexpr int kWorld = 2;
 
 using TempDir = bnl_test::TempDir;
 
-models::ModelSpec spec() {
-  models::ModelSpec s;
-  s.arch = "mlp";
-  s.in_channels = 1;
-  s.input_size = 4;
-  s.hidden_dims = {8, 6};
-  s.norm.kind = models::NormKind::Custom;
-  return s;
-}
+models::ModelSpec spec() { return probes::testing::small_mlp_spec(4, {8, 6}, models::NormKind::Custom); }
 
 /// Runs body(rank, communicator) on kWorld threads; rethrows the first failure.
 void on_ranks(const std::string& store, const std::function<void(int, dist::Communicator&)>& body) {

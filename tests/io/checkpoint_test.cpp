@@ -20,6 +20,7 @@
 namespace bnl::io {
 namespace {
 
+using test::expect_python_ok;
 using test::run_python;
 using test::TempDir;
 using Named = std::vector<std::pair<std::string, torch::Tensor>>;
@@ -196,9 +197,7 @@ s = g["_state"]
 assert (s["net.0.weight.momentum_buffer"][:] == 1).all() and s["step"][()] == 3.0
 print("OK")
 )PY";
-  const auto r = run_python(dir, script, "'" + path + "'");
-  EXPECT_EQ(r.rc, 0) << r.out;
-  EXPECT_NE(r.out.find("OK"), std::string::npos) << r.out;
+  expect_python_ok(dir, script, "'" + path + "'");
 }
 
 // A run file's writer holds no lock on the file on disk (it only ever renames whole images over

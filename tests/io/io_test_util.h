@@ -44,6 +44,14 @@ inline PyResult run_python(const TempDir& dir, const std::string& script,
   return r;
 }
 
+/// Runs `script` with `args` (run_python) and expects it to exit with status 0 having printed
+/// "OK" (the h5py checks' last line).
+inline void expect_python_ok(const TempDir& dir, const std::string& script, const std::string& args) {
+  const auto r = run_python(dir, script, args);
+  EXPECT_EQ(r.rc, 0) << r.out;
+  EXPECT_NE(r.out.find("OK"), std::string::npos) << r.out;
+}
+
 /// Whether BNL_PYTHON can import h5py.
 inline bool have_h5py() {
   const std::string cmd = std::string("'") + BNL_PYTHON + "' -c 'import h5py' >/dev/null 2>&1";

@@ -16,7 +16,7 @@
 namespace bnl::io {
 namespace {
 
-using test::run_python;
+using test::expect_python_ok;
 using test::TempDir;
 
 std::vector<ColumnSpec> step_columns() {
@@ -168,9 +168,7 @@ e = f["train/epochs"]
 assert e["epoch"][:].tolist() == [0] and e["test_acc"][:].tolist() == [0.75]
 print("OK")
 )PY";
-  const auto r = run_python(dir, script, "'" + path + "' '" + toml + "'");
-  EXPECT_EQ(r.rc, 0) << r.out;
-  EXPECT_NE(r.out.find("OK"), std::string::npos) << r.out;
+  expect_python_ok(dir, script, "'" + path + "' '" + toml + "'");
 }
 
 TEST(RunFile, RefusesExistingFileUnlessOverwrite) {
@@ -273,9 +271,7 @@ assert f["probes/empty"].shape == (0,)
 assert "bad" not in f["probes"]
 print("OK")
 )PY";
-  const auto r = run_python(dir, script, "'" + path + "'");
-  EXPECT_EQ(r.rc, 0) << r.out;
-  EXPECT_NE(r.out.find("OK"), std::string::npos) << r.out;
+  expect_python_ok(dir, script, "'" + path + "'");
 }
 
 // The writer is killed after a flush without closing; the file must still open with plain
@@ -322,9 +318,7 @@ assert (g["step"][:] == np.arange(1200)).all()
 assert np.allclose(g["layer_grad_norm"][:, 2], 3.0 * np.arange(1200))
 print("OK")
 )PY";
-  const auto r = run_python(dir, script, "'" + path + "'");
-  EXPECT_EQ(r.rc, 0) << r.out;
-  EXPECT_NE(r.out.find("OK"), std::string::npos) << r.out;
+  expect_python_ok(dir, script, "'" + path + "'");
 }
 
 }  // namespace

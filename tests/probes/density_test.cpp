@@ -37,6 +37,15 @@ MeanSe mean_se(const std::vector<double>& x) {
   return m;
 }
 
+/// DensityOptions of `runs` Lanczos runs of `steps` steps from start vectors seeded by `seed`.
+DensityOptions density_options(int runs, int steps, std::uint64_t seed) {
+  DensityOptions opt;
+  opt.runs = runs;
+  opt.steps = steps;
+  opt.seed = seed;
+  return opt;
+}
+
 /// Trapezoidal integral of |a - b| over an equally spaced grid of spacing h.
 double l1(const std::vector<double>& a, const std::vector<double>& b, double h) {
   double s = 0;
@@ -56,10 +65,7 @@ TEST(SlqDensity, TraceAndTraceOfSquareWithinThreeStandardErrorsOfTheDenseHessian
     tr += l;
     tr2 += l * l;
   }
-  DensityOptions opt;
-  opt.runs = 40;
-  opt.steps = 12;
-  opt.seed = 11;
+  DensityOptions opt = density_options(40, 12, 11);
   const auto r = slq_density(op, opt);
   EXPECT_EQ(r.hvp_count, 40 * 12);
   const auto t1 = mean_se(slq_trace_estimates(r, 1));
@@ -99,10 +105,7 @@ TEST(SlqDensity, QuadratureOfEachRunIsExactForLowDegreePolynomialsOfItsStart) {
   const auto m = testing::make_tiny_mlp(8);
   HessianOperator op(m.params, m.loss());
   const Eigen::MatrixXd h = dense_hessian(op);
-  DensityOptions opt;
-  opt.runs = 3;
-  opt.steps = 3;
-  opt.seed = 2;
+  DensityOptions opt = density_options(3, 3, 2);
   const auto r = slq_density(op, opt);
   for (int k = 0; k <= 5; ++k) {
     const auto est = slq_trace_estimates(r, k);
@@ -136,10 +139,7 @@ TEST(SlqDensity, SmoothedDensityIsWithinTheStatedL1DistanceOfTheExactOne) {
   // The exact smoothed density integrates to 1 over the grid.
   EXPECT_NEAR(l1(exact, std::vector<double>(n, 0.0), step), 1.0, 1e-6);
 
-  DensityOptions opt;
-  opt.runs = 20;
-  opt.steps = 30;
-  opt.seed = 3;
+  DensityOptions opt = density_options(20, 30, 3);
   const auto r = slq_density(op, opt);
   const auto slq = gaussian_density(r.nodes, r.weights, grid, sigma);
   const double dist = l1(slq, exact, step);
@@ -163,10 +163,7 @@ TEST(SlqDensity, WeightsSumToOneAndNodesLieInsideTheSpectrum) {
   HessianOperator op(m.params, m.loss());
   const auto ev = exact_eigenvalues(op);
   const double scale = std::max(std::abs(ev.front()), std::abs(ev.back()));
-  DensityOptions opt;
-  opt.runs = 5;
-  opt.steps = 20;
-  opt.seed = 9;
+  DensityOptions opt = density_options(5, 20, 9);
   const auto r = slq_density(op, opt);
   ASSERT_EQ(r.nodes.size(), 100u);
   ASSERT_EQ(r.weights.size(), 100u);
@@ -226,12 +223,10 @@ TEST(SlqDensity, FewDistinctEigenvaluesStopEarlyWithTheExactSpectrum) {
 }
 
 TEST(SlqDensity, SameSeedSameNumbersAndFloat32ParametersAgreeWithFloat64) {
-  const auto m = testing::make_tiny_mlp(4);
-  HessianOperator op(m.params, m.loss());
-  DensityOptions opt;
-  opt.runs = 3;
-  opt.steps = 6;
-  opt.seed = 42;
+  testing::TinyMlpHessian tiny(4);
+  const testing::TinyMlp& m = tiny.m;
+  HessianOperator& op = tiny.op;
+  DensityOptions opt = density_options(3, 6, 42);
   const auto a = slq_density(op, opt);
   const auto b = slq_density(op, opt);
   EXPECT_EQ(a.nodes, b.nodes);

@@ -104,8 +104,7 @@ TEST(HessianOperator, SoftmaxAtZeroIsKroneckerOfCentringAndInputMoments) {
   const std::int64_t n = 64, d = 6, k = 4;
   const auto s = testing::make_softmax(n, d, k, 3);
   HessianOperator op({s.w}, s.loss());
-  const Eigen::MatrixXd x = testing::to_matrix(s.x);
-  const Eigen::MatrixXd moments = x.transpose() * x / static_cast<double>(n);
+  const Eigen::MatrixXd moments = testing::input_moments(s);
   const Eigen::MatrixXd centring =
       Eigen::MatrixXd::Identity(k, k) / double(k) - Eigen::MatrixXd::Ones(k, k) / double(k * k);
   Eigen::MatrixXd want(k * d, k * d);

@@ -9,20 +9,32 @@
 #include "bnlandscape/models/classifier.h"
 #include "bnlandscape/models/factory.h"
 #include "bnlandscape/probes/landscape_probe.h"
+#include "probes/problems.h"
 
 using namespace bnl;
 
 namespace {
 
 models::ModelSpec small_spec(models::BnBackward backward) {
-  models::ModelSpec s;
-  s.arch = "mlp";
-  s.in_channels = 1;
-  s.input_size = 4;
-  s.hidden_dims = {8, 6};
-  s.norm.kind = models::NormKind::Custom;
+  models::ModelSpec s = probes::testing::small_mlp_spec(4, {8, 6}, models::NormKind::Custom);
   s.norm.backward = backward;
   return s;
+}
+
+/// A model of small_spec(Exact), initialised after torch::manual_seed(seed), and a batch of
+/// `n` random 1x4x4 inputs with random labels drawn after it.
+struct ExactBatch {
+  std::shared_ptr<models::Classifier> model;
+  torch::Tensor x, y;
+};
+
+ExactBatch exact_batch(std::uint64_t seed, std::int64_t n) {
+  torch::manual_seed(seed);
+  ExactBatch b;
+  b.model = models::make_model(small_spec(models::BnBackward::Exact));
+  b.x = torch::randn({n, 1, 4, 4});
+  b.y = torch::randint(0, 10, {n}, torch::kInt64);
+  return b;
 }
 
 std::vector<torch::Tensor> state_copy(const torch::nn::Module& m) {
@@ -78,10 +90,7 @@ TEST(LandscapeProbe, NeverChangesTheTrainingModelAndUsesTheExactGradient) {
 }
 
 TEST(LandscapeProbe, MicroBatchLossIsTheMeanOfBatchMeans) {
-  torch::manual_seed(1);
-  auto model = models::make_model(small_spec(models::BnBackward::Exact));
-  auto x = torch::randn({12, 1, 4, 4});
-  auto y = torch::randint(0, 10, {12}, torch::kInt64);
+  auto [model, x, y] = exact_batch(1, 12);
   probes::ProbeConfig cfg;
   cfg.top_k = 0;
   cfg.probe_microbatch = 4;
@@ -102,10 +111,7 @@ TEST(LandscapeProbe, MicroBatchLossIsTheMeanOfBatchMeans) {
 }
 
 TEST(LandscapeProbe, EdgeOfStabilityThresholdFollowsTheOptimizer) {
-  torch::manual_seed(2);
-  auto model = models::make_model(small_spec(models::BnBackward::Exact));
-  auto x = torch::randn({8, 1, 4, 4});
-  auto y = torch::randint(0, 10, {8}, torch::kInt64);
+  auto [model, x, y] = exact_batch(2, 8);
   probes::ProbeConfig cfg;
   cfg.top_k = 0;
   probes::ProbeContext momentum{0.05, 0.9, "sgd", 0};

@@ -21,16 +21,7 @@
 namespace bnl::probes {
 namespace {
 
-models::ModelSpec mlp_spec(models::NormKind norm) {
-  models::ModelSpec s;
-  s.arch = "mlp";
-  s.in_channels = 1;
-  s.input_size = 3;
-  s.hidden_dims = {7, 5};
-  s.num_classes = 4;
-  s.norm.kind = norm;
-  return s;
-}
+models::ModelSpec mlp_spec(models::NormKind norm) { return testing::small_mlp_spec(3, {7, 5}, norm, 4); }
 
 struct Case {
   std::shared_ptr<models::Classifier> model;

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <random>
+#include <utility>
 #include <vector>
 
 #include <Eigen/Core>
@@ -11,7 +12,9 @@
 #include <torch/types.h>
 
 #include "bnlandscape/models/batch_norm.h"
+#include "bnlandscape/models/factory.h"
 #include "bnlandscape/probes/flat_params.h"
+#include "bnlandscape/probes/hessian_operator.h"
 #include "bnlandscape/probes/loss_fn.h"
 
 namespace bnl::probes::testing {
@@ -36,6 +39,21 @@ template <class Op>
 Eigen::MatrixXd dense_symmetric(const Op& op) {
   const Eigen::MatrixXd h = dense_matrix(op);
   return 0.5 * (h + h.transpose());
+}
+
+/// The small MLPs of the probe tests: one channel of `input_size` x `input_size` inputs, hidden
+/// layers `hidden_dims`, `num_classes` outputs and normalisation `kind` (with NormSpec's default
+/// backward; callers set another).
+inline bnl::models::ModelSpec small_mlp_spec(std::int64_t input_size, std::vector<std::int64_t> hidden_dims,
+                                             bnl::models::NormKind kind, std::int64_t num_classes = 10) {
+  bnl::models::ModelSpec s;
+  s.arch = "mlp";
+  s.in_channels = 1;
+  s.input_size = input_size;
+  s.hidden_dims = std::move(hidden_dims);
+  s.num_classes = num_classes;
+  s.norm.kind = kind;
+  return s;
 }
 
 inline Eigen::MatrixXd eigen_normal(Eigen::Index rows, Eigen::Index cols, std::uint64_t seed) {
@@ -125,6 +143,12 @@ inline SoftmaxProblem make_softmax(std::int64_t n, std::int64_t d, std::int64_t 
   return s;
 }
 
+/// The input moment matrix S = X^T X / N of a softmax problem, [D, D].
+inline Eigen::MatrixXd input_moments(const SoftmaxProblem& s) {
+  const Eigen::MatrixXd x = to_matrix(s.x);
+  return x.transpose() * x / static_cast<double>(x.rows());
+}
+
 /// 6 -> 5 -> BatchNorm (ours, training mode, running statistics frozen) ->
 /// ReLU -> 3, float64, batch 8, mean cross entropy with random labels.
 struct TinyMlp {
@@ -165,6 +189,13 @@ inline TinyMlp make_tiny_mlp(std::uint64_t seed) {
   m.params = {m.w1, m.b1, m.bn->gamma, m.bn->beta, m.w2, m.b2};
   return m;
 }
+
+/// make_tiny_mlp(seed) with the Hessian operator of its loss at its parameters.
+struct TinyMlpHessian {
+  explicit TinyMlpHessian(std::uint64_t seed) : m(make_tiny_mlp(seed)), op(m.params, m.loss()) {}
+  const TinyMlp m;
+  HessianOperator op;
+};
 
 /// Flat gradient [P] of `loss` at the current parameters, detached.
 inline torch::Tensor flat_gradient(const std::vector<torch::Tensor>& params, const LossFn& loss) {

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <utility>
 
 #include <Eigen/Eigenvalues>
 #include <Spectra/SymEigsSolver.h>
@@ -19,6 +20,26 @@ Eigen::VectorXd spread_spectrum() {
   Eigen::VectorXd lambda = Eigen::VectorXd::LinSpaced(60, -2.0, 3.0);
   lambda.tail(4) << 6.0, 7.0, 8.0, 9.0;
   return lambda;
+}
+
+/// LanczosOptions for the `k` largest eigenvalues from a Krylov space of `ncv` vectors,
+/// converged to `tol`; the other fields keep their defaults.
+LanczosOptions lanczos_options(int k, int ncv, double tol) {
+  LanczosOptions opt;
+  opt.k = k;
+  opt.ncv = ncv;
+  opt.tol = tol;
+  return opt;
+}
+
+/// The results of `eigs` (lanczos_eigs or power_iteration_eigs) on `op` with options `cold`, then
+/// with the same options warm-started at `start`.
+template <class Options, class Eigs>
+std::pair<EigenResult, EigenResult> cold_and_warm(const HessianOperator& op, const Options& cold,
+                                                  const Eigen::VectorXd& start, Eigs eigs) {
+  Options warm = cold;
+  warm.warm_start = start;
+  return {eigs(op, cold), eigs(op, warm)};
 }
 
 TEST(Lanczos, QuadraticTopAndBottomEigenvalues) {
@@ -51,8 +72,7 @@ TEST(Lanczos, SoftmaxAtZeroTopEigenvalueIsInputMomentTopOverK) {
   const std::int64_t n = 200, d = 12, k = 5;
   const auto s = testing::make_softmax(n, d, k, 42);
   HessianOperator op({s.w}, s.loss());
-  const Eigen::MatrixXd x = testing::to_matrix(s.x);
-  const Eigen::MatrixXd moments = x.transpose() * x / static_cast<double>(n);
+  const Eigen::MatrixXd moments = testing::input_moments(s);
   const double lambda_s = Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd>(moments).eigenvalues()(d - 1);
   LanczosOptions opt;
   opt.tol = 1e-12;
@@ -66,12 +86,9 @@ TEST(Lanczos, IsSpectraOnTheOperatorFromTheDocumentedStart) {
   // only bookkeeping around SymEigsSolver started from lanczos_start_vector, and
   // ends Spectra's re-orthogonalisation at the rounding floor of the dot products
   // (spectrum.cpp), which moves the results by rounding only.
-  const auto m = testing::make_tiny_mlp(3);
-  HessianOperator op(m.params, m.loss());
-  LanczosOptions opt;
-  opt.k = 3;
-  opt.ncv = 9;
-  opt.tol = 1e-8;
+  testing::TinyMlpHessian tiny(3);
+  HessianOperator& op = tiny.op;
+  LanczosOptions opt = lanczos_options(3, 9, 1e-8);
   opt.seed = 4;
   const auto ours = lanczos_eigs(op, opt);
   ASSERT_TRUE(ours.converged);
@@ -108,10 +125,7 @@ TEST(Lanczos, SameSeedSameNumbersAndWeightsUntouched) {
 TEST(Lanczos, NonConvergenceIsReportedAsNaN) {
   const auto q = testing::make_quadratic(Eigen::VectorXd::LinSpaced(300, 0.0, 1.0), 3);
   HessianOperator op(q.params, q.loss());
-  LanczosOptions opt;
-  opt.k = 6;
-  opt.ncv = 13;
-  opt.tol = 1e-14;
+  LanczosOptions opt = lanczos_options(6, 13, 1e-14);
   opt.max_iter = 1;
   const auto r = lanczos_eigs(op, opt);
   EXPECT_FALSE(r.converged);
@@ -203,10 +217,9 @@ TEST(WarmStart, ExactEigenvectorNeedsFewerProducts) {
 
   LanczosOptions cold;
   cold.tol = 1e-10;
-  LanczosOptions warm = cold;
-  warm.warm_start = exact;
-  const auto rc = lanczos_eigs(op, cold);
-  const auto rw = lanczos_eigs(op, warm);
+  const auto [rc, rw] = cold_and_warm(op, cold, exact, [](const HessianOperator& o, const LanczosOptions& opt) {
+    return lanczos_eigs(o, opt);
+  });
   ASSERT_TRUE(rc.converged && rw.converged);
   EXPECT_NEAR(rw.eigenvalues[0], 10.0, 1e-8);
   EXPECT_LT(rw.hvp_count, rc.hvp_count);
@@ -214,10 +227,10 @@ TEST(WarmStart, ExactEigenvectorNeedsFewerProducts) {
   PowerIterationOptions pcold;
   pcold.tol = 1e-8;
   pcold.max_iter = 5000;
-  PowerIterationOptions pwarm = pcold;
-  pwarm.warm_start = exact;
-  const auto pc = power_iteration_eigs(op, pcold);
-  const auto pw = power_iteration_eigs(op, pwarm);
+  const auto [pc, pw] =
+      cold_and_warm(op, pcold, exact, [](const HessianOperator& o, const PowerIterationOptions& opt) {
+        return power_iteration_eigs(o, opt);
+      });
   ASSERT_TRUE(pc.converged && pw.converged);
   EXPECT_NEAR(pw.eigenvalues[0], 10.0, 1e-8);
   EXPECT_LT(pw.hvp_count, pc.hvp_count);

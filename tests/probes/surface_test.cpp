@@ -52,6 +52,25 @@ Data make_data(std::int64_t n, std::int64_t c, std::int64_t hw, torch::Dtype dty
   return {torch::randn({n, c, hw, hw}, dtype), torch::randint(0, 10, {n}, torch::kLong)};
 }
 
+/// A float64 MLP of small_model(model_seed) in training mode, `n` inputs of
+/// make_data(n, 1, 4, float64, data_seed), its parameters and the whole-batch float64 loss.
+struct TrainingMlp {
+  std::shared_ptr<models::Classifier> m;
+  Data d;
+  std::vector<torch::Tensor> params;
+  probes::LossFn loss;
+};
+
+TrainingMlp training_mlp(std::uint64_t model_seed, std::int64_t n, std::uint64_t data_seed) {
+  TrainingMlp t;
+  t.m = small_model("mlp", torch::kFloat64, model_seed);
+  t.m->train();
+  t.d = make_data(n, 1, 4, torch::kFloat64, data_seed);
+  t.params = t.m->parameters();
+  t.loss = probes::batched_loss(*t.m, t.d.x, t.d.y, n, torch::kFloat64);
+  return t;
+}
+
 std::vector<torch::Tensor> clones(const std::vector<torch::Tensor>& ts) {
   std::vector<torch::Tensor> out;
   for (const auto& t : ts) out.push_back(t.detach().clone());
@@ -211,11 +230,7 @@ TEST(Surface, BatchedEvaluationIsTheExampleMean) {
 }
 
 TEST(Surface, GradientLineMatchesGradientPathLossPath) {
-  auto m = small_model("mlp", torch::kFloat64, 6);
-  m->train();
-  const auto d = make_data(32, 1, 4, torch::kFloat64, 7);
-  const auto params = m->parameters();
-  const auto loss = probes::batched_loss(*m, d.x, d.y, 32, torch::kFloat64);
+  const auto [m, d, params, loss] = training_mlp(6, 32, 7);
   const std::vector<double> steps{0.05, 0.2, 0.8};
   const auto path = probes::gradient_path(params, loss, steps, nullptr);
   double gn = 0;
@@ -236,11 +251,7 @@ TEST(Surface, GradientLineMatchesGradientPathLossPath) {
 }
 
 TEST(Surface, EigenDirectionsAreTheDenseHessiansTopEigenvectors) {
-  auto m = small_model("mlp", torch::kFloat64, 8);
-  m->train();
-  const auto d = make_data(24, 1, 4, torch::kFloat64, 9);
-  const auto params = m->parameters();
-  const auto loss = probes::batched_loss(*m, d.x, d.y, 24, torch::kFloat64);
+  const auto [m, d, params, loss] = training_mlp(8, 24, 9);
   const auto e = probes::hessian_eigen_directions(params, loss, 2, 1e-10, 11);
   ASSERT_EQ(e.directions.size(), 2u);
   EXPECT_TRUE(e.converged);

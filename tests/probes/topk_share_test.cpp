@@ -13,11 +13,20 @@
 namespace bnl::probes {
 namespace {
 
+/// testing::make_tiny_mlp(seed) with its Hessian operator, the dense symmetrised Hessian and
+/// that matrix's eigen-decomposition (ascending eigenvalues).
+struct DenseHessian {
+  explicit DenseHessian(std::uint64_t seed)
+      : m(testing::make_tiny_mlp(seed)), op(m.params, m.loss()), h(testing::dense_symmetric(op)), eig(h) {}
+  const testing::TinyMlp m;
+  HessianOperator op;
+  const Eigen::MatrixXd h;
+  const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig;
+};
+
 TEST(TopkShare, ExactEigenvectorsGiveProjectionNorms) {
-  const auto m = testing::make_tiny_mlp(21);
-  HessianOperator op(m.params, m.loss());
-  const Eigen::MatrixXd h = testing::dense_symmetric(op);
-  const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(h);
+  DenseHessian dense(21);
+  auto& [m, op, h, eig] = dense;
   const Eigen::Index p = h.rows();
   const int k = 5;
   const Eigen::MatrixXd v = eig.eigenvectors().rightCols(k).rowwise().reverse();  // largest first
@@ -38,10 +47,8 @@ TEST(TopkShare, ExactEigenvectorsGiveProjectionNorms) {
 }
 
 TEST(TopkShare, RitzVectorsAgreeWithinTheirDavisKahanBound) {
-  const auto m = testing::make_tiny_mlp(21);
-  HessianOperator op(m.params, m.loss());
-  const Eigen::MatrixXd h = testing::dense_symmetric(op);
-  const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(h);
+  DenseHessian dense(21);
+  auto& [m, op, h, eig] = dense;
   const Eigen::VectorXd lambda = eig.eigenvalues();
   const Eigen::Index p = h.rows();
   const int k = 4;
