@@ -56,10 +56,14 @@ std::string differences(const std::vector<const RunIdentity*>& runs, const std::
     if (key == group_key || std::find(kMeasurementKeys.begin(), kMeasurementKeys.end(), key) != kMeasurementKeys.end())
       continue;
     std::vector<std::string> values;
+    bool everywhere = true;
     for (const auto& c : configs) {
       auto it = c.find(key);
+      everywhere = everywhere && it != c.end();
       values.push_back(it == c.end() ? "(unset)" : it->second);
     }
+    // Another kind of file has other keys; naming the kinds says that already.
+    if (!everywhere && !out.empty()) continue;
     if (auto v = versus(values); !v.empty()) settings += (settings.empty() ? "" : ", ") + key + " " + v;
   }
   if (!settings.empty()) out += (out.empty() ? "" : "; ") + std::string("these runs differ in: ") + settings;
