@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <ctime>
+#include <filesystem>
 
 #include <torch/version.h>
 
@@ -57,9 +58,10 @@ void write_provenance(io::RunFile& f, const RunProvenance& prov) {
   if (!training) {
     f.set_attr(kCheckpointFile, prov.checkpoint_file);
     f.set_attr(kCheckpointGroup, prov.checkpoint_group);
-    f.set_attr(kCheckpointSha256, prov.checkpoint_sha256.empty() && !prov.checkpoint_file.empty()
-                                      ? data::sha256_file(prov.checkpoint_file)
-                                      : prov.checkpoint_sha256);
+    std::string sha = prov.checkpoint_sha256;
+    if (sha.empty() && !prov.checkpoint_file.empty() && std::filesystem::is_regular_file(prov.checkpoint_file))
+      sha = data::sha256_file(prov.checkpoint_file);
+    if (!sha.empty()) f.set_attr(kCheckpointSha256, sha);
   }
 }
 

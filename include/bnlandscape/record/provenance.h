@@ -36,7 +36,7 @@ struct RunProvenance {
   std::string device_name;   ///< train::device_name of it
   std::string checkpoint_file;   ///< CheckpointProbe and Surface: the checkpoint's file
   std::string checkpoint_group;  ///< CheckpointProbe and Surface: its group
-  std::string checkpoint_sha256;  ///< CheckpointProbe and Surface: SHA-256 of its file (empty: computed)
+  std::string checkpoint_sha256;  ///< CheckpointProbe and Surface: SHA-256 of its file (empty: computed when the file exists)
 };
 
 /// "2026-11-27T15:29:23Z": the current time, ISO 8601 UTC, as start_time and end_time hold it.
