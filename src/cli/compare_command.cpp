@@ -12,6 +12,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "bnlandscape/cli/compare_groups.h"
 #include "bnlandscape/cli/config_file.h"
 #include "bnlandscape/cli/export_command.h"
 #include "bnlandscape/io/run_reader.h"
@@ -387,12 +388,16 @@ Command setup_compare(CLI::App& app) {
       "  ICS: median over snapshots (rows of /ics/l2 [n x L]) of the mean over layers of l2\n"
       "Groups appear in the order of the files, the baseline first (--baseline; default the group named\n"
       "none or false if there is one). With exactly two groups, baseline A and B: ratio = mean(B) / mean(A)\n"
-      "and the two-sided p-value of Welch's t-test (unequal variances; needs n >= 2 in both groups).");
+      "and the two-sided p-value of Welch's t-test (unequal variances; needs n >= 2 in both groups).\n"
+      "Only alike runs are pooled: one kind of file (train, online probe, offline probe, surface) and the\n"
+      "same configuration apart from --group-by, the seed and how a run was measured (out, threads,\n"
+      "hvp_engine, overlap, ...); unlike runs exit 2 naming what differs, or with --allow-mixed a note.");
   visit_compare_specs(*opt, OptionAdder{*sub});
   return {sub, [opt] { return run_compare(*opt); }};
 }
 
 int run_compare(const CompareOptions& opt) {
+  check_comparable(opt.files, opt.group_by, opt.allow_mixed, std::cerr);
   const Comparison c = build(opt);
   if (opt.format == "csv") {
     print_csv(c, opt);

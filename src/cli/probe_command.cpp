@@ -1,6 +1,5 @@
 #include "bnlandscape/cli/probe_command.h"
 #include "bnlandscape/cli/probe_options.h"
-#include "bnlandscape/models/classifier.h"
 
 #include <algorithm>
 #include <chrono>
@@ -13,12 +12,14 @@
 #include <torch/utils.h>
 
 #include "bnlandscape/cli/checkpoint_config.h"
+#include "bnlandscape/cli/inherited_config.h"
 #include "bnlandscape/cli/train_command.h"
 #include "bnlandscape/data/batches.h"
 #include "bnlandscape/dist/communicator.h"
 #include "bnlandscape/dist/environment.h"
 #include "bnlandscape/io/checkpoint.h"
 #include "bnlandscape/io/run_reader.h"
+#include "bnlandscape/models/classifier.h"
 #include "bnlandscape/record/checkpoint_source.h"
 #include "bnlandscape/record/observer_list.h"
 #include "bnlandscape/record/probe_observer.h"
@@ -46,13 +47,15 @@ using record::probe_context;
 using record::probe_line;
 using record::shard_of;
 
-std::string probe_config_toml(const ProbeOptions& opt) {
+std::string probe_config_toml(const ProbeOptions& opt, const train::TrainConfig& cfg) {
   std::ostringstream os;
   os << "# bnlandscape probe configuration\n";
-  train::visit_train_options(opt.cfg, TomlWriter{os});
+  train::visit_train_options(cfg, TomlWriter{os});
   probes::visit_probe_options(opt.probe, TomlWriter{os});
   return os.str();
 }
+
+std::string probe_config_toml(const ProbeOptions& opt) { return probe_config_toml(opt, opt.cfg); }
 
 /// A probe observer's log going to the progress display.
 record::ProbeObserver::Log log_to(Progress& progress) {
@@ -81,8 +84,15 @@ int run_offline(ProbeOptions& opt, dist::Communicator* comm) {
   auto file = io::RunFile::create(cfg.out, cfg.overwrite);
   record::RunProvenance prov;
   prov.kind = record::ProvenanceKind::CheckpointProbe;
-  prov.config_toml = probe_config_toml(opt);
+  // The file records the checkpoint's run (its epochs, subsets, ...) where the probe set nothing.
+  prov.config_toml = probe_config_toml(opt, inherited_config(cfg, opt.probe.checkpoint, opt.app));
   prov.seed = cfg.seed;
+  prov.intra_op_threads = run.threads.first;
+  prov.blas_threads = run.threads.second;
+  prov.data_files = run.data.files;
+  const auto device = train::resolve_device(cfg.device);
+  prov.device = device.str();
+  prov.device_name = train::device_name(device);
   prov.checkpoint_file = opt.probe.checkpoint;
   prov.checkpoint_group = opt.probe.checkpoint_group;
   record::write_provenance(*file, prov);

@@ -15,6 +15,7 @@
 #include "bnlandscape/record/schema_names.h"
 #include "bnlandscape/io/surface_io.h"
 #include "bnlandscape/probes/flat_params.h"
+#include "bnlandscape/train/device.h"
 #include "bnlandscape/train/trainer.h"
 
 namespace bnl::cli {
@@ -82,6 +83,9 @@ void write_provenance(io::RunFile& f, const SurfaceOptions& opt, const PreparedR
   p.data_files = run.data.files;
   p.checkpoint_file = opt.surface.checkpoint;
   p.checkpoint_group = opt.surface.checkpoint_group;
+  const auto device = train::resolve_device(opt.cfg.device);
+  p.device = device.str();
+  p.device_name = train::device_name(device);
   record::write_provenance(f, p);
 }
 

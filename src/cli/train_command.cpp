@@ -73,6 +73,13 @@ PreparedRun prepare_run(const train::TrainConfig& cfg) {
   train::configure_allocator();
   run.threads = train::configure_threads(cfg.threads, /*convolutional=*/train::arch_kind(cfg) != train::Arch::mlp);
   run.data = data::load_dataset(cfg.dataset, cfg.data_dir);
+  // A subset larger than the set would be recorded as if it had been used.
+  if (cfg.train_subset > run.data.train.n)
+    throw train::ConfigError("--train-subset = " + std::to_string(cfg.train_subset) + ": expected at most the " +
+                             std::to_string(run.data.train.n) + " training examples of " + cfg.dataset + " (0 = all)");
+  if (cfg.test_subset > run.data.test.n)
+    throw train::ConfigError("--test-subset = " + std::to_string(cfg.test_subset) + ": expected at most the " +
+                             std::to_string(run.data.test.n) + " test examples of " + cfg.dataset + " (0 = all)");
   run.data.train = data::take_first(run.data.train, cfg.train_subset);
   run.data.test = data::take_first(run.data.test, cfg.test_subset);
   if (cfg.batch_size > run.data.train.n)

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <ctime>
+#include <filesystem>
 
 #include <torch/version.h>
 
@@ -28,40 +29,38 @@ std::string iso8601_utc_now() {
 void write_provenance(io::RunFile& f, const RunProvenance& prov) {
   using namespace names;
   const bool training = prov.kind == ProvenanceKind::Training;
-  const bool checkpoint_probe = prov.kind == ProvenanceKind::CheckpointProbe;
   f.set_attr(kStatus, std::string("running"));
   if (training) f.set_attr(kDivergedAtStep, std::int64_t{-1});
   f.set_attr(kConfigToml, prov.config_toml);
   f.set_attr(kVersion, std::string(version()));
   f.set_attr(kGitRevision, std::string(git_revision()));
-  if (!checkpoint_probe) {
-    f.set_attr(kTorchVersion, std::string(TORCH_VERSION));
-    f.set_attr(kBlas, train::blas_description());
-    f.set_attr(kIntraOpThreads, std::int64_t{prov.intra_op_threads});
-    f.set_attr(kBlasThreads, std::int64_t{prov.blas_threads});
-  }
-  if (training) {
-    f.set_attr(kStepEngine, prov.step_engine);
+  f.set_attr(kTorchVersion, std::string(TORCH_VERSION));
+  f.set_attr(kBlas, train::blas_description());
+  f.set_attr(kIntraOpThreads, std::int64_t{prov.intra_op_threads});
+  f.set_attr(kBlasThreads, std::int64_t{prov.blas_threads});
+  if (training) f.set_attr(kStepEngine, prov.step_engine);
+  // Probes and surfaces train nothing; they name the device only when the caller resolved it.
+  if (training || !prov.device.empty()) {
     f.set_attr(kDevice, prov.device);
     f.set_attr(kDeviceName, prov.device_name);
-    f.set_attr(kTorchBuild, train::torch_build());
   }
-  if (!checkpoint_probe) {
-    char host[256] = {0};
-    gethostname(host, sizeof host - 1);
-    f.set_attr(kHost, std::string(host));
-  }
+  f.set_attr(kTorchBuild, train::torch_build());
+  char host[256] = {0};
+  gethostname(host, sizeof host - 1);
+  f.set_attr(kHost, std::string(host));
   f.set_attr(kSeed, static_cast<std::int64_t>(prov.seed));
   f.set_attr(kStartTime, iso8601_utc_now());
-  if (!checkpoint_probe) {
-    f.set_attr(kEndTime, std::string(""));
-    std::string files;
-    for (const auto& d : prov.data_files) files += d.path + " " + d.sha256 + "\n";
-    f.set_attr(kDataFiles, files);
-  }
+  f.set_attr(kEndTime, std::string(""));
+  std::string files;
+  for (const auto& d : prov.data_files) files += d.path + " " + d.sha256 + "\n";
+  f.set_attr(kDataFiles, files);
   if (!training) {
     f.set_attr(kCheckpointFile, prov.checkpoint_file);
     f.set_attr(kCheckpointGroup, prov.checkpoint_group);
+    std::string sha = prov.checkpoint_sha256;
+    if (sha.empty() && !prov.checkpoint_file.empty() && std::filesystem::is_regular_file(prov.checkpoint_file))
+      sha = data::sha256_file(prov.checkpoint_file);
+    if (!sha.empty()) f.set_attr(kCheckpointSha256, sha);
   }
 }
 

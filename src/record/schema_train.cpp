@@ -34,6 +34,7 @@ Group root() {
       attribute(kDataFiles, S, "the dataset files read, one \"<path> <sha256 hex>\" per line"),
       attribute(kCheckpointFile, S, "offline probe and surface files: the file of the checkpoint probed"),
       attribute(kCheckpointGroup, S, "offline probe and surface files: the checkpoint group probed"),
+      attribute(kCheckpointSha256, S, "offline probe and surface files: SHA-256 (lowercase hex) of the checkpoint file"),
   };
   return g;
 }

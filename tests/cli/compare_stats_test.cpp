@@ -287,12 +287,13 @@ TEST(CompareStats, MetricsOfHandMadeRunFiles) {
       << r.output;
   EXPECT_NE(r.output.find("\nfinal_test_acc,final test accuracy,0.82333333333333"), std::string::npos) << r.output;
 
-  // Grouped by seed: three groups, no ratio column; an unknown key puts every run in "?".
-  r = bnl_test::bnl("compare" + files(dir) + " --group-by seed");
+  // Grouped by seed: three groups, no ratio column (each group mixes bn settings, so they are
+  // compared only with --allow-mixed).
+  r = bnl_test::bnl("compare" + files(dir) + " --group-by seed --allow-mixed");
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_EQ(r.output.find("p (Welch)"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("0.8350 +- 0.0495 (n=2)"), std::string::npos) << r.output;  // seed 0: 0.80, 0.87
-  r = bnl_test::bnl("compare" + files(dir) + " --group-by hidden-dims");
+  r = bnl_test::bnl("compare" + files(dir) + " --group-by hidden-dims --allow-mixed");
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_NE(r.output.find("32,16"), std::string::npos) << r.output;
 

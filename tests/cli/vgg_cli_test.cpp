@@ -32,7 +32,7 @@ void write_cifar_bin(const std::string& dir, std::int64_t per_batch) {
 }
 
 const std::string kTiny =
-    " --train-subset 96 --test-subset 32 --batch-size 16 --width-mult 0.125 --epochs 1 --quiet";
+    " --train-subset 96 --test-subset 20 --batch-size 16 --width-mult 0.125 --epochs 1 --quiet";
 
 }  // namespace
 

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 #include <regex>
 #include <string>
 
@@ -78,20 +79,40 @@ TEST(Provenance, SurfaceNamesItsCheckpointAndNoTrainingEngine) {
   EXPECT_EQ(r.string_attr(kEndTime).value_or("x"), "");
   EXPECT_FALSE(r.number_attr(kDivergedAtStep));
   EXPECT_FALSE(r.string_attr(kStepEngine));
-  EXPECT_FALSE(r.string_attr(kDevice));
+  EXPECT_EQ(r.string_attr(kDevice).value_or(""), "cpu");
 }
 
-TEST(Provenance, CheckpointProbeWritesTheShortSet) {
-  const auto r = written(ProvenanceKind::CheckpointProbe, "probe.h5");
+// Issue 28: an offline probe carries the provenance of a training run (torch build, BLAS, device,
+// host, data files), not a short set, and the SHA-256 of the checkpoint it measured.
+TEST(Provenance, CheckpointProbeWritesTheRunAttributesAndItsCheckpoint) {
+  auto p = sample(ProvenanceKind::CheckpointProbe);
+  p.checkpoint_file = scratch("ck.bin");
+  {
+    std::ofstream(p.checkpoint_file) << "abc";
+  }
+  const std::string path = scratch("probe.h5");
+  {
+    auto f = io::RunFile::create(path, true);
+    write_provenance(*f, p);
+    f->close();
+  }
+  const io::RunReader r(path);
   EXPECT_EQ(r.string_attr(kStatus).value_or(""), "running");
   EXPECT_EQ(r.string_attr(kConfigToml).value_or(""), "seed = 7\n");
-  EXPECT_EQ(r.string_attr(kCheckpointFile).value_or(""), "run.h5");
+  EXPECT_EQ(r.string_attr(kCheckpointFile).value_or(""), p.checkpoint_file);
+  EXPECT_EQ(r.string_attr(kCheckpointSha256).value_or(""),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");  // sha256("abc")
   EXPECT_TRUE(r.string_attr(kStartTime));
-  EXPECT_FALSE(r.string_attr(kTorchVersion));
-  EXPECT_FALSE(r.string_attr(kHost));
-  EXPECT_FALSE(r.string_attr(kEndTime));
-  EXPECT_FALSE(r.string_attr(kDataFiles));
-  EXPECT_FALSE(r.number_attr(kIntraOpThreads));
+  EXPECT_TRUE(r.string_attr(kTorchVersion));
+  EXPECT_TRUE(r.string_attr(kTorchBuild));
+  EXPECT_TRUE(r.string_attr(kBlas));
+  EXPECT_TRUE(r.string_attr(kHost));
+  EXPECT_EQ(r.string_attr(kDevice).value_or(""), "cpu");
+  EXPECT_EQ(r.string_attr(kEndTime).value_or("x"), "");
+  EXPECT_EQ(r.string_attr(kDataFiles).value_or(""), "a.gz abc\nb.gz def\n");
+  EXPECT_EQ(r.number_attr(kIntraOpThreads).value_or(0), 2);
+  EXPECT_FALSE(r.number_attr(kDivergedAtStep));
+  EXPECT_FALSE(r.string_attr(kStepEngine));
 }
 
 }  // namespace

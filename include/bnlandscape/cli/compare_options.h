@@ -19,6 +19,7 @@ struct CompareOptions {
   std::int64_t last_steps = 100;
   std::string format = "table";
   std::string baseline;
+  bool allow_mixed = false;
 };
 
 /// Calls v(spec, field) for every `compare` option, in the order --help lists them.
@@ -38,6 +39,9 @@ void visit_compare_specs(Options& o, Visitor&& v) {
     o.baseline);
   v(opt("format", "output: table | csv | json | markdown").in(kCompare).one_of("table | csv | json | markdown").by_cli(),
     o.format);
+  v(opt("allow_mixed", "compare runs of different kinds or settings (differences printed as a note) instead of refusing them")
+        .in(kCompare),
+    o.allow_mixed);
 }
 
 /// Prints the comparison to stdout in opt.format; returns the exit code.

@@ -61,7 +61,7 @@ void visit_surface_specs(Config& c, Visitor&& v) {
         .in(kSurface),
     c.range);
   v(opt("resolution", "grid points per axis")
-        .in(kSurface).at_least(1).at_most(100001).expect("1 <= N <= 100001 points per axis"),
+        .in(kSurface).at_least(2).at_most(100001).expect("2 <= N <= 100001 points per axis (both ends of the range)"),
     c.resolution);
   v(opt("dims", "2: loss over (alpha, beta) | 1: loss along alpha only")
         .in(kSurface).at_least(1).at_most(2).expect("1 or 2"),

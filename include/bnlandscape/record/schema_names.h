@@ -104,6 +104,7 @@ inline constexpr char kIoCommitSeconds[] = "io_commit_seconds";
 inline constexpr char kDataFiles[] = "data_files";
 inline constexpr char kCheckpointFile[] = "checkpoint_file";
 inline constexpr char kCheckpointGroup[] = "checkpoint_group";
+inline constexpr char kCheckpointSha256[] = "checkpoint_sha256";
 
 /// Group and column attribute names used by readers.
 inline constexpr char kLayers[] = "layers";
