@@ -5,6 +5,7 @@
 #include <sstream>
 #include <type_traits>
 
+#include "bnlandscape/core/parse.h"
 #include "bnlandscape/io/checkpoint.h"
 #include "bnlandscape/io/run_reader.h"
 #include "bnlandscape/models/classifier.h"
@@ -17,16 +18,40 @@ std::optional<std::string> stored_config(const std::string& file) {
   return reader.string_attr("config_toml");
 }
 
+namespace {
+
+/// Parses `text` (command-line form) into `field` as the field's type; false, with `field`
+/// untouched, when it does not parse as one.
+template <class T>
+bool assign_text(T& field, const std::string& text) {
+  if constexpr (std::is_same_v<T, std::string>) {
+    field = text;
+    return true;
+  } else if constexpr (std::is_same_v<T, bool>) {
+    if (text != "true" && text != "false") return false;
+    field = text == "true";
+    return true;
+  } else if constexpr (std::is_floating_point_v<T>) {
+    const auto v = core::parse_double(text);
+    if (v) field = static_cast<T>(*v);
+    return v.has_value();
+  } else {
+    const auto v = core::parse_int(text);
+    if (!v || (std::is_unsigned_v<T> && *v < 0)) return false;
+    field = static_cast<T>(*v);
+    return true;
+  }
+}
+
+}  // namespace
+
 void adopt_config(train::TrainConfig& cfg, const std::vector<std::pair<std::string, std::string>>& stored,
                   const std::vector<std::string>& keys, const std::function<bool(const std::string&)>& given) {
   for (const auto& e : stored) {
     if (std::find(keys.begin(), keys.end(), e.first) == keys.end()) continue;
     if (given(e.first)) continue;
     train::visit_train_options(cfg, [&](const char* key, auto& field, const char*) {
-      using T = std::decay_t<decltype(field)>;
-      if (e.first != key) return;
-      if constexpr (std::is_same_v<T, std::string>) field = e.second;
-      else if constexpr (std::is_same_v<T, double>) field = std::stod(e.second);
+      if (e.first == key) assign_text(field, e.second);
     });
   }
 }

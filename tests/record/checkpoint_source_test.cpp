@@ -88,13 +88,15 @@ TEST_F(RecordCheckpointSource, AdoptsOnlyListedKeysNotGiven) {
   bnl::train::TrainConfig cfg;
   cfg.arch = "cnn";
   const std::vector<std::pair<std::string, std::string>> stored{
-      {"bn", "none"}, {"lr", "0.25"}, {"arch", "mlp"}, {"epochs", "4"}};
-  bnl::record::adopt_config(cfg, stored, {"bn", "lr", "arch", "epochs"},
+      {"bn", "none"}, {"lr", "0.25"}, {"arch", "mlp"}, {"epochs", "4"}, {"batch_size", "many"}, {"seed", "3"}};
+  bnl::record::adopt_config(cfg, stored, {"bn", "lr", "arch", "epochs", "batch_size"},
                             [](const std::string& key) { return key == "arch"; });
   EXPECT_EQ(cfg.bn, "none");
   EXPECT_EQ(cfg.lr, 0.25);
-  EXPECT_EQ(cfg.arch, "cnn");   // given on the command line
-  EXPECT_EQ(cfg.epochs, 10);    // integer options are never adopted
+  EXPECT_EQ(cfg.arch, "cnn");       // given on the command line
+  EXPECT_EQ(cfg.epochs, 4);         // listed: adopted as its own type
+  EXPECT_EQ(cfg.batch_size, 128);   // not an integer: left as it was
+  EXPECT_EQ(cfg.seed, 0u);          // not listed
   bnl::train::TrainConfig untouched;
   bnl::record::adopt_config(untouched, stored, {"arch"}, [](const std::string&) { return false; });
   EXPECT_EQ(untouched.bn, "custom");

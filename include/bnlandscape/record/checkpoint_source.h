@@ -32,9 +32,10 @@ struct CheckpointSource {
 /// file has none (a file of tensors not written by bnlandscape).
 std::optional<std::string> stored_config(const std::string& file);
 
-/// Sets each string or floating-point option of `cfg` named in `keys` to its value in
-/// `stored` (key with underscores, value in command-line form, as parsed from a stored
-/// config_toml), unless `given(key)` says the user set it. Other keys are left alone.
+/// Sets each option of `cfg` named in `keys` to its value in `stored` (key with underscores,
+/// value in command-line form, as parsed from a stored config_toml), unless `given(key)` says
+/// the user set it. Other keys, and values that do not parse as their option's type, are left
+/// alone.
 void adopt_config(train::TrainConfig& cfg, const std::vector<std::pair<std::string, std::string>>& stored,
                   const std::vector<std::string>& keys, const std::function<bool(const std::string&)>& given);
 
