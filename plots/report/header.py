@@ -33,22 +33,29 @@ def find_binary() -> str | None:
 
 def run_compare(paths, group_by: str = "bn", binary: str | None = None) -> tuple:
     """(document, message): ``bnlandscape compare PATHS --group-by KEY --format json`` parsed,
-    or (None, why not)."""
+    with a warning naming what differs when compare refused unlike runs and they were compared
+    with ``--allow-mixed``; or (None, why not)."""
     binary = binary or find_binary()
     if binary is None:
         return None, ("No compare table: the bnlandscape binary was not found (set BNL_BINARY or "
                       "build build/bnlandscape).")
     if not paths:
         return None, "No compare table: no training runs."
+    command = [binary, "compare", *paths, "--group-by", group_by, "--format", "json"]
     try:
-        p = subprocess.run([binary, "compare", *paths, "--group-by", group_by, "--format", "json"],
-                           capture_output=True, text=True, timeout=120)
+        p = subprocess.run(command, capture_output=True, text=True, timeout=120)
+        note = ""
+        if p.returncode == 2 and "--allow-mixed" in p.stderr:
+            # compare refuses runs that measured different things; a report shows them all, so it
+            # pools them anyway and says above the table what differs.
+            note = "These runs did not all measure the same thing: " + p.stderr.strip()[:600]
+            p = subprocess.run(command + ["--allow-mixed"], capture_output=True, text=True, timeout=120)
     except (OSError, subprocess.TimeoutExpired) as e:
         return None, f"No compare table: {binary} compare failed ({e})."
     if p.returncode != 0:
         return None, f"No compare table: bnlandscape compare exited {p.returncode}: {p.stderr.strip()[:300]}"
     try:
-        return json.loads(p.stdout), ""
+        return json.loads(p.stdout), note
     except json.JSONDecodeError as e:
         return None, f"No compare table: unreadable output of bnlandscape compare ({e})."
 
@@ -157,7 +164,8 @@ def header_html(title: str, runs, groups, errors, compare_doc, compare_msg, live
             f"<li><code>{esc(p)}</code>: {esc(why)}</li>" for p, why in errors) + "</ul></div>")
     parts.append("<details open><summary>Runs</summary>" + runs_table(runs) + "</details>")
     if compare_doc is not None:
-        parts.append("<details open><summary>Comparison</summary>" + compare_table(compare_doc)
+        warning = f"<p class='warn compare-mixed'>{esc(compare_msg)}</p>" if compare_msg else ""
+        parts.append("<details open><summary>Comparison</summary>" + warning + compare_table(compare_doc)
                      + "</details>")
     elif compare_msg:
         parts.append(f"<p class='note compare-missing'>{esc(compare_msg)}</p>")
