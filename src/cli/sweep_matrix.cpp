@@ -8,6 +8,7 @@
 #include <sstream>
 #include <type_traits>
 
+#include "bnlandscape/cli/option_catalog.h"
 #include "bnlandscape/probes/landscape_probe.h"
 #include "bnlandscape/train/config.h"
 
@@ -93,18 +94,18 @@ bool same_value(std::string a, std::string b) {
 
 }  // namespace
 
-// Which keys are probe options is derived from the two option visitors.
+// Every train and probe key with its flag-ness; which keys are probe options is decided by the
+// option catalogue (is_probe_option), not again here.
 const std::map<std::string, SweepOptionKind>& sweep_option_table() {
   static const std::map<std::string, SweepOptionKind> table = [] {
     std::map<std::string, SweepOptionKind> m;
+    const auto add = [&](const char* key, auto& field, const char*) {
+      m.emplace(key, SweepOptionKind{std::is_same_v<std::decay_t<decltype(field)>, bool>, is_probe_option(key)});
+    };
     train::TrainConfig c;
-    train::visit_train_options(c, [&](const char* key, auto& field, const char*) {
-      m[key] = {std::is_same_v<std::decay_t<decltype(field)>, bool>, false};
-    });
+    train::visit_train_options(c, add);
     probes::ProbeConfig p;
-    probes::visit_probe_options(p, [&](const char* key, auto& field, const char*) {
-      if (!m.count(key)) m[key] = {std::is_same_v<std::decay_t<decltype(field)>, bool>, true};
-    });
+    probes::visit_probe_options(p, add);
     return m;
   }();
   return table;
