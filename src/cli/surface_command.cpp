@@ -38,14 +38,6 @@ using train::ConfigError;
   throw ConfigError("--" + option + " = " + value + ": expected " + allowed);
 }
 
-std::string quoted(const std::string& s) { return "\"" + s + "\""; }
-
-std::string fmt(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.4g", v);
-  return buf;
-}
-
 std::string surface_config_toml(SurfaceOptions& opt) {
   std::ostringstream os;
   os << "# bnlandscape surface configuration\n";
