@@ -5,7 +5,7 @@
 # project's own libtorch and libhdf5 packages.
 #
 # Usage: scripts/fuzz.sh [SECONDS per harness, default 60] [HARNESS...]
-#   HARNESS: idx cifar_binary cifar_python config checkpoint (default: all of them)
+#   HARNESS: idx cifar_binary cifar_python config checkpoint tensor_dataset (default: all of them)
 # Environment: BNL_FUZZ_JOBS  build parallelism (default 1)
 #              BNL_FUZZ_OUT   where corpora, logs and crash inputs go (default build-fuzz/runs)
 #              BNL_FUZZ_CKPT_STRICT  see fuzz/checkpoint_fuzz.cpp (off by default)
@@ -21,7 +21,7 @@ if ! [[ $secs =~ ^[0-9]+$ ]] || (( secs < 1 )); then
   echo "usage: scripts/fuzz.sh [SECONDS per harness] [HARNESS...]" >&2
   exit 2
 fi
-all=(idx cifar_binary cifar_python config checkpoint)
+all=(idx cifar_binary cifar_python config checkpoint tensor_dataset)
 harnesses=("$@")
 (( ${#harnesses[@]} )) || harnesses=("${all[@]}")
 for h in "${harnesses[@]}"; do

@@ -89,7 +89,7 @@ int run_offline(ProbeOptions& opt, dist::Communicator* comm) {
   prov.seed = cfg.seed;
   prov.intra_op_threads = run.threads.first;
   prov.blas_threads = run.threads.second;
-  prov.data_files = run.data.files;
+  record::describe_data(prov, run.data);
   const auto device = train::resolve_device(cfg.device);
   prov.device = device.str();
   prov.device_name = train::device_name(device);

@@ -80,7 +80,7 @@ void write_provenance(io::RunFile& f, const SurfaceOptions& opt, const PreparedR
   p.seed = opt.surface.seed;
   p.intra_op_threads = run.threads.first;
   p.blas_threads = run.threads.second;
-  p.data_files = run.data.files;
+  record::describe_data(p, run.data);
   p.checkpoint_file = opt.surface.checkpoint;
   p.checkpoint_group = opt.surface.checkpoint_group;
   const auto device = train::resolve_device(opt.cfg.device);

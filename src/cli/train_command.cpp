@@ -1,4 +1,5 @@
 #include "bnlandscape/cli/train_command.h"
+#include "bnlandscape/cli/data_source.h"
 #include "bnlandscape/cli/train_options.h"
 #include "bnlandscape/models/classifier.h"
 #include "bnlandscape/models/conv_mlp.h"
@@ -48,12 +49,12 @@ Command setup_train(CLI::App& app) {
   return {sub, [opt] { return run_train(*opt); }};
 }
 
-models::ModelSpec model_spec(const train::TrainConfig& cfg, const data::ImageSet& images) {
+models::ModelSpec model_spec(const train::TrainConfig& cfg, const data::ImageSet& images, std::int64_t num_classes) {
   models::ModelSpec s;
   s.arch = cfg.arch;
   s.in_channels = images.channels;
   s.input_size = images.height;
-  s.num_classes = 10;
+  s.num_classes = num_classes;
   s.hidden_dims = models::parse_int_list(cfg.hidden_dims, "hidden-dims");
   s.conv_channels = models::parse_int_list(cfg.conv_channels, "conv-channels");
   s.norm.kind = models::parse_norm_kind(cfg.bn);
@@ -72,7 +73,7 @@ PreparedRun prepare_run(const train::TrainConfig& cfg) {
   PreparedRun run;
   train::configure_allocator();
   run.threads = train::configure_threads(cfg.threads, /*convolutional=*/train::arch_kind(cfg) != train::Arch::mlp);
-  run.data = data::load_dataset(cfg.dataset, cfg.data_dir);
+  run.data = load_run_data(cfg);
   // A subset larger than the set would be recorded as if it had been used.
   if (cfg.train_subset > run.data.train.n)
     throw train::ConfigError("--train-subset = " + std::to_string(cfg.train_subset) + ": expected at most the " +
@@ -85,10 +86,11 @@ PreparedRun prepare_run(const train::TrainConfig& cfg) {
   if (cfg.batch_size > run.data.train.n)
     throw train::ConfigError("--batch-size = " + std::to_string(cfg.batch_size) + ": expected at most the " +
                              std::to_string(run.data.train.n) + " training examples");
+  check_input_fits(cfg, run.data);
   if (run.data.train.height != run.data.train.width)
     throw train::ConfigError("--dataset = " + cfg.dataset + ": expected square images, got " +
                              std::to_string(run.data.train.height) + "x" + std::to_string(run.data.train.width));
-  run.spec = model_spec(cfg, run.data.train);
+  run.spec = model_spec(cfg, run.data.train, run.data.num_classes);
   try {
     torch::manual_seed(cfg.seed);
     run.model = models::make_model(run.spec);
@@ -160,7 +162,7 @@ int train_and_record(const train::TrainConfig& cfg, PreparedRun& run, const std:
   prov.seed = cfg.seed;
   prov.intra_op_threads = run.threads.first;
   prov.blas_threads = run.threads.second;
-  prov.data_files = run.data.files;
+  record::describe_data(prov, run.data);
   RunLock lock(cfg.out);
   ResumeInfo resume;
   if (!resume_file.empty()) {

@@ -2,8 +2,10 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <ctime>
 #include <filesystem>
+#include <sstream>
 
 #include <torch/version.h>
 
@@ -24,6 +26,34 @@ std::string iso8601_utc_now() {
   char buf[32];
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
   return buf;
+}
+
+namespace {
+
+std::string float_list(const std::vector<float>& v) {
+  std::ostringstream os;
+  os << "(";
+  for (std::size_t i = 0; i < v.size(); ++i) os << (i ? ", " : "") << v[i];
+  os << ")";
+  return os.str();
+}
+
+}  // namespace
+
+void describe_data(RunProvenance& prov, const data::Dataset& data) {
+  prov.data_files = data.files;
+  prov.num_classes = data.num_classes;
+  const auto& s = data.train;
+  prov.input_shape = data.feature_rows ? std::to_string(s.channels)
+                                       : std::to_string(s.channels) + "x" + std::to_string(s.height) + "x" +
+                                             std::to_string(s.width);
+  const bool identity = std::all_of(data.norm.mean.begin(), data.norm.mean.end(), [](float m) { return m == 0.0f; }) &&
+                        std::all_of(data.norm.std.begin(), data.norm.std.end(), [](float d) { return d == 1.0f; });
+  const std::string scale = s.is_float() ? "" : "x/255, then ";
+  prov.input_normalization =
+      identity ? (s.is_float() ? "none (float32 values as stored)" : "x/255 only (uint8 pixels; no mean/std)")
+               : scale + "(x - mean[c]) / std[c] with mean = " + float_list(data.norm.mean) +
+                     ", std = " + float_list(data.norm.std);
 }
 
 void write_provenance(io::RunFile& f, const RunProvenance& prov) {
@@ -54,6 +84,11 @@ void write_provenance(io::RunFile& f, const RunProvenance& prov) {
   std::string files;
   for (const auto& d : prov.data_files) files += d.path + " " + d.sha256 + "\n";
   f.set_attr(kDataFiles, files);
+  if (prov.num_classes > 0) {
+    f.set_attr(kNumClasses, prov.num_classes);
+    f.set_attr(kInputShape, prov.input_shape);
+    f.set_attr(kInputNormalization, prov.input_normalization);
+  }
   if (!training) {
     f.set_attr(kCheckpointFile, prov.checkpoint_file);
     f.set_attr(kCheckpointGroup, prov.checkpoint_group);

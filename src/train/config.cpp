@@ -24,7 +24,16 @@ std::string str(double v) {
 /// each run right after the option whose check it follows, so the first bad option is the one
 /// reported.
 void check_rules_after(const std::string& key, const TrainConfig& c) {
-  if (key == "vgg_config") {
+  if (key == "data_file") {
+    const bool tensors = dataset_kind(c) == Dataset::tensors;
+    if (tensors && c.data_file.empty())
+      bad("data-file", "\"\"", "an HDF5 file (--data-file FILE.h5) with --dataset tensors");
+    if (!tensors && !c.data_file.empty())
+      bad("data-file", "\"" + c.data_file + "\"", "no data file with --dataset " + c.dataset +
+                                                  " (it is read only with --dataset tensors)");
+    if (tensors && !c.data_dir.empty())
+      bad("data-dir", "\"" + c.data_dir + "\"", "no data directory with --dataset tensors (the data is --data-file)");
+  } else if (key == "vgg_config") {
     try {
       models::parse_int_list(c.hidden_dims, "hidden-dims");
       models::parse_int_list(c.conv_channels, "conv-channels");

@@ -108,3 +108,29 @@ TEST(Batches, GatherNormalisesPerChannel) {
   EXPECT_EQ(first.n, 2);
   EXPECT_EQ(first.pixels.size(), 8u);
 }
+
+// float32 values (a tensor dataset) are normalised as stored, without the 1/255 of uint8
+// pixels; labels beyond 255 survive (they are int64).
+TEST(Batches, GatherNormalisesFloatValuesWithoutScaling) {
+  ImageSet set;
+  set.n = 3;
+  set.channels = 2;
+  set.height = 1;
+  set.width = 2;
+  set.values = {0.f, 1.f, -2.f, 3.5f, 4.f, 5.f, 6.f, 7.f, 8.f, 9.f, 10.f, -11.f};
+  set.labels = {300, 1, 2};
+  ASSERT_TRUE(set.is_float());
+  Normalization norm{{0.5f, -1.0f}, {2.0f, 0.25f}};
+  std::vector<std::int64_t> idx{2, 0};
+  auto x = gather_images(set, norm, idx.data(), 2, torch::kFloat64);
+  ASSERT_EQ(x.sizes(), (std::vector<std::int64_t>{2, 2, 1, 2}));
+  for (int b = 0; b < 2; ++b)
+    for (int c = 0; c < 2; ++c)
+      for (int p = 0; p < 2; ++p)
+        EXPECT_NEAR(x[b][c][0][p].item<double>(), (set.values[idx[b] * 4 + c * 2 + p] - norm.mean[c]) / norm.std[c], 1e-5);
+  EXPECT_EQ(gather_labels(set, idx.data(), 2)[1].item<std::int64_t>(), 300);
+  auto first = take_first(set, 2);
+  EXPECT_EQ(first.n, 2);
+  EXPECT_TRUE(first.pixels.empty());
+  EXPECT_EQ(first.values, std::vector<float>(set.values.begin(), set.values.begin() + 8));
+}

@@ -115,5 +115,55 @@ TEST(Provenance, CheckpointProbeWritesTheRunAttributesAndItsCheckpoint) {
   EXPECT_FALSE(r.string_attr(kStepEngine));
 }
 
+// The data part: what a run read, its classes, one input's shape and what the inputs went
+// through, for the study's data sets and for tensor datasets of both dtypes.
+TEST(Provenance, DescribeDataRecordsClassesShapeAndNormalisation) {
+  data::Dataset fashion;
+  fashion.files = {{"train.gz", "aa"}};
+  fashion.train.n = 2;
+  fashion.train.channels = 1;
+  fashion.train.height = fashion.train.width = 28;
+  fashion.train.pixels.assign(2 * 784, 0);
+  fashion.norm = {{0.2860f}, {0.3530f}};
+  RunProvenance p = sample(ProvenanceKind::Training);
+  describe_data(p, fashion);
+  EXPECT_EQ(p.data_files.size(), 1u);
+  EXPECT_EQ(p.num_classes, 10);
+  EXPECT_EQ(p.input_shape, "1x28x28");
+  EXPECT_EQ(p.input_normalization, "x/255, then (x - mean[c]) / std[c] with mean = (0.286), std = (0.353)");
+
+  data::Dataset rows;
+  rows.name = "tensors";
+  rows.num_classes = 3;
+  rows.feature_rows = true;
+  rows.train.n = 1;
+  rows.train.channels = 20;
+  rows.train.height = rows.train.width = 1;
+  rows.train.values.assign(20, 0.5f);
+  rows.norm = {std::vector<float>(20, 0.0f), std::vector<float>(20, 1.0f)};
+  describe_data(p, rows);
+  EXPECT_EQ(p.num_classes, 3);
+  EXPECT_EQ(p.input_shape, "20");
+  EXPECT_EQ(p.input_normalization, "none (float32 values as stored)");
+  rows.norm.mean[1] = 2.5f;
+  describe_data(p, rows);
+  EXPECT_EQ(p.input_normalization.rfind("(x - mean[c]) / std[c] with mean = (0, 2.5, 0,", 0), 0u) << p.input_normalization;
+
+  data::Dataset images = fashion;
+  images.norm = {{0.0f}, {1.0f}};
+  describe_data(p, images);
+  EXPECT_EQ(p.input_normalization, "x/255 only (uint8 pixels; no mean/std)");
+
+  const std::string path = scratch("data.h5");
+  auto f = io::RunFile::create(path, true);
+  write_provenance(*f, p);
+  f->close();
+  const io::RunReader r(path);
+  EXPECT_EQ(r.number_attr(kNumClasses).value_or(0), 10);
+  EXPECT_EQ(r.string_attr(kInputShape).value_or(""), "1x28x28");
+  EXPECT_EQ(r.string_attr(kInputNormalization).value_or(""), "x/255 only (uint8 pixels; no mean/std)");
+  EXPECT_FALSE(written(ProvenanceKind::Training, "nodata.h5").number_attr(kNumClasses));  // not described: not written
+}
+
 }  // namespace
 }  // namespace bnl::record

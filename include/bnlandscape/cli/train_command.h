@@ -33,8 +33,9 @@ struct PreparedRun {
 /// against the data, seeds libtorch and builds the model.
 PreparedRun prepare_run(const train::TrainConfig& cfg);
 
-/// The model settings implied by a configuration and the data's image shape.
-models::ModelSpec model_spec(const train::TrainConfig& cfg, const data::ImageSet& images);
+/// The model settings implied by a configuration, the data's image shape and its number of
+/// classes (the model's outputs).
+models::ModelSpec model_spec(const train::TrainConfig& cfg, const data::ImageSet& images, std::int64_t num_classes);
 
 /// Adds an observer to a run (the probe command's probes); called once the run file exists.
 using ExtendRun =

@@ -2,7 +2,7 @@
 /// \file
 /// Mini-batches: a seeded permutation per epoch (a pure function of its inputs, so a resumed
 /// run draws the same order), contiguous batches with the partial last batch kept, and
-/// per-batch normalisation of the uint8 images into a float tensor [B, C, H, W].
+/// per-batch normalisation of the uint8 (or float32) images into a float tensor [B, C, H, W].
 
 #include <cstdint>
 #include <utility>
@@ -38,7 +38,7 @@ std::vector<std::pair<std::int64_t, std::int64_t>> batch_bounds(std::int64_t n,
                                                                 bool drop_singleton);
 
 /// Normalised images of the examples idx[0..count): [count, C, H, W] of `dtype`,
-/// (x / 255 - mean[c]) / std[c].
+/// (x / 255 - mean[c]) / std[c] for uint8 pixels, (x - mean[c]) / std[c] for float32 values.
 torch::Tensor gather_images(const ImageSet& set, const Normalization& norm,
                             const std::int64_t* idx, std::int64_t count,
                             torch::Dtype dtype = torch::kFloat32);

@@ -17,13 +17,16 @@ struct FileDigest {
   std::string sha256;
 };
 
-/// Train and test sets of one dataset plus the normalisation the original study used.
+/// Train and test sets of one dataset plus the normalisation the original study used (or the
+/// one a tensor dataset file names).
 struct Dataset {
-  std::string name;  ///< "fashion-mnist" or "cifar10"
+  std::string name;  ///< "fashion-mnist", "cifar10" or "tensors"
   ImageSet train;
   ImageSet test;
   Normalization norm;
   std::vector<FileDigest> files;
+  std::int64_t num_classes = 10;  ///< K: labels are 0..K-1, the model has K outputs
+  bool feature_rows = false;      ///< the data are feature rows [N, D], held as [N, D, 1, 1]
 };
 
 /// Default data directory of a dataset: Debian's /usr/share/datasets/fashion-mnist for

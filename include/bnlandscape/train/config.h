@@ -26,6 +26,7 @@ struct TrainConfig {
   // data
   std::string dataset = "fashion-mnist";
   std::string data_dir;  ///< empty: the dataset's default directory
+  std::string data_file;  ///< --dataset tensors: the HDF5 file of the data (empty otherwise)
   std::int64_t train_subset = 0;
   std::int64_t test_subset = 0;
   // model
@@ -76,12 +77,15 @@ void visit_train_specs(Config& c, Visitor&& v) {
   using namespace bnl::optspec;
   constexpr unsigned kRun = kTrain | kProbe;
   constexpr unsigned kAll = kTrain | kProbe | kSurface;
-  v(opt("dataset", "dataset: fashion-mnist | cifar10")
-        .in(kAll).adopted_by(kProbe | kSurface).one_of("fashion-mnist | cifar10"),
+  v(opt("dataset", "dataset: fashion-mnist | cifar10 | tensors (your own, from --data-file)")
+        .in(kAll).adopted_by(kProbe | kSurface).one_of("fashion-mnist | cifar10 | tensors"),
     c.dataset);
   v(opt("data_dir", "data directory (default: /usr/share/datasets/fashion-mnist, ./data/cifar10)")
         .in(kAll).adopted_by(kSurface),
     c.data_dir);
+  v(opt("data_file", "tensors only: the HDF5 file holding /train/x, /train/y, /test/x, /test/y (docs/usage.md, \"Your own data\")")
+        .in(kAll).adopted_by(kProbe | kSurface),
+    c.data_file);
   v(opt("train_subset", "use only the first N training examples (0 = all)")
         .in(kRun).at_least(0).expect("N >= 0 (0 = all)").with_unit("examples"),
     c.train_subset);
@@ -203,7 +207,7 @@ std::vector<std::string> adopted_keys(unsigned command);
 /// The word-set options as enums, each enumerator in the order of its declared words
 /// (visit_train_specs); read them with the *_kind accessors below once validate() passed, and
 /// compare enums, never words, past the configuration.
-enum class Dataset { fashion_mnist, cifar10 };
+enum class Dataset { fashion_mnist, cifar10, tensors };
 enum class Arch { mlp, cnn, vgg };
 enum class Bn { none, custom, torch, lp1, lp2, lpinf };
 enum class BnPlacement { head, conv, all };
