@@ -7,6 +7,11 @@ Per surface file (file ``surface_<file name>``):
   L(0, beta); (c) contours of the accuracy;
 - a 1-D surface: (a) L(alpha) and (b) the accuracy along alpha.
 
+A ``--directions pca`` surface (Li et al. 2018, section 7) also draws its trajectory over the
+loss and accuracy contours: the checkpoints' coordinates (/surface/trajectory/alpha, beta) as a
+line with markers, a few labelled with their training step, and labels its axes with the
+principal components' explained variance, "PC1 (83.2%)".
+
 When several files hold surfaces (e.g. BN and no BN at the end of training, with the same
 directions through ``--directions-from``), ``surface_slices`` overlays their alpha slices
 through the checkpoint (beta = 0 for 2-D surfaces), labelled by file and normalisation.
@@ -41,10 +46,63 @@ def read_surface(r: Run) -> dict:
     for k in (S.SURFACE_DIRECTIONS, S.SURFACE_PROBE_BN_MODE, S.SURFACE_SET, S.SURFACE_SIZE,
               S.SURFACE_DIRECTIONS_FROM):
         s[k] = r.attr(S.SURFACE, k, "")
+    s["trajectory"] = read_trajectory(r)
     if s["beta"] is not None and s["loss"].shape != (len(s["alpha"]), len(s["beta"])):
         raise SkipFigure(f"/{S.SURFACE_LOSS} has shape {s['loss'].shape}, expected "
                          f"({len(s['alpha'])}, {len(s['beta'])})")
     return s
+
+
+def read_trajectory(r: Run) -> dict | None:
+    """The path of a pca surface: step, alpha, beta, loss [m] and the explained variance [2];
+    None for other surfaces."""
+    if not r.has(S.SURFACE_TRAJECTORY_STEP):
+        return None
+    t = {"step": np.asarray(r.get(S.SURFACE_TRAJECTORY_STEP), int),
+         "alpha": np.asarray(r.get(S.SURFACE_TRAJECTORY_ALPHA), float),
+         "beta": np.asarray(r.get(S.SURFACE_TRAJECTORY_BETA), float),
+         "loss": np.asarray(r.get(S.SURFACE_TRAJECTORY_LOSS), float),
+         "explained_variance": np.full(2, np.nan)}
+    if r.has(S.SURFACE_EXPLAINED_VARIANCE):
+        t["explained_variance"] = np.asarray(r.get(S.SURFACE_EXPLAINED_VARIANCE), float)
+    return t
+
+
+def axis_labels(s: dict) -> tuple[str, str]:
+    """"α (direction x)", or for a pca surface "α: PC1 (83.2%)" with its explained variance."""
+    t = s["trajectory"]
+    if t is None:
+        return "\u03b1 (direction x)", "\u03b2 (direction y)"
+    ev = t["explained_variance"]
+    return tuple(f"{sym}: PC{k + 1} ({100 * ev[k]:.1f}%)" for k, sym in enumerate(("\u03b1", "\u03b2")))
+
+
+def label_points(m: int, most: int = 5) -> list[int]:
+    """Indices of at most `most` path points to label with their step, first and last included."""
+    return sorted(set(np.linspace(0, m - 1, min(m, most)).round().astype(int).tolist()))
+
+
+CORNERS = {"upper right": (1, 1), "upper left": (0, 1), "lower left": (0, 0), "lower right": (1, 0)}
+
+
+def legend_corner(a: np.ndarray, b: np.ndarray, t: dict | None) -> str:
+    """"upper right", or with a path the corner of the (alpha, beta) panel farthest from it."""
+    if t is None:
+        return "upper right"
+    u = (np.append(t["alpha"], 0.0) - a[0]) / (a[-1] - a[0])
+    v = (np.append(t["beta"], 0.0) - b[0]) / (b[-1] - b[0])
+    return max(CORNERS, key=lambda c: np.min(np.hypot(u - CORNERS[c][0], v - CORNERS[c][1])))
+
+
+def draw_path(ax, t: dict, color: str, labels: bool) -> None:
+    """The trajectory as a line with markers over a contour panel, a few points labelled."""
+    (line,) = ax.plot(t["alpha"], t["beta"], color=color, marker="o", markersize=3.5, linewidth=1.2,
+                      label="trajectory")
+    line.set_gid("trajectory")
+    if labels:
+        for i in label_points(len(t["step"])):
+            ax.annotate(f"{t['step'][i]}", (t["alpha"][i], t["beta"][i]), xytext=(4, 4),
+                        textcoords="offset points", fontsize="x-small", color=color)
 
 
 def describe(r: Run, s: dict) -> str:
@@ -104,12 +162,15 @@ def surface_figure(r: Run):
     cs = ax.contourf(a, b, masked, levels=levels, cmap="viridis", extend="both")
     ax.contour(a, b, masked, levels=levels[::3], colors="white", linewidths=0.4)
     fig.colorbar(cs, ax=ax, label="loss (nats)", format="%.3g")
+    xlabel, ylabel = axis_labels(s)
+    if s["trajectory"] is not None:
+        draw_path(ax, s["trajectory"], "white", labels=True)
     ax.plot([0], [0], marker="*", color="red", markersize=9, linestyle="none", label="checkpoint")
-    ax.set_xlabel("\u03b1 (direction x)")
-    ax.set_ylabel("\u03b2 (direction y)")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
     ax.set_title("(a) loss L(\u03b8 + \u03b1 x + \u03b2 y)")
     ax.grid(False)
-    style.legend(ax, fontsize="x-small", loc="upper right")
+    style.legend(ax, fontsize="x-small", loc=legend_corner(a, b, s["trajectory"]))
 
     ax = axes[0, 1]
     i0, j0 = centre_index(a), centre_index(b)
@@ -125,9 +186,11 @@ def surface_figure(r: Run):
     ax = axes[0, 2]
     ca = ax.contourf(a, b, np.ma.masked_invalid(acc.T), levels=20, cmap="magma")
     fig.colorbar(ca, ax=ax, label="accuracy", format="%.2f")
+    if s["trajectory"] is not None:
+        draw_path(ax, s["trajectory"], "white", labels=False)
     ax.plot([0], [0], marker="*", color="cyan", markersize=9, linestyle="none")
-    ax.set_xlabel("\u03b1 (direction x)")
-    ax.set_ylabel("\u03b2 (direction y)")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
     ax.set_title("(c) accuracy")
     ax.grid(False)
     return style.finish(fig, "Loss surface \u2014 " + describe(r, s))

@@ -15,6 +15,7 @@
 #include "bnlandscape/cli/surface_directions.h"
 #include "bnlandscape/cli/surface_file.h"
 #include "bnlandscape/cli/surface_grid.h"
+#include "bnlandscape/cli/surface_trajectory.h"
 #include "bnlandscape/cli/train_command.h"
 #include "bnlandscape/core/parse.h"
 #include "bnlandscape/data/batches.h"
@@ -75,7 +76,9 @@ SurfaceGrid surface_grid(const SurfaceConfig& s, const data::Dataset& data, mode
                                                               " examples");
   std::vector<std::int64_t> idx(static_cast<std::size_t>(n));
   std::iota(idx.begin(), idx.end(), 0);
-  const auto [lo, hi] = parse_surface_range(s.range);
+  // --range auto: placeholders, replaced by the axes that cover the trajectory (rank 0,
+  // shared by share_grid).
+  const auto [lo, hi] = s.range == kAutoRange ? std::pair<double, double>{0.0, 1.0} : parse_surface_range(s.range);
   return make_grid(s, model, data::gather_images(set, data.norm, idx.data(), n), data::gather_labels(set, idx.data(), n),
                    n, lo, hi);
 }
@@ -86,8 +89,27 @@ std::unique_ptr<io::FileEditor> open_surface_file(const SurfaceOptions& opt, con
                                                   int world) {
   if (!opt.resume.empty()) return resume_surface_file(opt.cfg.out, opt, g, world);
   DirectionInfo info;
-  g.dirs = make_directions(opt.surface, model, g.params, g.names, g.x, g.y, info);
+  const SurfaceConfig& s = opt.surface;
+  if (directions_kind(s) == Directions::pca) {
+    info.kind = s.directions;
+    g.trajectory = make_trajectory(s.trajectory, g.names, g.params, g.dirs);
+    if (s.range == kAutoRange) {
+      g.plane.alpha = covering_axis(g.trajectory.alpha, s.resolution);
+      g.plane.beta = covering_axis(g.trajectory.beta, s.resolution);
+    }
+  } else {
+    g.dirs = make_directions(s, model, g.params, g.names, g.x, g.y, info);
+  }
   return create_surface_file(opt, run, toml, g, info, world);
+}
+
+/// --directions pca: the trajectory is --checkpoint's run unless --trajectory names another,
+/// and the axes cover it unless --range is given (the stored configuration says so).
+void resolve_pca_defaults(SurfaceOptions& opt) {
+  auto& s = opt.surface;
+  if (s.directions != "pca") return;
+  if (s.trajectory.empty()) s.trajectory = s.checkpoint;
+  if (!opt.app || opt.app->count("--range") == 0) s.range = kAutoRange;
 }
 
 /// The exit code of a surface stopped by a signal (here or on another rank).
@@ -119,6 +141,7 @@ Command setup_surface(CLI::App& app) {
 }
 
 int run_surface(SurfaceOptions& opt) {
+  resolve_pca_defaults(opt);
   if (opt.dump_config) {
     std::cout << surface_config_toml(opt);
     return kExitOk;
@@ -129,6 +152,8 @@ int run_surface(SurfaceOptions& opt) {
   if (!opt.resume.empty() && opt.resume != opt.cfg.out)
     throw ConfigError("--resume " + opt.resume + ": expected the same file as --out, got " + opt.cfg.out);
   if (env.rank != 0) opt.cfg.quiet = true;
+  // A trajectory too short for a plane fails before the data are read.
+  if (opt.resume.empty() && directions_kind(s) == Directions::pca) trajectory_groups(s.trajectory);
   // Model and data options not given are those of the run the checkpoint came from.
   adopt_checkpoint_config(opt.cfg, s.checkpoint, train::adopted_keys(optspec::kSurface), opt.app);
   const std::string toml = surface_config_toml(opt);
@@ -151,6 +176,8 @@ int run_surface(SurfaceOptions& opt) {
     if (comm) share_grid(*comm, g, s.dims);
     g.plane.x = g.dirs[0];
     if (s.dims == 2) g.plane.y = g.dirs[1];
+    // The path first (a few cells' worth, rank 0): an interrupted grid keeps it.
+    if (editor && !g.trajectory.empty()) evaluate_trajectory(s, *model, g, editor.get());
     const GridOutcome r = evaluate_grid(s, *model, g, comm.get(), editor.get(), opt.cfg.quiet);
     if (editor) finish_surface_file(*editor, r, g.n);
     if (r.stopped) return interrupted(rank, opt.cfg.out);

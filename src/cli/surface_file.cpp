@@ -8,6 +8,7 @@
 #include "bnlandscape/cli/surface_options.h"
 #include "bnlandscape/cli/surface_directions.h"
 #include "bnlandscape/cli/surface_grid.h"
+#include "bnlandscape/cli/surface_trajectory.h"
 #include "bnlandscape/cli/train_command.h"
 #include "bnlandscape/io/run_file.h"
 #include "bnlandscape/io/run_reader.h"
@@ -26,10 +27,45 @@ namespace {
 using train::ConfigError;
 
 /// Writes the /surface array `name` with the units and description its schema declares.
-void write_surface_array(io::RunFile& file, const char* name, const std::vector<double>& values,
+void write_surface_array(io::RunFile& file, const std::string& name, const std::vector<double>& values,
                          const std::vector<std::int64_t>& dims) {
   const auto& item = record::schema::item(names::kSurface, name);
   file.write_array(names::at(names::kSurface, name), values, dims, item.units, item.meaning);
+}
+
+/// "trajectory/<name>": a column of the path, relative to /surface.
+std::string path_column(const char* name) { return names::at(names::kTrajectory, name); }
+
+/// --directions pca: the explained variances and the path, its losses NaN until evaluated.
+void write_trajectory_arrays(io::RunFile& file, const SurfaceTrajectory& t) {
+  write_surface_array(file, names::kExplainedVariance, {t.explained_variance[0], t.explained_variance[1]}, {});
+  const auto& step = record::schema::item(names::kSurface, path_column(names::kStep));
+  file.write_int_array(names::at(names::kSurface, step.name), t.steps, {}, step.units, step.meaning);
+  write_surface_array(file, path_column(names::kAlpha), t.alpha, {});
+  write_surface_array(file, path_column(names::kBeta), t.beta, {});
+  write_surface_array(file, path_column(names::kLoss), t.loss, {});
+  write_surface_array(file, path_column(names::kAcc), t.acc, {});
+}
+
+/// --resume of a pca surface: the path as far as it was evaluated.
+SurfaceTrajectory read_trajectory(const io::RunReader& reader) {
+  SurfaceTrajectory t;
+  const auto column = [&](const char* name) {
+    return reader.read(names::at(names::kSurface, path_column(name))).values;
+  };
+  t.file = reader.string_attr(names::kTrajectoryFile, names::kSurface).value_or("");
+  t.groups = reader.string_list_attr(names::kTrajectoryCheckpoints, names::kSurface);
+  for (double v : column(names::kStep)) t.steps.push_back(static_cast<std::int64_t>(v));
+  t.alpha = column(names::kAlpha);
+  t.beta = column(names::kBeta);
+  t.loss = column(names::kLoss);
+  t.acc = column(names::kAcc);
+  const auto ev = reader.read(names::at(names::kSurface, names::kExplainedVariance)).values;
+  if (ev.size() == 2) t.explained_variance = {ev[0], ev[1]};
+  if (t.file.empty() || t.groups.size() != t.steps.size() || t.acc.size() != t.steps.size())
+    throw ConfigError("--resume " + reader.path() + ": expected /surface/trajectory/* and the attributes " +
+                      names::kTrajectoryFile + ", " + names::kTrajectoryCheckpoints + " of one path, got a damaged one");
+  return t;
 }
 
 /// The axes, the NaN grid, and what describes the directions, in a new file.
@@ -42,6 +78,7 @@ void write_grid_arrays(io::RunFile& file, const SurfaceConfig& s, const SurfaceG
   for (const auto& d : g.dirs) norms.push_back(probes::direction_norm(d));
   write_surface_array(file, names::kDirectionNorms, norms, {});
   if (!info.eigenvalues.empty()) write_surface_array(file, names::kEigenvalues, info.eigenvalues, {});
+  if (!g.trajectory.empty()) write_trajectory_arrays(file, g.trajectory);
 }
 
 /// The directions' tensors and the /surface attributes.
@@ -69,6 +106,10 @@ void write_directions(io::FileEditor& editor, const SurfaceConfig& s, const Surf
     editor.set_attr(grp, "hvp_count", info.hvp_count);
   }
   if (std::isfinite(info.gradient_norm)) editor.set_attr(grp, "gradient_norm", info.gradient_norm);
+  if (!g.trajectory.empty()) {
+    editor.set_attr(grp, names::kTrajectoryFile, g.trajectory.file);
+    editor.set_attr(grp, names::kTrajectoryCheckpoints, g.trajectory.groups);
+  }
 }
 
 }  // namespace
@@ -115,6 +156,10 @@ std::unique_ptr<io::FileEditor> resume_surface_file(const std::string& out, cons
     }
     g.loss = reader.read(names::at(names::kSurface, names::kLoss)).values;
     g.acc = reader.read(names::at(names::kSurface, names::kAcc)).values;
+    // The stored axes: those of --range auto came from the trajectory, not from the options.
+    g.plane.alpha = reader.read(names::at(names::kSurface, names::kAlpha)).values;
+    if (opt.surface.dims == 2) g.plane.beta = reader.read(names::at(names::kSurface, names::kBeta)).values;
+    if (reader.exists(names::at(names::kSurface, path_column(names::kStep)))) g.trajectory = read_trajectory(reader);
     for (int k = 0; k < opt.surface.dims; ++k)
       g.dirs.push_back(read_direction(out, names::at(names::kSurfaceDirections, kSurfaceAxes[k]), g.names, g.params, "resume"));
   }

@@ -91,6 +91,14 @@ void share_grid(dist::Communicator& comm, SurfaceGrid& g, std::int64_t dims) {
       t = flat;
     }
   }
+  // The axes too: --range auto makes them from rank 0's trajectory.
+  for (auto* axis : {&g.plane.alpha, &g.plane.beta}) {
+    if (axis->empty()) continue;  // 1-D: no beta on any rank
+    auto values = torch::zeros({static_cast<std::int64_t>(axis->size())}, torch::kDouble);
+    if (rank == 0) values.copy_(torch::tensor(*axis, torch::kDouble));
+    comm.sum(values);
+    *axis = to_vector(values);
+  }
   const std::int64_t cells = g.plane.cells();
   auto grid = torch::zeros({2 * cells}, torch::kDouble);
   if (rank == 0) {

@@ -22,7 +22,19 @@ void validate_surface_options(const SurfaceConfig& c) {
     if (key == "dims" && directions_kind(c) == Directions::gradient && c.dims != 1 && c.directions_from.empty())
       throw ConfigError("--dims = " + std::to_string(c.dims) +
                         ": expected 1 with --directions gradient (there is one gradient)");
-    if (key == "range") parse_surface_range(c.range);
+    const bool pca = directions_kind(c) == Directions::pca;
+    if (key == "dims" && pca && c.dims != 2 && c.directions_from.empty())
+      throw ConfigError("--dims = " + std::to_string(c.dims) +
+                        ": expected 2 with --directions pca (the plane of the trajectory)");
+    if (key == "directions_from" && pca && !c.directions_from.empty())
+      throw ConfigError("--directions-from = " + c.directions_from +
+                        ": expected no --directions-from with --directions pca (its directions come from --trajectory)");
+    if (key == "trajectory" && !pca && !c.trajectory.empty())
+      throw ConfigError("--trajectory = " + c.trajectory + ": expected --directions pca with it, got --directions " +
+                        c.directions);
+    if (key == "range" && c.range == kAutoRange && !pca)
+      throw ConfigError("--range = auto: expected \"lo,hi\" (auto covers a trajectory: --directions pca only)");
+    if (key == "range" && c.range != kAutoRange) parse_surface_range(c.range);
   });
 }
 

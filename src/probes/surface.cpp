@@ -275,6 +275,22 @@ void evaluate_cells(const std::vector<torch::Tensor>& params, const SurfacePlane
   }
 }
 
+LossAcc evaluate_at(const std::vector<torch::Tensor>& params, const Direction& weights,
+                    const std::function<LossAcc()>& eval) {
+  check_matches(weights, params, "evaluate_at");
+  const auto theta = snapshot(params);
+  struct Restore {
+    const std::vector<torch::Tensor>& params;
+    const std::vector<torch::Tensor>& saved;
+    ~Restore() { restore(params, saved); }
+  } restore_on_exit{params, theta};
+  {
+    torch::NoGradGuard no_grad;
+    for (std::size_t i = 0; i < params.size(); ++i) params[i].data().copy_(weights[i]);
+  }
+  return eval();
+}
+
 std::vector<std::int64_t> rank_share(const std::vector<std::int64_t>& cells, int rank, int world_size) {
   TORCH_CHECK(world_size >= 1 && rank >= 0 && rank < world_size, "rank_share: expected 0 <= rank < world_size, got ",
               rank, " of ", world_size);

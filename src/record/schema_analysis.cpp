@@ -54,6 +54,7 @@ Group ics() {
 Group surface() {
   Group g = group_at(kSurface, "fixed arrays of a surface file; loss and acc rewritten in place after every row of cells");
   const std::string dirs = std::string("directions/");
+  const std::string path = std::string(kTrajectory) + "/";
   g.arrays = {
       dataset(kAlpha, F, "[a]", "1", "coefficient of direction x (grid rows)"),
       dataset(kBeta, F, "[b]", "1", "coefficient of direction y (grid columns)"),
@@ -65,9 +66,17 @@ Group surface() {
       dataset(dirs + kAxisX + "/<dotted name>", Dtype::Tensor, "parameter shape", "",
               "direction x, one dataset per parameter"),
       dataset(dirs + kAxisY + "/<dotted name>", Dtype::Tensor, "parameter shape", "", "direction y (2-D only)"),
+      dataset(kExplainedVariance, F, "[2]", "1",
+              "pca: sigma_j^2 / ||D||_F^2 of x and y, D = [w_i - w_c] over the trajectory's checkpoints (uncentred)"),
+      dataset(path + kStep, I, "[m]", "1", "pca: training step of each of the m checkpoints of the trajectory"),
+      dataset(path + kAlpha, F, "[m]", "1", "pca: x . (w_i - w_c), the checkpoint's coordinate along x"),
+      dataset(path + kBeta, F, "[m]", "1", "pca: y . (w_i - w_c), the checkpoint's coordinate along y"),
+      dataset(path + kLoss, F, "[m]", "nats",
+              "pca: mean cross-entropy at the checkpoint's own parameters w_i, evaluated as a grid cell; NaN = not yet"),
+      dataset(path + kAcc, F, "[m]", "1", "pca: accuracy at w_i, evaluated as a grid cell; NaN = not yet"),
   };
   g.attributes = {
-      attribute(kDirections, S, "filter-random, eigen or gradient"),
+      attribute(kDirections, S, "filter-random, eigen, gradient or pca"),
       attribute("directions_from", S, "the file the directions came from, \"\" if made here"),
       attribute("dims", I, "1 or 2"),
       attribute("include_bn_bias", I, "0/1"),
@@ -83,6 +92,8 @@ Group surface() {
       attribute("eigen_converged", I, "eigen directions: 1 if Lanczos converged"),
       attribute("hvp_count", I, "eigen directions: Hessian-vector products"),
       attribute("gradient_norm", F, "gradient direction: ||g||"),
+      attribute(kTrajectoryFile, S, "pca: the run file whose checkpoints make the trajectory"),
+      names_attribute(kTrajectoryCheckpoints, "[m]", "pca: the trajectory's checkpoint groups, in step order"),
   };
   return g;
 }

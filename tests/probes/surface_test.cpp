@@ -297,6 +297,30 @@ TEST(Surface, WeightsComeBackWhenEvaluationThrows) {
                c10::Error);
 }
 
+TEST(Surface, EvaluateAtGivesTheLossOfTheOtherWeightsAndRestoresTheParameters) {
+  // Training mode: BN uses batch statistics, so m at w2 is m2 whatever m's buffers hold.
+  auto m = small_model("mlp", torch::kFloat32, 1), m2 = small_model("mlp", torch::kFloat32, 2);
+  m->train();
+  m2->train();
+  const auto d = make_data(40, 1, 4, torch::kFloat32, 3);
+  const auto params = m->parameters();
+  const auto theta = clones(params);
+  const auto buffers = clones(m->buffers());
+  const Direction w2 = clones(m2->parameters());
+  ASSERT_FALSE(bitwise_equal(params, w2));
+  const auto want = probes::evaluate_batched(*m2, d.x, d.y, 16);
+  const auto got = probes::evaluate_at(params, w2, [&] { return probes::evaluate_batched(*m, d.x, d.y, 16); });
+  EXPECT_EQ(got.loss, want.loss);
+  EXPECT_EQ(got.acc, want.acc);
+  EXPECT_TRUE(bitwise_equal(params, theta));
+  EXPECT_TRUE(bitwise_equal(m->buffers(), buffers));
+  EXPECT_THROW(probes::evaluate_at(params, w2, []() -> probes::LossAcc { throw std::runtime_error("boom"); }),
+               std::runtime_error);
+  EXPECT_TRUE(bitwise_equal(params, theta));
+  EXPECT_THROW(probes::evaluate_at(params, Direction(w2.begin(), w2.end() - 1), [] { return probes::LossAcc{}; }),
+               c10::Error);
+}
+
 TEST(Surface, RankSharesPartitionTheCells) {
   std::vector<std::int64_t> cells{3, 4, 5, 9, 10, 11, 12};
   std::multiset<std::int64_t> seen;

@@ -26,7 +26,7 @@ extern const char* const kSurfaceAxes[2];
 
 /// What was decided about the directions, for the surface file.
 struct DirectionInfo {
-  std::string kind;  ///< filter-random | eigen | gradient
+  std::string kind;  ///< filter-random | eigen | gradient | pca
   std::string from;  ///< the file they were read from, "" when made here
   std::vector<double> eigenvalues;
   bool eigen_converged = true;

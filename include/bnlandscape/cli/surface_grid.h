@@ -12,6 +12,7 @@
 
 #include <torch/types.h>
 
+#include "bnlandscape/cli/surface_trajectory.h"
 #include "bnlandscape/probes/surface.h"
 
 namespace bnl::dist {
@@ -39,6 +40,7 @@ struct SurfaceGrid {
   std::vector<probes::Direction> dirs; ///< the directions (x, then y)
   std::vector<double> loss, acc;       ///< [resolution] or [resolution x resolution], row-major; NaN = not computed
   std::vector<std::int64_t> dims;      ///< shape of loss and acc
+  SurfaceTrajectory trajectory;        ///< --directions pca: the path (rank 0 only); empty otherwise
 };
 
 /// How an evaluation ended.
@@ -53,7 +55,7 @@ struct GridOutcome {
 SurfaceGrid make_grid(const SurfaceConfig& s, models::Classifier& model, torch::Tensor x, torch::Tensor y,
                       std::int64_t n, double lo, double hi);
 
-/// Gives every rank rank 0's directions and grid, bit for bit (the others add zeros).
+/// Gives every rank rank 0's directions, axes and grid, bit for bit (the others add zeros).
 void share_grid(dist::Communicator& comm, SurfaceGrid& g, std::int64_t dims);
 
 /// Evaluates the cells of `g` not yet computed with `model` (its BN mode already set), in

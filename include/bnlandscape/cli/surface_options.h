@@ -25,6 +25,7 @@ struct SurfaceConfig {
   std::string checkpoint_group;
   std::string directions = "filter-random";
   std::string directions_from;
+  std::string trajectory;
   bool include_bn_bias = false;
   std::string range = "-1,1";
   std::int64_t resolution = 51;
@@ -48,16 +49,19 @@ void visit_surface_specs(Config& c, Visitor&& v) {
   v(opt("checkpoint_group", "group of dotted-name datasets in --checkpoint, e.g. /checkpoints/step_0000469")
         .in(kSurface).not_empty().expect("the group of the weights in --checkpoint"),
     c.checkpoint_group);
-  v(opt("directions", "filter-random (Li et al. 2018: Gaussian, each filter scaled to the weights' filter norm) | eigen (top Hessian eigenvectors, unit norm) | gradient (-g/||g||, --dims 1)")
-        .in(kSurface).one_of("filter-random | eigen | gradient"),
+  v(opt("directions", "filter-random (Li et al. 2018: Gaussian, each filter scaled to the weights' filter norm) | eigen (top Hessian eigenvectors, unit norm) | gradient (-g/||g||, --dims 1) | pca (top two principal directions of --trajectory's checkpoints around this one, unit norm, Li et al. section 7; --dims 2)")
+        .in(kSurface).one_of("filter-random | eigen | gradient | pca"),
     c.directions);
   v(opt("directions_from", "reuse the directions stored in this surface file (so that a sweep of checkpoints shares them)")
         .in(kSurface),
     c.directions_from);
+  v(opt("trajectory", "pca: the run file whose /checkpoints/* (at least 3) make the trajectory; default: --checkpoint's file")
+        .in(kSurface),
+    c.trajectory);
   v(opt("include_bn_bias", "filter-random: move biases and normalisation parameters too (d = theta there, as Li et al.'s code); default: they stay fixed")
         .in(kSurface),
     c.include_bn_bias);
-  v(opt("range", "\"lo,hi\": alpha (and beta) run over lo..hi")
+  v(opt("range", "\"lo,hi\": alpha (and beta) run over lo..hi | auto (pca, its default: each axis covers the trajectory's path and 0, plus 20% of that span on each side)")
         .in(kSurface),
     c.range);
   v(opt("resolution", "grid points per axis")
@@ -115,7 +119,7 @@ void visit_surface_train_options(train::TrainConfig& c, Visitor&& v) {
 
 /// The word-set surface options as enums, each enumerator in the order of its declared words
 /// (visit_surface_specs); read them with the *_kind accessors once validation passed.
-enum class Directions { filter_random, eigen, gradient };
+enum class Directions { filter_random, eigen, gradient, pca };
 enum class SurfaceSet { train, test };
 enum class SurfaceBnMode { train, eval };
 
@@ -132,6 +136,9 @@ inline SurfaceSet surface_set_kind(const SurfaceConfig& c) {
 inline SurfaceBnMode probe_bn_mode_kind(const SurfaceConfig& c) {
   return static_cast<SurfaceBnMode>(surface_word_index("probe_bn_mode", c.probe_bn_mode));
 }
+
+/// The --range value that lets a pca surface's axes cover its trajectory (surface_trajectory.h).
+inline constexpr char kAutoRange[] = "auto";
 
 /// Checks the surface options: each declared check, then the rules between options and the
 /// --range text; throws ConfigError naming the first bad one.

@@ -3,7 +3,8 @@
 /// Loss surfaces around a set of weights, Li, Xu, Taylor, Studer and Goldstein 2018,
 /// "Visualizing the Loss Landscape of Neural Nets": the loss and accuracy at
 /// theta + alpha d1 (+ beta d2) on a grid of (alpha, beta), along filter-normalised random
-/// directions (section 4), the top Hessian eigenvectors or the steepest-descent direction.
+/// directions (section 4), the top Hessian eigenvectors, the steepest-descent direction or
+/// the principal directions of a training trajectory (section 7, probes/trajectory_pca.h).
 /// No HDF5 and no CLI here: `bnlandscape surface` (cli/surface_command.h) stores the grids.
 
 #include <cmath>
@@ -121,6 +122,15 @@ struct SurfacePlane {
 void evaluate_cells(const std::vector<torch::Tensor>& params, const SurfacePlane& plane,
                     const std::vector<std::int64_t>& cells, const std::function<LossAcc()>& eval,
                     const std::function<void(std::int64_t, const LossAcc&)>& on_cell);
+
+/// Sets `params` in place to `weights` (one tensor per parameter, of its shape; copied into
+/// the parameter's dtype and device), calls `eval` and returns its result: the loss at a
+/// trajectory's checkpoint (Li et al. 2018, section 7), evaluated exactly rather than on the
+/// plane. Only the parameters move: the model's buffers (BN running statistics) stay as they
+/// are, as for every cell of evaluate_cells. The parameters are restored bit for bit
+/// afterwards, also when `eval` throws. Throws c10::Error for weights that do not match.
+LossAcc evaluate_at(const std::vector<torch::Tensor>& params, const Direction& weights,
+                    const std::function<LossAcc()>& eval);
 
 /// Rank `rank`'s share of `cells` when `world_size` ranks split them: the entries at positions
 /// rank, rank + world_size, ... (round robin, so neighbouring cells, which cost the same, are

@@ -33,7 +33,10 @@ struct TrajectoryPca {
 /// offsets is decomposed as it is, without subtracting the offsets' mean: the directions are
 /// the best rank-2 subspace through w_c (the plot's origin), not through the path's centroid,
 /// so the centre's own coordinates are (0, 0) exactly and the directions point along the path
-/// as seen from w_c. Computed through the Gram matrix D D^T [n x n] (Eigen's self-adjoint
+/// as seen from w_c (the authors' code, loss-landscape/projection.py, fits sklearn's PCA, which
+/// does centre the rows; on a path that ends at w_c the two differ little). The directions
+/// are unit vectors in the parameters' own scale, not filter-normalised (section 7: filter
+/// normalisation is for random directions). Computed through the Gram matrix D D^T [n x n] (Eigen's self-adjoint
 /// solver) and u_j = D^T a_j / sigma_j: memory n x P doubles for D, time O(n^2 P); the
 /// directions' error is O(eps sigma_1^2 / (sigma_2^2 - sigma_3^2)), far below what a plot
 /// resolves. The centre may be one of the checkpoints (its offset is zero). Throws

@@ -76,6 +76,11 @@ inline constexpr char kEigenvalues[] = "eigenvalues";
 /// The surface direction subgroups: /surface/directions/x and /surface/directions/y.
 inline constexpr char kAxisX[] = "x";
 inline constexpr char kAxisY[] = "y";
+/// A pca surface's trajectory: /surface/explained_variance and /surface/trajectory/<column>.
+inline constexpr char kExplainedVariance[] = "explained_variance";
+inline constexpr char kTrajectory[] = "trajectory";
+inline constexpr char kTrajectoryFile[] = "trajectory_file";
+inline constexpr char kTrajectoryCheckpoints[] = "trajectory_checkpoints";
 
 /// Root attribute names.
 inline constexpr char kFormat[] = "format";
