@@ -20,7 +20,7 @@ namespace {
 int run_and_signal(const std::string& out, const char* sig, double seconds, std::string* output = nullptr) {
   const std::string cmd = std::string(BNL_BINARY) +
                           " train --dataset fashion-mnist --hidden-dims 256,128 --epochs 30 --flush-every 50 --quiet --out " +
-                          out + " & pid=$!; for i in $(seq 1200); do [ -e " + out +
+                          out + " 2>&1 & pid=$!; for i in $(seq 1200); do [ -e " + out +
                           " ] && break; sleep 0.05; done; sleep " + std::to_string(seconds) + "; kill -" + sig +
                           " $pid; wait $pid; echo \"rc=$?\"";
   auto r = sh(cmd);

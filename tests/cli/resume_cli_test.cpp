@@ -202,6 +202,21 @@ TEST(ResumeCli, ADefaultRunKilledAfterItsFirstEpochResumes) {
   EXPECT_EQ(py.code, 0) << py.output;
 }
 
+TEST(ResumeCli, CheckpointsChangeNoNumber) {
+  if (!have_fashion()) GTEST_SKIP() << "dataset-fashion-mnist not installed";
+  if (!have_h5py()) GTEST_SKIP() << "no python3 with h5py";
+  TempDir dir;
+  // A checkpoint after every step (the wall-time bound below any step's time) against none but
+  // the end's: probes, momentum and noise see the same numbers.
+  const std::string args = "probe" + kSmall + " --bn custom --momentum 0.9 --bn-noise --step-interval 4 --top-k 2";
+  auto none = bnl(args + " --checkpoint-every 0 --out " + dir / "none.h5");
+  ASSERT_EQ(none.code, 0) << none.output;
+  auto all = bnl(args + " --checkpoint-minutes 1e-9 --out " + dir / "all.h5");
+  ASSERT_EQ(all.code, 0) << all.output;
+  auto py = python(same_run(dir / "none.h5", dir / "all.h5") + "assert len(fb['checkpoints']) == 16, list(fb['checkpoints'])\n");
+  EXPECT_EQ(py.code, 0) << py.output;
+}
+
 TEST(ResumeCli, MoreEpochsContinueAsTheLongerRunWould) {
   if (!have_fashion()) GTEST_SKIP() << "dataset-fashion-mnist not installed";
   if (!have_h5py()) GTEST_SKIP() << "no python3 with h5py";
