@@ -29,6 +29,7 @@ from plots.runs import SEED_KEY, Run, default_notice
 # Keys that say how a run was stored or measured, not what was trained: never distinguish runs.
 MEASUREMENT_KEYS = frozenset({
     "out", "overwrite", "quiet", "threads", "data_dir", "flush_every", "checkpoint_every",
+    "checkpoint_minutes",
     "eval_every", "dump_config", "config", "dist_timeout",
     # how probes compute the same numbers (hand-written or autograd Hessian-vector products, on
     # the training thread or beside it)

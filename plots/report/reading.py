@@ -24,6 +24,7 @@ import h5py
 # Keys that say how a run was stored, measured or probed, not what was trained.
 IGNORED_KEYS = frozenset({
     "seed", "out", "overwrite", "quiet", "threads", "data_dir", "flush_every", "checkpoint_every",
+    "checkpoint_minutes",
     "eval_every", "dump_config", "config", "dist_timeout", "hvp_engine", "overlap", "device",
     "step_engine", "activations_every", "activation_bins", "activation_range", "ics_every",
     "ics_layers", "step_interval", "probe_batch", "probe_size", "probe_microbatch", "step_sizes",

@@ -92,7 +92,9 @@ std::vector<std::string> expand_config(CLI::App& app, const std::vector<std::str
     }
   };
   // --resume FILE: the configuration is the one stored in FILE, so the continued run is the
-  // same run; only --quiet may be added.
+  // same run; only --quiet may be added. train and probe also take the options given after
+  // it and check them once parsed (cli/resume_request.h: only --epochs may grow).
+  const bool checked_later = sub->get_name() == "train" || sub->get_name() == "probe";
   for (std::size_t i = sub_pos + 1; i < args.size(); ++i) {
     std::string path;
     if (args[i] == "--resume" && i + 1 < args.size()) path = args[i + 1];
@@ -100,14 +102,17 @@ std::vector<std::string> expand_config(CLI::App& app, const std::vector<std::str
     else continue;
     for (std::size_t j = sub_pos + 1; j < args.size(); ++j) {
       if (j == i || (j == i + 1 && args[i] == "--resume") || args[j] == "--quiet") continue;
-      throw ConfigError("--resume " + path + ": expected no other options but --quiet (the run continues "
+      const bool config = args[j] == "--config" || args[j].rfind("--config=", 0) == 0;
+      if (checked_later && !config) continue;
+      throw ConfigError("--resume " + path + ": expected no other options but --quiet" +
+                        (checked_later ? " and --epochs" : "") + " (the run continues "
                                "with the configuration stored in its file), got " + args[j]);
     }
     io::RunReader reader(path);
     const auto status = reader.string_attr("status");
     const auto toml = reader.string_attr("config_toml");
     if (!toml) throw ConfigError("--resume " + path + ": expected a bnlandscape run file, got no config_toml");
-    if (status && (*status == "complete" || *status == "diverged"))
+    if (status && (*status == "diverged" || (*status == "complete" && !checked_later)))
       throw ConfigError("--resume " + path + ": the run is already " + *status + "; nothing to continue");
     add_entries(parse_config_text(*toml, path + ":config_toml"), path + ":config_toml");
     from_file.push_back("--out");

@@ -16,7 +16,7 @@ namespace bnl::cli {
 const std::vector<std::string> kMeasurementKeys{
     "out",        "overwrite",    "quiet",       "threads",    "seed",         "hvp_engine",
     "overlap",    "flush_every",  "data_dir",    "dist_timeout", "step_engine", "device",
-    "checkpoint", "checkpoint_every", "dump_config", "resume",
+    "checkpoint", "checkpoint_every", "checkpoint_minutes", "dump_config", "resume",
 };
 
 namespace {

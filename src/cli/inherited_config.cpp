@@ -8,7 +8,7 @@
 namespace bnl::cli {
 
 const std::vector<std::string> kOwnRunKeys{"out",   "overwrite", "quiet",       "threads",          "device",
-                                           "seed",  "data_dir",  "flush_every", "checkpoint_every"};
+                                           "seed",  "data_dir",  "flush_every", "checkpoint_every", "checkpoint_minutes"};
 
 train::TrainConfig inherited_config(const train::TrainConfig& cfg, const std::string& checkpoint,
                                     const CLI::App* app) {

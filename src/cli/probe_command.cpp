@@ -13,6 +13,7 @@
 
 #include "bnlandscape/cli/checkpoint_config.h"
 #include "bnlandscape/cli/inherited_config.h"
+#include "bnlandscape/cli/resume_request.h"
 #include "bnlandscape/cli/train_command.h"
 #include "bnlandscape/data/batches.h"
 #include "bnlandscape/dist/communicator.h"
@@ -156,6 +157,7 @@ int run_probe(ProbeOptions& opt) {
       throw train::ConfigError("--resume: expected an online probe run (probe --checkpoint runs once and has nothing to resume)");
     return run_offline(opt, comm.get());
   }
+  if (!opt.resume.empty()) check_resume_request("probe", opt.resume, probe_config_toml(opt), opt.cfg.out);
   PreparedRun run = prepare_run(opt.cfg);
   // Probes beside training (--overlap) take one process on the CPU with at least two threads:
   // ranks must issue their all-reduces in step, and a GPU would run the two in turn. The
@@ -188,7 +190,7 @@ int run_probe(ProbeOptions& opt) {
                             return std::make_unique<record::ProbeObserver>(trainer, &file, log_to(progress), spec, pcfg,
                                                                            data, resume, c);
                           },
-                          opt.resume);
+                          opt.resume, "probe");
 }
 
 }  // namespace bnl::cli

@@ -1,6 +1,7 @@
 #include "bnlandscape/cli/train_command.h"
 #include "bnlandscape/cli/data_source.h"
 #include "bnlandscape/cli/train_options.h"
+#include "bnlandscape/cli/resume_request.h"
 #include "bnlandscape/models/classifier.h"
 #include "bnlandscape/models/conv_mlp.h"
 
@@ -124,8 +125,9 @@ int run_train(const TrainOptions& opt) {
     std::cout << train_config_toml(opt.cfg);
     return kExitOk;
   }
+  if (!opt.resume.empty()) check_resume_request("train", opt.resume, train_config_toml(opt.cfg), opt.cfg.out);
   PreparedRun run = prepare_run(opt.cfg);
-  return train_and_record(opt.cfg, run, train_config_toml(opt.cfg), nullptr, opt.resume);
+  return train_and_record(opt.cfg, run, train_config_toml(opt.cfg), nullptr, opt.resume, "train");
 }
 
 int train_replica(const train::TrainConfig& cfg, PreparedRun& run,
@@ -146,11 +148,11 @@ int train_replica(const train::TrainConfig& cfg, PreparedRun& run,
 void add_resume_option(CLI::App& sub, std::string& resume) {
   sub.add_option("--resume", resume,
                  "continue the run in FILE from its newest checkpoint, with the configuration stored in it "
-                 "(only --quiet may be added)");
+                 "(only --quiet may be added, and --epochs raised to train a run further, complete or not)");
 }
 
 int train_and_record(const train::TrainConfig& cfg, PreparedRun& run, const std::string& config_toml,
-                     const ExtendRun& extend, const std::string& resume_file) {
+                     const ExtendRun& extend, const std::string& resume_file, const std::string& command) {
   train::Trainer trainer(cfg, run.model, run.data);
   Progress progress(cfg.out, cfg.quiet);
   if (trainer.drops_singleton() && run.data.train.n % cfg.batch_size == 1)
@@ -205,8 +207,9 @@ int train_and_record(const train::TrainConfig& cfg, PreparedRun& run, const std:
   }
   if (result.status == train::RunStatus::Interrupted) {
     const int sig = SignalGuard::received();
-    std::cerr << "bnlandscape: interrupted by signal " << sig << " after step " << result.steps << "; "
-              << cfg.out << " holds a checkpoint of that step, status \"interrupted\"\n";
+    std::cerr << "bnlandscape: interrupted by signal " << sig << " at step " << result.steps << "; " << cfg.out
+              << " holds a checkpoint of that step, status \"interrupted\"; continue with: "
+              << resume_command(command, cfg.out) << "\n";
     // 130 for SIGINT, 143 for SIGTERM: the shell's convention for a signal-terminated process.
     return 128 + sig;
   }

@@ -18,7 +18,15 @@ ProbeObserver::ProbeObserver(train::Trainer& trainer, io::RunFile* file, Log log
       comm_(comm),
       probe_(spec, cfg, probe_context(trainer.config()), shard_of(comm)),
       scheduler_([this](const probes::ProbeRecord& r) { record(r); }) {
-  if (file) series_.emplace(*file, probe_, cfg, &resume, comm ? comm->world_size() : 1);
+  // A run continued with more --epochs does not probe its old last step unless the grid does:
+  // that probe's row goes (its solver state was never stored: save_state).
+  const auto end = resume.find_state("probe.end_step");
+  const std::int64_t end_step = end.defined() ? end.reshape(-1)[0].item<std::int64_t>() : -1;
+  const bool drop_end = resume.active && end_step >= 0 && end_step != trainer.total_steps() - 1;
+  ResumeInfo cut;
+  cut.active = resume.active;
+  cut.step = drop_end ? end_step : resume.step;
+  if (file) series_.emplace(*file, probe_, cfg, &cut, comm ? comm->world_size() : 1);
   if (probes::probe_batch_kind(cfg) == probes::ProbeBatch::fixed) std::tie(fixed_x_, fixed_y_) = fixed_probe_set(data, cfg.probe_size);
   if (resume.active) {
     // The solver state of the uninterrupted run: the seed counter and Lanczos's warm start.
@@ -32,6 +40,13 @@ ProbeObserver::ProbeObserver(train::Trainer& trainer, io::RunFile* file, Log log
 
 void ProbeObserver::save_state(std::vector<std::pair<std::string, torch::Tensor>>& state) {
   scheduler_.harvest(/*wait=*/true);
+  if (end_step_ >= 0) {
+    // Nothing probes after the last step: the state before its probe is the one a longer run
+    // continues from, and the step says which row such a run drops.
+    probe_.set_probes_done(count_before_end_);
+    probe_.set_warm_start(warm_before_end_);
+    state.emplace_back("probe.end_step", torch::tensor({end_step_}, torch::kInt64));
+  }
   state.emplace_back("probe.count", torch::tensor({probe_.probes_done()}, torch::kInt64));
   const auto& w = probe_.warm_start();
   state.emplace_back("probe.lanczos_warm_start",
@@ -40,7 +55,15 @@ void ProbeObserver::save_state(std::vector<std::pair<std::string, torch::Tensor>
 }
 
 void ProbeObserver::before_update(std::int64_t step, const torch::Tensor& x, const torch::Tensor& y) {
-  if (step % cfg_.step_interval != 0 && step != total_ - 1) return;
+  const bool on_grid = step % cfg_.step_interval == 0;
+  if (!on_grid && step != total_ - 1) return;
+  if (!on_grid) {
+    // Probed only for being the last step: the solver state before it, for save_state.
+    scheduler_.harvest(/*wait=*/true);
+    end_step_ = step;
+    count_before_end_ = probe_.probes_done();
+    warm_before_end_ = probe_.warm_start();
+  }
   const bool fixed = probes::probe_batch_kind(cfg_) == probes::ProbeBatch::fixed;
   // cfg_.overlap as run_probe resolved it: one process on the CPU with >= 2 threads.
   if (!cfg_.overlap) {

@@ -15,11 +15,17 @@ torch::Tensor ResumeInfo::find_state(const std::string& name) const {
   return {};
 }
 
+bool ResumeInfo::epoch_recorded() const {
+  const auto batches = find_state("batches_in_epoch");
+  return active && step > 0 && batches.defined() && batches.reshape(-1)[0].item<std::int64_t>() == 0;
+}
+
 ResumeInfo read_resume_point(const std::string& path) {
   const auto groups = io::list_checkpoints(path);
   if (groups.empty())
     throw train::ConfigError("--resume " + path + ": expected a checkpoint to continue from, got none (the run "
-                             "stopped before its first checkpoint; start it again, with --checkpoint-every N)");
+                             "stopped before its first checkpoint, at the end of its first epoch or after "
+                             "--checkpoint-minutes, unless --checkpoint-every said otherwise; start it again)");
   ResumeInfo r;
   r.active = true;
   std::string why;

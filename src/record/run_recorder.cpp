@@ -59,7 +59,8 @@ RunRecorder::RunRecorder(const std::string& path, bool overwrite, const RunProve
   auto& f = *file_;
   const bool resuming = resume && resume->active;
   // Steps and probes before the checkpoint were done; the evaluation at its step came before
-  // it; an epoch ending at its step is recorded after it, so it is redone.
+  // it; an epoch ending at its step is recorded after it, so it is redone, unless the
+  // checkpoint is the one a run's end wrote after its last epoch (ResumeInfo::epoch_recorded).
   auto series = [&](const char* g, const std::vector<io::ColumnSpec>& cols, std::int64_t keep_below) -> io::SeriesGroup& {
     if (resuming && f.exists(g)) return f.reopen_series(g, cols, kStep, keep_below);
     return f.add_series(g, cols);
@@ -71,6 +72,8 @@ RunRecorder::RunRecorder(const std::string& path, bool overwrite, const RunProve
     f.set_attr(kStatus, std::string("running"));
     f.set_attr(kResumedAtStep, S);
     f.set_attr(kEndTime, std::string(""));
+    // The continuing command's configuration: the stored one, but for an --epochs it may raise.
+    f.set_attr(kConfigToml, prov.config_toml);
   } else {
     RunProvenance p = prov;
     p.kind = ProvenanceKind::Training;
@@ -88,7 +91,7 @@ RunRecorder::RunRecorder(const std::string& path, bool overwrite, const RunProve
   steps_->set_column_attr(kLayerGradNorm, kDims, std::string("step,layer"));
   const auto epoch_cols = schema::series_columns(schema::group(kTrainEpochs));
   epoch_row_ = RowLayout<EpochRecord>(epoch_cols, epoch_getters());
-  epochs_ = &series(kTrainEpochs, epoch_cols, S);
+  epochs_ = &series(kTrainEpochs, epoch_cols, resuming && resume->epoch_recorded() ? S + 1 : S);
   if (trainer.config().eval_every > 0) {
     const auto eval_cols = schema::series_columns(schema::group(kTrainEvals));
     eval_row_ = RowLayout<EvalRecord>(eval_cols, eval_getters());

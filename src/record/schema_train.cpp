@@ -86,7 +86,7 @@ Group evals() {
 
 Group checkpoints() {
   Group g = group_at(std::string(kCheckpoints) + "/step_NNNNNNN",
-                     "one group per --checkpoint-every step (and the end of the run); not a series");
+                     "one group per checkpoint (--checkpoint-every, --checkpoint-minutes, a signal, the end of the run); not a series");
   g.arrays = {
       dataset("<dotted name>", Dtype::Tensor, "parameter shape", "", "one tensor of the model's state_dict"),
       dataset(std::string(kCheckpointState) + "/<name>", Dtype::Tensor, "tensor shape", "",

@@ -9,7 +9,9 @@
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
+#include <system_error>
 
 #include "bnlandscape/io/run_file.h"
 
@@ -22,7 +24,24 @@ std::string hostname() {
   return host;
 }
 
+/// The directory `run_file` goes into, as the user would name it ("." for a bare name).
+std::string directory_of(const std::string& run_file) {
+  const auto parent = std::filesystem::path(run_file).parent_path();
+  return parent.empty() ? std::string(".") : parent.string();
+}
+
 }  // namespace
+
+void prepare_run_directory(const std::string& run_file) {
+  const std::string dir = directory_of(run_file);
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  // create_directories reports an existing directory as success; a path through a regular
+  // file is ENOTDIR, a parent we may not write EACCES.
+  if (ec) throw io::IoError("--out " + run_file + ": cannot create directory '" + dir + "': " + ec.message());
+  if (::access(dir.c_str(), W_OK | X_OK) != 0)
+    throw io::IoError("--out " + run_file + ": cannot write in directory '" + dir + "': " + std::strerror(errno));
+}
 
 // A holder also keeps an flock on its lock file, and says so in it (" flock"): the kernel drops
 // that lock when the holder dies, however it dies, so a contender tells a dead holder from a
@@ -32,6 +51,7 @@ std::string hostname() {
 constexpr const char* kFlockMark = " flock";
 
 RunLock::RunLock(const std::string& run_file) : path_(run_file + ".lock") {
+  prepare_run_directory(run_file);
   const std::string me = std::to_string(getpid()) + "@" + hostname();
   for (int attempt = 0; attempt < 2; ++attempt) {
     const int fd = ::open(path_.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644);
@@ -49,7 +69,11 @@ RunLock::RunLock(const std::string& run_file) : path_(run_file + ".lock") {
       held_ = true;
       return;
     }
-    if (errno != EEXIST) throw io::IoError(path_ + ": creating the lock file failed: " + std::strerror(errno));
+    // The directory passed access() yet refuses a new file (a read-only mount, an ACL, a full
+    // disk): the run file could not be created there either, so that is what is reported.
+    if (errno != EEXIST)
+      throw io::IoError("--out " + run_file + ": cannot write in directory '" + directory_of(run_file) +
+                        "': " + std::strerror(errno));
     std::ifstream in(path_);
     std::string owner;
     std::getline(in, owner);

@@ -29,6 +29,16 @@ double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
+// Whether the update that made `step` (the last of its epoch when `epoch_end`) is followed by a
+// periodic checkpoint: every checkpoint_every steps, or every epoch (-1); and, unless
+// checkpoint_every is 0, whenever checkpoint_minutes of wall time have passed since the last
+// checkpoint (or the session's start), so that a kill -9 loses a bounded amount of work.
+bool periodic_checkpoint_due(const TrainConfig& c, std::int64_t step, bool epoch_end, double seconds_since_last) {
+  if (c.checkpoint_every == 0) return false;
+  if (c.checkpoint_every > 0 ? step % c.checkpoint_every == 0 : epoch_end) return true;
+  return c.checkpoint_minutes > 0 && seconds_since_last >= 60.0 * c.checkpoint_minutes;
+}
+
 }  // namespace
 
 const char* status_name(RunStatus s) {
@@ -183,6 +193,7 @@ TrainResult Trainer::run(TrainObserver& observer) {
   const auto bounds = data::batch_bounds(train.n, config_.batch_size, drop_singleton_);
   const std::int64_t total = total_steps();
   observer.on_start(total);
+  auto last_checkpoint = Clock::now();
 
   for (; epoch_ < config_.epochs; ++epoch_) {
     // A resumed epoch keeps the time it had already taken.
@@ -222,9 +233,14 @@ TrainResult Trainer::run(TrainObserver& observer) {
         auto [tl, ta] = evaluate();
         observer.on_eval({step_, tl, ta});
       }
+      // The run's last step gets its checkpoint after the loop; one inside an epoch, or at its
+      // last step before its record, makes a resume redo that record (RunRecorder cuts it).
       const bool last = step_ == total;
-      if (config_.checkpoint_every > 0 && step_ % config_.checkpoint_every == 0 && !last)
+      const bool epoch_end = batch + 1 == bounds.size();
+      if (!last && periodic_checkpoint_due(config_, step_, epoch_end, seconds_since(last_checkpoint))) {
         observer.on_checkpoint(step_);
+        last_checkpoint = Clock::now();
+      }
       if (step_ % config_.flush_every == 0) observer.on_flush_point(step_);
       if (observer.stop_requested()) {
         observer.on_checkpoint(step_);

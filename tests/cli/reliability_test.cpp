@@ -17,13 +17,14 @@ namespace {
 /// returns the exit code the shell saw. The run is given 30 epochs, far more than the signal
 /// lets it reach: the fused step trains 3 epochs of this model in about 3 s on 2 cores, and a
 /// run that ends before the signal would test nothing.
-int run_and_signal(const std::string& out, const char* sig, double seconds) {
+int run_and_signal(const std::string& out, const char* sig, double seconds, std::string* output = nullptr) {
   const std::string cmd = std::string(BNL_BINARY) +
                           " train --dataset fashion-mnist --hidden-dims 256,128 --epochs 30 --flush-every 50 --quiet --out " +
-                          out + " & pid=$!; for i in $(seq 1200); do [ -e " + out +
+                          out + " 2>&1 & pid=$!; for i in $(seq 1200); do [ -e " + out +
                           " ] && break; sleep 0.05; done; sleep " + std::to_string(seconds) + "; kill -" + sig +
                           " $pid; wait $pid; echo \"rc=$?\"";
   auto r = sh(cmd);
+  if (output) *output = r.output;
   const auto pos = r.output.rfind("rc=");
   return pos == std::string::npos ? -1 : std::atoi(r.output.c_str() + pos + 3);
 }
@@ -37,12 +38,13 @@ int steps_in(const std::string& file) {
 
 /// run_and_signal, repeated with twice the delay while the run had not yet `min_rows` rows on
 /// disk when the signal came (a loaded machine); returns the last exit code.
-int signal_after_rows(const std::string& out, const char* sig, double seconds, int min_rows) {
+int signal_after_rows(const std::string& out, const char* sig, double seconds, int min_rows,
+                      std::string* output = nullptr) {
   int code = -1;
   for (double s = seconds; s <= 8 * seconds; s *= 2) {
     std::filesystem::remove(out);
     std::filesystem::remove(out + ".lock");
-    code = run_and_signal(out, sig, s);
+    code = run_and_signal(out, sig, s, output);
     if (steps_in(out) >= min_rows) break;
   }
   return code;
@@ -67,6 +69,21 @@ print("ok")
 )");
   EXPECT_EQ(py.code, 0) << py.output;
   EXPECT_FALSE(std::filesystem::exists(dir / "r.h5.lock"));
+}
+
+TEST(Reliability, CtrlCPrintsTheCommandThatContinuesTheRun) {
+  if (!have_fashion() || !have_h5py()) GTEST_SKIP();
+  TempDir dir;
+  std::string output;
+  EXPECT_EQ(signal_after_rows(dir / "c.h5", "INT", 2.0, 1, &output), 130);
+  const auto steps = steps_in(dir / "c.h5");
+  EXPECT_NE(output.find("interrupted by signal 2 at step " + std::to_string(steps) + "; "), std::string::npos) << output;
+  const std::string command = "bnlandscape train --resume " + dir / "c.h5";
+  EXPECT_NE(output.find("continue with: " + command + "\n"), std::string::npos) << output;
+  // The command printed is the one that continues the run.
+  auto r = bnl(command.substr(std::string("bnlandscape ").size()) + " --epochs 1 --quiet");
+  EXPECT_EQ(r.code, 2) << r.output;  // 30 epochs recorded: fewer is refused, by name
+  EXPECT_NE(r.output.find("cannot change --epochs (30 in the run file, 1 given)"), std::string::npos) << r.output;
 }
 
 TEST(Reliability, KillNineLeavesAReadableFileUpToTheLastFlush) {

@@ -190,6 +190,24 @@ TEST(TrainCli, RefusesToOverwriteUnlessAsked) {
   EXPECT_EQ(bnl(args + " --overwrite").code, 0);
 }
 
+TEST(TrainCli, OutCreatesItsDirectoriesAndNamesOneItCannotMake) {
+  if (!have_fashion()) GTEST_SKIP();
+  TempDir dir;
+  const std::string args = "train" + kSmall + " --epochs 1 --train-subset 256";
+  auto made = bnl(args + " --out " + dir / "runs/a/b/c.h5");
+  EXPECT_EQ(made.code, 0) << made.output;
+  EXPECT_TRUE(std::filesystem::exists(dir / "runs/a/b/c.h5"));
+  // Under a regular file no directory can be made, for root too.
+  std::ofstream(dir / "plain") << "x\n";
+  const std::string bad = dir / "plain/x.h5";
+  auto r = bnl(args + " --out " + bad);
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("--out " + bad + ": cannot create directory '" + dir / "plain" + "': Not a directory"),
+            std::string::npos)
+      << r.output;
+  EXPECT_EQ(r.output.find("lock file"), std::string::npos) << r.output;
+}
+
 TEST(TrainCli, DivergenceExitsThreeAndTheFileSaysSo) {
   if (!have_fashion()) GTEST_SKIP();
   if (!have_h5py()) GTEST_SKIP();

@@ -139,6 +139,29 @@ TEST(Trainer, MetricsFollowTheirDefinitions) {
   EXPECT_EQ(r.checkpoints.back(), 20);
 }
 
+TEST(Trainer, DefaultCheckpointsEveryEpochAndEveryFewMinutes) {
+  auto d = synthetic(320, 100);  // 10 steps an epoch
+  auto c = config();
+  c.epochs = 3;
+  // The default: the end of every epoch (and the run's end), nothing else in a short run.
+  ASSERT_EQ(c.checkpoint_every, -1);
+  ASSERT_GT(c.checkpoint_minutes, 0);
+  EXPECT_EQ(run(c, d).checkpoints, (std::vector<std::int64_t>{10, 20, 30}));
+  // 0: the end only, whatever the minutes say.
+  c.checkpoint_every = 0;
+  c.checkpoint_minutes = 1e-12;
+  EXPECT_EQ(run(c, d).checkpoints, (std::vector<std::int64_t>{30}));
+  // Every N steps, and after every step once the wall-time bound is below a step's time.
+  c.checkpoint_every = 4;
+  c.checkpoint_minutes = 0;
+  EXPECT_EQ(run(c, d).checkpoints, (std::vector<std::int64_t>{4, 8, 12, 16, 20, 24, 28, 30}));
+  c.checkpoint_every = -1;
+  c.checkpoint_minutes = 1e-12;
+  std::vector<std::int64_t> every;
+  for (std::int64_t s = 1; s <= 30; ++s) every.push_back(s);
+  EXPECT_EQ(run(c, d).checkpoints, every);
+}
+
 TEST(Trainer, SingletonLastBatchIsDroppedOnlyWithBatchNorm) {
   auto d = synthetic(65, 20);
   auto c = config();

@@ -43,9 +43,12 @@ using ExtendRun =
 
 /// Trains as configured, writing the run file `cfg.out` with `config_toml` as its recorded
 /// configuration; `extend` (may be empty) adds an observer. With `resume_file` set (it must be
-/// cfg.out), continues that file's run from its newest checkpoint. Returns the exit code.
+/// cfg.out), continues that file's run from its newest checkpoint. `command` ("train" or
+/// "probe") names the subcommand in the resume command printed when a signal stops the run.
+/// Returns the exit code.
 int train_and_record(const train::TrainConfig& cfg, PreparedRun& run, const std::string& config_toml,
-                     const ExtendRun& extend, const std::string& resume_file = "");
+                     const ExtendRun& extend, const std::string& resume_file = "",
+                     const std::string& command = "train");
 
 /// Trains as configured without writing anything (no run file, no lock, no log): a replica
 /// of rank 0's training on another rank, whose only job is the observer `make` adds (its

@@ -11,6 +11,8 @@
 #include <utility>
 #include <vector>
 
+#include <Eigen/Core>
+
 #include "bnlandscape/data/dataset.h"
 #include "bnlandscape/models/factory.h"
 #include "bnlandscape/probes/landscape_probe.h"
@@ -41,6 +43,10 @@ class ProbeObserver : public train::TrainObserver {
   ~ProbeObserver() override = default;
 
   /// Adds the probe count and Lanczos's warm start (after every pending probe) to `state`.
+  /// After the run's last step, when that step was probed only for being the last, these are
+  /// the values before that probe (nothing probes after it) and "probe.end_step" names the
+  /// step, so that a resume with more --epochs drops its row and continues as the longer run
+  /// would have.
   void save_state(std::vector<std::pair<std::string, torch::Tensor>>& state) override;
   void on_start(std::int64_t total) override { total_ = total; }
   void before_update(std::int64_t step, const torch::Tensor& x, const torch::Tensor& y) override;
@@ -58,6 +64,11 @@ class ProbeObserver : public train::TrainObserver {
   std::optional<ProbeSeries> series_;
   torch::Tensor fixed_x_, fixed_y_;
   std::int64_t total_ = 0;
+  /// The run's last step when it was probed off the --step-interval grid (else -1), and the
+  /// solver state before that probe.
+  std::int64_t end_step_ = -1;
+  std::int64_t count_before_end_ = 0;
+  Eigen::VectorXd warm_before_end_;
   // Last: destroyed first, it waits for the probes that still use probe_.
   ProbeScheduler scheduler_;
 };

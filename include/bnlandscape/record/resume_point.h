@@ -21,6 +21,11 @@ struct ResumeInfo {
   std::vector<std::string> unreadable_groups;  ///< newer checkpoints passed over as unreadable
   /// The state tensor `name`, or an undefined tensor.
   torch::Tensor find_state(const std::string& name) const;
+  /// Whether the epoch ending at `step` was recorded before the checkpoint: true for the
+  /// checkpoint the end of a run writes after its last epoch record (its state has no batch
+  /// of a current epoch done), false for one taken after a step, whose resume redoes the
+  /// record of an epoch ending there.
+  bool epoch_recorded() const;
 };
 
 /// Reads the newest checkpoint of `path` that reads back in full for a resume, passing over

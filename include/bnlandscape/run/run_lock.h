@@ -7,9 +7,15 @@
 
 namespace bnl::run {
 
-/// Holds `<run file>.lock` (pid and host inside) for its lifetime. Construction fails with a
-/// one-line io::IoError naming the other process when a live process holds it; a lock left by
-/// a dead process on this host is taken over.
+/// Creates the directory of the run file `run_file` (--out) with its missing parents and checks
+/// that this process may create files in it; throws io::IoError naming the directory and the
+/// reason otherwise ("--out a/b.h5: cannot write in directory 'a': Permission denied").
+void prepare_run_directory(const std::string& run_file);
+
+/// Holds `<run file>.lock` (pid and host inside) for its lifetime. Construction first prepares
+/// the run file's directory (prepare_run_directory), then fails with a one-line io::IoError
+/// naming the other process when a live process holds the lock; a lock left by a dead process
+/// on this host is taken over.
 class RunLock {
  public:
   explicit RunLock(const std::string& run_file);

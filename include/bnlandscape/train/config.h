@@ -55,7 +55,8 @@ struct TrainConfig {
   std::string step_engine = "auto";
   // logging and output
   std::int64_t eval_every = 0;
-  std::int64_t checkpoint_every = 0;
+  std::int64_t checkpoint_every = -1;  ///< -1: every epoch; 0: at the end only
+  double checkpoint_minutes = 5.0;       ///< 0: no checkpoints by wall time
   std::int64_t flush_every = 50;
   // activation statistics and internal covariate shift
   std::int64_t activations_every = 0;
@@ -161,9 +162,12 @@ void visit_train_specs(Config& c, Visitor&& v) {
   v(opt("eval_every", "also evaluate the test set every N steps (0 = per epoch only)")
         .in(kRun).at_least(0).expect("N >= 0 (0 = off)").with_unit("steps"),
     c.eval_every);
-  v(opt("checkpoint_every", "write a checkpoint every N steps (0 = at the end only)")
-        .in(kRun).at_least(0).expect("N >= 0 (0 = at the end)").with_unit("steps"),
+  v(opt("checkpoint_every", "write a checkpoint every N steps; -1 = at the end of every epoch; 0 = at the end of the run only (then no --checkpoint-minutes either). The run's end always gets one (unless diverged)")
+        .in(kRun).at_least(-1).expect("N >= -1 (-1 = every epoch, 0 = at the end only)").with_unit("steps"),
     c.checkpoint_every);
+  v(opt("checkpoint_minutes", "also write a checkpoint after a step when this much wall time has passed since the last one, so a kill -9 loses at most about that much work (0 = off; ignored with --checkpoint-every 0). Checkpoints never change a training number, but which steps get one then depends on timing")
+        .in(kRun).at_least(0).finite().expect("a finite number of minutes >= 0 (0 = off)").with_unit("minutes"),
+    c.checkpoint_minutes);
   v(opt("flush_every", "flush the run file every N steps (at most 50)")
         .in(kRun).at_least(1).at_most(50).expect("1 <= N <= 50").with_unit("steps"),
     c.flush_every);

@@ -89,7 +89,10 @@ class TrainObserver {
   virtual void on_epoch(const EpochRecord& r) {}
   /// Every flush_every steps and at each epoch end: a point to persist what was recorded.
   virtual void on_flush_point(std::int64_t step) {}
-  /// Every checkpoint_every steps and at the end (unless diverged).
+  /// After a step that is due one (checkpoint_every steps, or the end of every epoch when it
+  /// is -1, or checkpoint_minutes of wall time since the last one unless checkpoint_every is
+  /// 0), after the step a stop was requested at, and at the end of the run (unless diverged).
+  /// A checkpoint inside the run is taken before its step's epoch record, the last one after.
   virtual void on_checkpoint(std::int64_t step) {}
   /// Whether the run should stop after the current step (signals).
   virtual bool stop_requested() { return false; }
