@@ -229,7 +229,7 @@ int run_app(CLI::App& app, int argc, char** argv, const std::vector<Command>& co
     }
     if (!ran) std::cerr << app.help();
   } catch (const std::exception& e) {
-    std::cerr << prog << ": error: " << error_message(e) << "\n";
+    std::cerr << prog << ": error: " << locate_config_value(error_message(e), ctx) << "\n";
     code = exit_code_for(e);
   }
   if (io::must_skip_hdf5_cleanup()) {

@@ -92,7 +92,10 @@ std::string quoted(const std::string& s) {
 /// checkpoint and the command that resumes from it. Returns whether the file is whole.
 bool describe_integrity(const std::string& path, const io::IntegrityReport& h, bool probe_run, bool finished) {
   if (!h.opens) {
-    std::cout << "  integrity DAMAGED: the file does not open as HDF5 (" << h.open_error << ")\n";
+    // HDF5's words for a file of another kind, said as what was expected and found.
+    const bool foreign = h.open_error.find("file signature not found") != std::string::npos;
+    std::cout << "  integrity DAMAGED: the file does not open as HDF5 ("
+              << (foreign ? "expected an HDF5 file, got a file without the HDF5 signature" : h.open_error) << ")\n";
     return false;
   }
   if (h.whole()) {

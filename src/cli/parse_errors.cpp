@@ -218,6 +218,13 @@ std::string explain_parse_error(const CLI::ParseError& e, const ParseContext& ct
   return msg;
 }
 
+std::string locate_config_value(const std::string& message, const ParseContext& ctx) {
+  if (!starts_with(message, "--")) return message;
+  const std::string flag = message.substr(0, message.find_first_of(" :="));
+  const FileValue* f = from_file(ctx, flag);
+  return f ? f->where + ": " + message : message;
+}
+
 std::vector<std::string> join_flag_values(const CLI::App& sub, std::size_t sub_pos, std::vector<std::string> args) {
   std::vector<std::string> out(args.begin(), args.begin() + static_cast<std::ptrdiff_t>(sub_pos + 1));
   for (std::size_t i = sub_pos + 1; i < args.size(); ++i) {

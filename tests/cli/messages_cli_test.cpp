@@ -111,6 +111,12 @@ TEST(MessagesCli, ValuesOfTheWrongKindNameFileLineAndWhatWasExpected) {
   auto integer = bnl("train --epochs 1.5 --dump-config");
   EXPECT_EQ(integer.code, 2) << integer.output;
   EXPECT_TRUE(has(integer, "--epochs = 1.5: expected an integer")) << integer.output;
+  // A value of the right type that the command's own checks refuse: the file and line too.
+  write(cfg, "epochs = 1\nlr = -1\n");
+  auto checked = bnl("train --config " + cfg + " --out " + dir / "t.h5");
+  EXPECT_EQ(checked.code, 2) << checked.output;
+  EXPECT_TRUE(has(checked, cfg + ":2: --lr = -1: expected a finite learning rate > 0")) << checked.output;
+  write(cfg, "epochs = 1\n# speed\nlr = \"fast\"\n");
   // The command line's value replaces the file's: a bad one is the command line's.
   auto replaced = bnl("train --config " + cfg + " --lr slow --dump-config");
   EXPECT_EQ(replaced.code, 2) << replaced.output;
@@ -122,6 +128,12 @@ TEST(MessagesCli, ValuesOfTheWrongKindNameFileLineAndWhatWasExpected) {
   auto word = bnl("export " + cfg + " --out " + dir / "y" + " --format xml");
   EXPECT_EQ(word.code, 2) << word.output;
   EXPECT_TRUE(has(word, "--format = \"xml\": expected csv | json")) << word.output;
+  // A sweep point's value, named with the sweep file.
+  const std::string sweep = dir / "s.toml";
+  write(sweep, "epochs = 1\n[sweep]\nlr = [\"fast\", 0.1]\n");
+  auto point = bnl("sweep --config " + sweep + " --out " + dir / "runs" + " --index 0");
+  EXPECT_NE(point.code, 0) << point.output;
+  EXPECT_TRUE(has(point, sweep + ": --lr = \"fast\": expected a number")) << point.output;
   auto missing_value = bnl("train --lr");
   EXPECT_EQ(missing_value.code, 2) << missing_value.output;
   EXPECT_TRUE(has(missing_value, "--lr: expected a number")) << missing_value.output;
@@ -172,6 +184,9 @@ TEST(MessagesCli, FilesThatDoNotOpenSayWhy) {
   auto not_hdf5 = bnl("surface --checkpoint " + text + " --out " + dir / "s.h5");
   EXPECT_EQ(not_hdf5.code, 2) << not_hdf5.output;
   EXPECT_TRUE(has(not_hdf5, text + ": expected an HDF5 file, got a file without the HDF5 signature")) << not_hdf5.output;
+  auto info_text = bnl("info " + text);
+  EXPECT_EQ(info_text.code, 2) << info_text.output;
+  EXPECT_TRUE(has(info_text, "expected an HDF5 file, got a file without the HDF5 signature")) << info_text.output;
   auto directory = bnl("probe --checkpoint " + dir.path.string() + " --out " + dir / "p.h5");
   EXPECT_EQ(directory.code, 2) << directory.output;
   EXPECT_TRUE(has(directory, "expected a file, got a directory")) << directory.output;

@@ -36,6 +36,10 @@ struct ParseContext {
 /// line for a config file's value; CLI11's own text where nothing better is known.
 std::string explain_parse_error(const CLI::ParseError& e, const ParseContext& ctx);
 
+/// An error message of a command's own checks, "--flag = VALUE: expected X", prefixed with
+/// "FILE:LINE: " where that option's value came from a config file; other messages unchanged.
+std::string locate_config_value(const std::string& message, const ParseContext& ctx);
+
 /// The arguments with each `--flag true` / `--flag false` (a boolean flag of the subcommand,
 /// before any `--`) joined into `--flag=true` / `--flag=false`, as a user coming from other
 /// tools writes it and as CLI11 alone would reject it.
