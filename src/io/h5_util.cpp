@@ -106,7 +106,8 @@ std::string error_message(const std::string& file, const std::string& what,
   // reason alone.
   const std::string reason = "error message = '";
   const auto r = detail.find(reason);
-  if (detail.find("unable to open file") != std::string::npos && r != std::string::npos) {
+  if (detail.find("unable to open file") != std::string::npos && detail.find("unable to lock") == std::string::npos &&
+      r != std::string::npos) {
     const auto end = detail.find('\'', r + reason.size());
     return file + ": cannot open: " + detail.substr(r + reason.size(), end - r - reason.size()) + " (" + what + ")";
   }

@@ -91,6 +91,18 @@ TEST(MessagesCli, OptionOfAnotherSubcommandNamesIt) {
   auto toml = bnl("train --config " + cfg);
   EXPECT_EQ(toml.code, 2) << toml.output;
   EXPECT_TRUE(has(toml, cfg + ":2: step_interval is a probe option; use bnlandscape probe")) << toml.output;
+  // `train --resume` of a probe run: the stored configuration names the command that resumes it.
+  if (have_h5py()) {
+    const std::string run = dir / "probe_run.h5";
+    auto made = python("import h5py\nwith h5py.File('" + run + "', 'w') as f:\n    f.attrs['status'] = 'running'\n"
+                       "    f.attrs['config_toml'] = 'epochs = 1\\nstep_interval = 5\\n'\n");
+    ASSERT_EQ(made.code, 0) << made.output;
+    auto resume = bnl("train --resume " + run);
+    EXPECT_EQ(resume.code, 2) << resume.output;
+    EXPECT_TRUE(has(resume, run + ":config_toml:2: step_interval is a probe option: " + run +
+                                " is a probe run; use bnlandscape probe --resume " + run))
+        << resume.output;
+  }
   // The repository's own probe configuration, given to train.
   auto repo = bnl(std::string("train --config ") + BNL_SOURCE_DIR + "/configs/main/fashion_mlp_bn.toml --dump-config");
   EXPECT_EQ(repo.code, 2) << repo.output;
