@@ -1,4 +1,7 @@
 // bnlandscape command line: registers the subcommands; cli/ does the rest.
+#include <functional>
+#include <string>
+
 #include <CLI/App.hpp>
 
 #include "bnlandscape/cli/app.h"
@@ -13,6 +16,9 @@
 
 int main(int argc, char** argv) {
   CLI::App app{"bnlandscape: does batch normalization smooth the loss landscape? (Santurkar et al. 2018)"};
+  app.name("bnlandscape");  // "Usage: bnlandscape [OPTIONS] SUBCOMMAND"
+  app.set_version_flag("--version", std::function<std::string()>(bnl::cli::version_text),
+                       "print the version, git revision, libtorch build and BLAS, and exit");
   app.require_subcommand(1);
   std::vector<bnl::cli::Command> commands{bnl::cli::setup_train(app), bnl::cli::setup_compare(app),
                                           bnl::cli::setup_probe(app),  bnl::cli::setup_sweep(app),

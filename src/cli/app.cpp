@@ -3,13 +3,19 @@
 #include <algorithm>
 #include <cstdlib>
 #include <iostream>
+#include <set>
 
 #include <CLI/CLI.hpp>
 
 #include "bnlandscape/data/image_set.h"
 #include "bnlandscape/io/run_file.h"
 #include "bnlandscape/io/run_reader.h"
+#include "bnlandscape/cli/option_catalog.h"
+#include "bnlandscape/cli/parse_errors.h"
 #include "bnlandscape/core/error.h"
+#include "bnlandscape/record/build_info.h"
+#include "bnlandscape/train/device.h"
+#include "bnlandscape/train/process_tuning.h"
 
 namespace bnl::cli {
 
@@ -45,42 +51,86 @@ void add_config_options(CLI::App& sub, bool& dump_config) {
   // Registered so that --help documents it and CLI11 accepts it; its contents were already
   // spliced into the arguments by run_app.
   sub.add_option("--config", "TOML file of options (keys are the long flag names); flags given on the command line win");
-  sub.add_flag("--dump-config", dump_config, "print the resolved configuration as TOML and exit");
+  sub.add_flag("--dump-config", dump_config, "print the resolved configuration as TOML and exit")->option_text("BOOL=false");
+}
+
+std::string version_text() {
+  return std::string("bnlandscape ") + record::version() + " (git " + record::git_revision() + ")\n" +
+         train::torch_build() + "\nBLAS: " + train::blas_description();
 }
 
 namespace {
 
-/// Replaces "--config FILE" after a subcommand name with the file's entries as arguments.
-std::vector<std::string> expand_config(CLI::App& app, const std::vector<std::string>& args) {
+/// The options the command line itself gives `sub` (the arguments after its name, before "--").
+std::set<const CLI::Option*> command_line_options(const CLI::App& sub, const std::vector<std::string>& args,
+                                                  std::size_t sub_pos) {
+  std::set<const CLI::Option*> out;
+  for (std::size_t i = sub_pos + 1; i < args.size() && args[i] != "--"; ++i)
+    if (args[i].size() > 1 && args[i][0] == '-')
+      if (const CLI::Option* o = sub.get_option_no_throw(args[i].substr(0, args[i].find('=')))) out.insert(o);
+  return out;
+}
+
+/// The message for a key of a config file that the subcommand does not take: the subcommand
+/// that does, where one does (a run file's stored configuration names the run's own command).
+std::string unknown_key(const CLI::App& sub, const ConfigEntry& e, const std::string& path) {
+  const std::string where = path + ":" + std::to_string(e.line) + ": ";
+  const auto command = command_named(sub.get_name());
+  const std::string hint = command ? other_command_hint(e.key, *command, e.key) : "";
+  const std::string stored = ":config_toml";
+  if (!hint.empty() && path.size() > stored.size() && path.compare(path.size() - stored.size(), stored.size(), stored) == 0) {
+    const auto takers = commands_taking(e.key);
+    const std::string file = path.substr(0, path.size() - stored.size());
+    return where + e.key + " is a " + optspec::command_name(takers.front()) + " option: " + file + " is a " +
+           optspec::command_name(takers.front()) + " run; use bnlandscape " + optspec::command_name(takers.front()) +
+           " --resume " + file;
+  }
+  if (!hint.empty()) return where + hint;
+  const std::string near = command ? closest_option(*command, e.key) : "";
+  return where + "unknown key '" + e.key + "' for 'bnlandscape " + sub.get_name() + "'" +
+         (near.empty() ? "" : "; did you mean " + near + "?") + " (see bnlandscape " + sub.get_name() +
+         " --help for the options)";
+}
+
+/// Replaces "--config FILE" after a subcommand name with the file's entries as arguments
+/// (recording in `ctx` where each came from); joins "--flag true|false".
+std::vector<std::string> expand_config(CLI::App& app, const std::vector<std::string>& given, ParseContext& ctx) {
   std::vector<std::string> out;
   CLI::App* sub = nullptr;
   std::size_t sub_pos = 0;
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    if (!sub && !args[i].empty() && args[i][0] != '-') {
-      sub = app.get_subcommand_ptr(args[i]).get();
+  for (std::size_t i = 0; i < given.size(); ++i) {
+    if (!sub && !given[i].empty() && given[i][0] != '-') {
+      // Not get_subcommand_ptr, which throws for a name that is not one (CLI11 reports it).
+      for (CLI::App* s : app.get_subcommands({}))
+        if (s->check_name(given[i])) sub = s;
       sub_pos = i;
       break;
     }
   }
-  if (!sub) return args;
+  if (!sub) return given;
+  ctx.sub = sub;
+  const std::vector<std::string> args = join_flag_values(*sub, sub_pos, given);
   // Everything after "--" belongs to another command (launch -- probe --config F): verbatim.
   const auto dashdash = std::find(args.begin() + static_cast<std::ptrdiff_t>(sub_pos), args.end(), std::string("--"));
   const std::vector<std::string> verbatim(dashdash, args.end());
   if (!verbatim.empty()) {
     std::vector<std::string> head(args.begin(), dashdash);
-    auto out = expand_config(app, head);
+    auto out = expand_config(app, head, ctx);
     out.insert(out.end(), verbatim.begin(), verbatim.end());
     return out;
   }
   std::vector<std::string> rest;
   std::vector<std::string> from_file;
+  // A value the command line gives anyway is not spliced in: it would lose to the command
+  // line, yet CLI11 would still check it.
+  const auto on_command_line = command_line_options(*sub, args, sub_pos);
   auto add_entries = [&](const std::vector<ConfigEntry>& entries, const std::string& path) {
     for (const auto& e : entries) {
       const std::string flag = "--" + dashed(e.key);
       const CLI::Option* opt = sub->get_option_no_throw(flag);
-      if (!opt || flag == "--config" || flag == "--help")
-        throw ConfigError(path + ":" + std::to_string(e.line) + ": unknown key '" + e.key +
-                                 "' for 'bnlandscape " + sub->get_name() + "' (see --help for the options)");
+      if (!opt || flag == "--config" || flag == "--help") throw ConfigError(unknown_key(*sub, e, path));
+      if (on_command_line.count(opt) && opt->get_expected_max() <= 1) continue;
+      ctx.from_files.push_back({opt->get_name(), path + ":" + std::to_string(e.line), e.key, e.text.empty() ? e.value : e.text});
       // A flag takes its value attached; an option gets it as a separate argument, so that an
       // empty value (data_dir = "") is not mistaken for a missing one.
       if (opt->get_expected_max() == 0) {
@@ -146,6 +196,8 @@ std::vector<std::string> expand_config(CLI::App& app, const std::vector<std::str
 
 int run_app(CLI::App& app, int argc, char** argv, const std::vector<Command>& commands) {
   const std::string prog = "bnlandscape";
+  ParseContext ctx;
+  ctx.app = &app;
   try {
     // A later value replaces an earlier one, which is how the command line overrides a file.
     for (const auto& c : commands)
@@ -153,13 +205,19 @@ int run_app(CLI::App& app, int argc, char** argv, const std::vector<Command>& co
         if (o->get_expected_max() <= 1)
           o->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
     std::vector<std::string> args(argv + 1, argv + argc);
-    args = expand_config(app, args);
+    args = expand_config(app, args, ctx);
+    ctx.args = args;
     std::reverse(args.begin(), args.end());  // CLI11 consumes a reversed vector
     app.parse(args);
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {
     return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::cerr << prog << ": error: " << explain_parse_error(e, ctx) << "\n";
+    return exit_code_for(e);
   } catch (const std::exception& e) {
     std::cerr << prog << ": error: " << error_message(e) << "\n";
     return exit_code_for(e);
@@ -176,7 +234,7 @@ int run_app(CLI::App& app, int argc, char** argv, const std::vector<Command>& co
     }
     if (!ran) std::cerr << app.help();
   } catch (const std::exception& e) {
-    std::cerr << prog << ": error: " << error_message(e) << "\n";
+    std::cerr << prog << ": error: " << locate_config_value(error_message(e), ctx) << "\n";
     code = exit_code_for(e);
   }
   if (io::must_skip_hdf5_cleanup()) {

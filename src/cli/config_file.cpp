@@ -1,7 +1,9 @@
 #include "bnlandscape/cli/config_file.h"
 
 #include <cctype>
+#include <cerrno>
 #include <charconv>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <unordered_map>
@@ -104,6 +106,7 @@ std::vector<ConfigEntry> parse_config_text(const std::string& text, const std::s
       fail(source, line, "expected 'key = value', got '" + raw.substr(kstart) + "'");
     ++c.i;
     c.skip_ws();
+    const std::size_t vstart = c.i;
     std::string value;
     if (!c.done() && raw[c.i] == '[') {
       ++c.i;
@@ -130,20 +133,21 @@ std::vector<ConfigEntry> parse_config_text(const std::string& text, const std::s
     } else {
       value = parse_scalar(c, source, line);
     }
+    std::string text = raw.substr(vstart, c.i - vstart);
     c.skip_ws();
     if (!c.done() && raw[c.i] != '#') fail(source, line, "unexpected text after value: '" + raw.substr(c.i) + "'");
     std::string full = table.empty() ? key : table + "." + key;
     const auto [seen, fresh] = first_line.emplace(full, line);
     if (!fresh)
       fail(source, line, "duplicate key '" + key + "' (first on line " + std::to_string(seen->second) + ")");
-    out.push_back({std::move(full), value, line});
+    out.push_back({std::move(full), value, line, std::move(text)});
   }
   return out;
 }
 
 std::vector<ConfigEntry> read_config_file(const std::string& path, bool allow_tables) {
   std::ifstream f(path, std::ios::binary);
-  if (!f) throw train::ConfigError(path + ": cannot open config file");
+  if (!f) throw train::ConfigError(path + ": cannot open: " + std::strerror(errno) + " (expected a TOML config file)");
   std::stringstream ss;
   ss << f.rdbuf();
   return parse_config_text(ss.str(), path, allow_tables);

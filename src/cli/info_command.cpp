@@ -92,7 +92,10 @@ std::string quoted(const std::string& s) {
 /// checkpoint and the command that resumes from it. Returns whether the file is whole.
 bool describe_integrity(const std::string& path, const io::IntegrityReport& h, bool probe_run, bool finished) {
   if (!h.opens) {
-    std::cout << "  integrity DAMAGED: the file does not open as HDF5 (" << h.open_error << ")\n";
+    // HDF5's words for a file of another kind, said as what was expected and found.
+    const bool foreign = h.open_error.find("file signature not found") != std::string::npos;
+    std::cout << "  integrity DAMAGED: the file does not open as HDF5 ("
+              << (foreign ? "expected an HDF5 file, got a file without the HDF5 signature" : h.open_error) << ")\n";
     return false;
   }
   if (h.whole()) {
@@ -187,15 +190,19 @@ bool describe(const std::string& path) {
   }
   if (r.exists(kCheckpoints) && !r.is_dataset(kCheckpoints)) {
     const auto names = r.list(kCheckpoints);
-    std::vector<double> steps;
+    std::vector<std::pair<double, std::string>> steps;  // (step, group), by step
     for (const auto& name : names)
-      if (auto st = r.number_attr(kCheckpointStep, at(kCheckpoints, name))) steps.push_back(*st);
+      if (auto st = r.number_attr(kCheckpointStep, at(kCheckpoints, name))) steps.emplace_back(*st, at(kCheckpoints, name));
     std::cout << "checkpoints\n  " << names.size() << " group" << (names.size() == 1 ? "" : "s");
     if (!steps.empty()) {
       std::sort(steps.begin(), steps.end());
-      std::cout << ", steps " << num(steps.front()) << " .. " << num(steps.back());
+      std::cout << ", steps " << num(steps.front().first) << " .. " << num(steps.back().first);
     }
     std::cout << "\n";
+    // The names --checkpoint-group takes (the last is probe's and surface's default).
+    std::vector<std::string> words;
+    for (const auto& [step, group] : steps) words.push_back(group + " (step " + num(step) + ")");
+    if (!words.empty()) std::cout << wrap(words, "    ");
   }
   std::vector<std::string> lines;
   for (const auto& g : groups) {

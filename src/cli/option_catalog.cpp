@@ -1,5 +1,6 @@
 #include "bnlandscape/cli/option_catalog.h"
 
+#include <algorithm>
 #include <cctype>
 #include <sstream>
 #include <type_traits>
@@ -95,6 +96,77 @@ bool is_probe_option(const std::string& key) {
   probes::ProbeConfig p;
   probes::visit_probe_specs(p, [&](const optspec::OptionSpec& s, const auto&) { probe_key |= key == s.key; });
   return probe_key && !train_key;
+}
+
+namespace {
+
+std::string underscored(std::string key) {
+  for (char& c : key)
+    if (c == '-') c = '_';
+  return key;
+}
+
+}  // namespace
+
+std::vector<optspec::Command> commands_taking(const std::string& key) {
+  const std::string k = underscored(key);
+  std::vector<optspec::Command> out;
+  for (const auto& r : option_rows())
+    if (r.key == k && (out.empty() || out.back() != r.command)) out.push_back(r.command);
+  return out;
+}
+
+std::optional<OptionRow> option_row(optspec::Command command, const std::string& key) {
+  const std::string k = underscored(key);
+  for (const auto& r : option_rows())
+    if (r.command == command && r.key == k) return r;
+  return std::nullopt;
+}
+
+std::optional<optspec::Command> command_named(const std::string& name) {
+  for (const auto c : optspec::kCommands)
+    if (name == optspec::command_name(c)) return c;
+  return std::nullopt;
+}
+
+std::string closest_option(optspec::Command command, const std::string& key) {
+  const std::string k = underscored(key);
+  std::string best;
+  std::size_t best_distance = 3;
+  for (const auto& r : option_rows()) {
+    if (r.command != command) continue;
+    // Levenshtein distance, one row at a time.
+    std::vector<std::size_t> row(r.key.size() + 1);
+    for (std::size_t j = 0; j < row.size(); ++j) row[j] = j;
+    for (std::size_t i = 1; i <= k.size(); ++i) {
+      std::size_t diagonal = row[0];
+      row[0] = i;
+      for (std::size_t j = 1; j < row.size(); ++j) {
+        const std::size_t up = row[j];
+        row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (k[i - 1] == r.key[j - 1] ? 0 : 1)});
+        diagonal = up;
+      }
+    }
+    if (row.back() < best_distance) {
+      best_distance = row.back();
+      best = r.key;
+    }
+  }
+  return best;
+}
+
+std::string other_command_hint(const std::string& key, optspec::Command here, const std::string& shown) {
+  std::string kinds, uses;
+  const auto takers = commands_taking(key);
+  for (std::size_t i = 0; i < takers.size(); ++i) {
+    if (takers[i] == here) return "";
+    const std::string sep = i == 0 ? "" : i + 1 == takers.size() ? " or " : ", ";
+    kinds += sep + optspec::command_name(takers[i]);
+    uses += sep + "bnlandscape " + optspec::command_name(takers[i]);
+  }
+  if (takers.empty()) return "";
+  return shown + " is " + (takers.size() == 1 ? "a " : "an option of ") + kinds + (takers.size() == 1 ? " option" : "") +
+         "; use " + uses + " (" + optspec::command_name(here) + " does not take it)";
 }
 
 }  // namespace bnl::cli

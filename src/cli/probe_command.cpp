@@ -131,17 +131,21 @@ Command setup_probe(CLI::App& app) {
 }
 
 int run_probe(ProbeOptions& opt) {
+  default_offline_probe_batch(opt.probe, opt.app);
   if (opt.dump_config) {
     std::cout << probe_config_toml(opt);
     return kExitOk;
   }
-  probes::validate_probe(opt.probe, opt.cfg.batch_size, 0);
   dist::DistEnv env;
   try {
     env = dist::read_dist_env(dist::process_env());
   } catch (const std::invalid_argument& e) {
     throw train::ConfigError(std::string("distributed environment: ") + e.what());
   }
+  if (!opt.probe.checkpoint.empty())
+    opt.probe.checkpoint_group =
+        resolve_checkpoint_group(opt.probe.checkpoint, opt.probe.checkpoint_group, "probe", opt.cfg.quiet || env.rank != 0);
+  probes::validate_probe(opt.probe, opt.cfg.batch_size, 0);
   probes::validate_probe_shard(opt.probe, env.world_size);
   if (env.world_size > 1 && !opt.resume.empty())
     throw train::ConfigError("--resume: expected a single process (WORLD_SIZE = " + std::to_string(env.world_size) +

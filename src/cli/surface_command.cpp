@@ -147,8 +147,10 @@ int run_surface(SurfaceOptions& opt) {
     return kExitOk;
   }
   auto& s = opt.surface;
-  validate_surface_options(s);
   const dist::DistEnv env = surface_dist_env();
+  if (!s.checkpoint.empty())
+    s.checkpoint_group = resolve_checkpoint_group(s.checkpoint, s.checkpoint_group, "surface", opt.cfg.quiet || env.rank != 0);
+  validate_surface_options(s);
   if (!opt.resume.empty() && opt.resume != opt.cfg.out)
     throw ConfigError("--resume " + opt.resume + ": expected the same file as --out, got " + opt.cfg.out);
   if (env.rank != 0) opt.cfg.quiet = true;

@@ -174,7 +174,7 @@ SweepSpec parse_sweep_spec(const std::string& text, const std::string& source) {
       fail(source, e.line, "'" + key + "' is given twice (first on line " + std::to_string(it->second) + ")");
     probe = probe || info->second.is_probe;
     if (table.empty()) {
-      spec.fixed.push_back({key, e.value, e.line});
+      spec.fixed.push_back({key, e.value, e.line, e.text});
       continue;
     }
     SweepAxis axis;

@@ -11,6 +11,7 @@
 #include <CLI/CLI.hpp>
 
 #include "bnlandscape/cli/app.h"
+#include "bnlandscape/cli/parse_errors.h"
 #include "bnlandscape/io/run_reader.h"
 #include "bnlandscape/probes/landscape_probe.h"
 #include "bnlandscape/proc/process_pool.h"
@@ -157,7 +158,7 @@ class SweepRun {
 
 std::string resolve_point(const SweepSpec& spec, const SweepPoint& pt, const std::string& out_file,
                           std::int64_t threads) {
-  CLI::App app{"sweep point"};
+  CLI::App app{"sweep point", spec.command};
   train::TrainConfig cfg;
   probes::ProbeConfig pcfg;
   const bool probe = spec.command == "probe";
@@ -178,11 +179,14 @@ std::string resolve_point(const SweepSpec& spec, const SweepPoint& pt, const std
   }
   args.push_back("--out");
   args.push_back(out_file);
+  ParseContext ctx;
+  ctx.app = ctx.sub = &app;
+  ctx.args = args;
   std::reverse(args.begin(), args.end());
   try {
     app.parse(args);
   } catch (const CLI::ParseError& e) {
-    throw train::ConfigError(e.what());
+    throw train::ConfigError(spec.source + ": " + explain_parse_error(e, ctx));
   }
   std::ostringstream os;
   os << "# bnlandscape " << spec.command << " configuration\n"

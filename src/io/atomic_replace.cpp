@@ -61,11 +61,11 @@ void replace_file(const std::string& path, const std::vector<char>& image, bool 
       placed = true;
     } else {
       const int err = errno;
-      if (err == EEXIST) fail("file exists (overwrite to replace it)");
+      if (err == EEXIST) fail("file exists (--overwrite replaces it)");
       // Filesystems without hard links: the caller checked that the path was free; rename.
       const bool no_links = err == EPERM || err == EOPNOTSUPP || err == ENOSYS || err == EMLINK;
       if (!no_links) fail("linking: " + errno_text(err));
-      if (::access(path.c_str(), F_OK) == 0) fail("file exists (overwrite to replace it)");
+      if (::access(path.c_str(), F_OK) == 0) fail("file exists (--overwrite replaces it)");
     }
   }
   if (!placed && ::rename(tmp.c_str(), path.c_str()) != 0) {

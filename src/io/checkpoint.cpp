@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <filesystem>
 #include <optional>
 
 #include "h5_util.h"
@@ -114,12 +113,6 @@ H5_index_t iteration_index(const H5::Group& group) {
   return (flags & H5P_CRT_ORDER_TRACKED) != 0 ? H5_INDEX_CRT_ORDER : H5_INDEX_NAME;
 }
 
-void require_file(const std::string& path, const std::string& what) {
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec)) {
-    throw IoError(path + ": " + what + " failed: no such file");
-  }
-}
 
 }  // namespace
 
@@ -155,7 +148,7 @@ std::vector<std::pair<std::string, torch::Tensor>> read_tensor_group(const std::
                                                                      const std::string& group) {
   const std::string gpath = detail::absolute_path(group);
   const std::string what = "reading tensors from group " + in_quotes(gpath);
-  require_file(path, what);
+  detail::require_readable_file(path);
   std::vector<std::pair<std::string, torch::Tensor>> out;
   guarded(path, what, [&] {
     const H5::H5File file(path, H5F_ACC_RDONLY);
@@ -208,7 +201,7 @@ std::vector<std::pair<std::string, torch::Tensor>> read_tensor_group(const std::
 
 std::vector<std::string> list_checkpoints(const std::string& path) {
   const std::string what = "listing checkpoints";
-  require_file(path, what);
+  detail::require_readable_file(path);
   std::vector<std::pair<long long, std::string>> found;
   guarded(path, what, [&] {
     const H5::H5File file(path, H5F_ACC_RDONLY);

@@ -1,6 +1,12 @@
 #include "h5_util.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <sstream>
 
 namespace bnl::io::detail {
@@ -96,13 +102,32 @@ void ErrorCapture::record(hid_t stack) {
 
 std::string error_message(const std::string& file, const std::string& what,
                           const std::string& detail) {
+  // HDF5's text for a file it cannot open names the file, errno and flags; the user needs the
+  // reason alone.
+  const std::string reason = "error message = '";
+  const auto r = detail.find(reason);
+  if (detail.find("unable to open file") != std::string::npos && detail.find("unable to lock") == std::string::npos &&
+      r != std::string::npos) {
+    const auto end = detail.find('\'', r + reason.size());
+    return file + ": cannot open: " + detail.substr(r + reason.size(), end - r - reason.size()) + " (" + what + ")";
+  }
+  if (detail.find("file signature not found") != std::string::npos)
+    return file + ": expected an HDF5 file, got a file without the HDF5 signature (" + what + ")";
   std::string msg = file + ": " + what + " failed: " + one_line(detail);
   if (detail.find("unable to lock") != std::string::npos) {
     msg += " (another process has the file open; a reader of a running run sets "
            "HDF5_USE_FILE_LOCKING=FALSE)";
   }
-  if (detail.find("file signature not found") != std::string::npos) msg += " (not an HDF5 file)";
   return msg;
+}
+
+void require_readable_file(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY);
+  if (fd < 0) throw IoError(path + ": cannot open: " + std::strerror(errno));
+  struct stat st {};
+  const bool directory = ::fstat(fd, &st) == 0 && S_ISDIR(st.st_mode);
+  ::close(fd);
+  if (directory) throw IoError(path + ": expected a file, got a directory");
 }
 
 void check(std::int64_t status, const char* call) {

@@ -64,6 +64,11 @@ auto guarded(const std::string& file, const std::string& what, F&& f) -> decltyp
   }
 }
 
+/// Checks, before HDF5 opens it, that `path` is a file this process can read: an IoError
+/// "PATH: cannot open: REASON" (the system's reason, e.g. No such file or directory) or "PATH:
+/// expected a file, got a directory" otherwise, instead of HDF5's error stack.
+void require_readable_file(const std::string& path);
+
 /// Throws an H5::Exception when a C API call failed, so that `guarded` reports it.
 void check(std::int64_t status, const char* call);
 

@@ -81,7 +81,7 @@ std::unique_ptr<RunFile> RunFile::create(const std::string& path, bool overwrite
   const std::string what = "creating run file";
   std::error_code ec;
   if (!overwrite && std::filesystem::exists(path, ec)) {
-    throw IoError(path + ": " + what + " failed: file exists (overwrite to replace it)");
+    throw IoError(path + ": " + what + " failed: file exists (--overwrite replaces it)");
   }
   const auto parent = std::filesystem::path(path).parent_path();
   if (!parent.empty() && !std::filesystem::is_directory(parent, ec)) {
@@ -109,7 +109,7 @@ std::unique_ptr<RunFile> RunFile::create(const std::string& path, bool overwrite
 std::unique_ptr<RunFile> RunFile::open_existing(const std::string& path) {
   const std::string what = "opening run file for appending";
   std::error_code ec;
-  if (!std::filesystem::exists(path, ec)) throw IoError(path + ": " + what + " failed: no such file");
+  detail::require_readable_file(path);
   auto impl = std::make_unique<Impl>();
   impl->path = path;
   // A killed commit leaves at most this temporary file; the run file itself is whole.

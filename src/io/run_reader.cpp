@@ -15,6 +15,7 @@ using detail::guarded;
 
 RunReader::RunReader(const std::string& path) : impl_(std::make_unique<Impl>()) {
   impl_->path = path;
+  detail::require_readable_file(path);
   impl_->file = guarded(path, "opening for reading", [&] { return H5::H5File(path, H5F_ACC_RDONLY); });
 }
 

@@ -21,6 +21,11 @@ TEST(ConfigFile, ParsesTheSubset) {
   EXPECT_EQ(e[4].value, "true");
   EXPECT_EQ(e[5].value, "1000");
   EXPECT_EQ(e[6].value, "a,b");
+  // The value as written, for messages naming it.
+  EXPECT_EQ(e[0].text, "0.5");
+  EXPECT_EQ(e[1].text, "[256, 128]");
+  EXPECT_EQ(e[2].text, "\"a \\\"b\\\"\"");
+  EXPECT_EQ(e[3].text, "'x\\y'");
 }
 
 TEST(ConfigFile, RejectsWhatItDoesNotUnderstand) {

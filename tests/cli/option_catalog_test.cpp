@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -154,4 +155,24 @@ TEST(OptionCatalog, EnumsFollowTheDeclaredWords) {
   s.directions = "gradient";
   EXPECT_EQ(cli::directions_kind(s), cli::Directions::gradient);
   EXPECT_EQ(cli::surface_set_kind(s), cli::SurfaceSet::train);
+}
+
+TEST(OptionCatalog, NamesTheSubcommandThatTakesAnOptionAndTheClosestOne) {
+  using optspec::kProbe;
+  using optspec::kSurface;
+  using optspec::kTrain;
+  EXPECT_EQ(cli::commands_taking("step-interval"), std::vector<optspec::Command>{kProbe});
+  EXPECT_EQ(cli::other_command_hint("step_interval", kTrain, "step_interval"),
+            "step_interval is a probe option; use bnlandscape probe (train does not take it)");
+  EXPECT_EQ(cli::other_command_hint("lr", kTrain, "lr"), "");        // train takes it
+  EXPECT_EQ(cli::other_command_hint("bogus", kTrain, "bogus"), "");  // nobody does
+  EXPECT_EQ(cli::other_command_hint("resolution", kProbe, "--resolution"),
+            "--resolution is a surface option; use bnlandscape surface (probe does not take it)");
+  EXPECT_EQ(cli::closest_option(kTrain, "bn-placment"), "bn_placement");
+  EXPECT_EQ(cli::closest_option(kTrain, "lrr"), "lr");
+  EXPECT_EQ(cli::closest_option(kTrain, "completely_different"), "");
+  EXPECT_EQ(cli::command_named("surface"), std::optional<optspec::Command>(kSurface));
+  EXPECT_FALSE(cli::command_named("trian"));
+  ASSERT_TRUE(cli::option_row(kProbe, "probe-batch"));
+  EXPECT_EQ(cli::option_row(kProbe, "probe-batch")->allowed, "current | fixed");
 }

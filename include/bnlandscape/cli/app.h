@@ -49,9 +49,14 @@ struct OptionAdder {
     CLI::Option* o = nullptr;
     if constexpr (std::is_same_v<T, bool>) {
       o = app.add_flag(name, field, help_text(s));
+      // --help shows every default; a flag also takes =true / =false (and "true"/"false" after
+      // it, joined by run_app).
+      o->option_text(std::string("BOOL=") + (field ? "true" : "false"));
     } else {
       o = app.add_option(name, field, help_text(s));
       if (!s.positional) o->capture_default_str();
+      if constexpr (std::is_same_v<T, std::string>)
+        if (!s.positional && field.empty()) o->default_str("\"\"");
     }
     if (s.required) o->required();
     if (s.existing_file) o->check(CLI::ExistingFile);
@@ -85,6 +90,10 @@ struct TomlWriter {
     os << "\n";
   }
 };
+
+/// What `bnlandscape --version` prints: the version and git revision of the build, the
+/// libtorch build (version, CUDA) and the BLAS library.
+std::string version_text();
 
 /// Adds --config FILE and --dump-config to a subcommand (the file itself is read by run_app).
 void add_config_options(CLI::App& sub, bool& dump_config);

@@ -18,6 +18,7 @@ struct ConfigEntry {
   std::string key;  ///< as written, dashes or underscores
   std::string value;
   int line = 0;
+  std::string text;  ///< the value as written in the file (quotes and brackets kept), for messages
 };
 
 /// Parses TOML subset text: `key = value` lines, `#` comments, basic "..." and literal '...'
@@ -27,7 +28,8 @@ struct ConfigEntry {
 std::vector<ConfigEntry> parse_config_text(const std::string& text, const std::string& source,
                                            bool allow_tables = false);
 
-/// Reads and parses a config file; a missing file is a ConfigError naming it.
+/// Reads and parses a config file; a file that cannot be read is a ConfigError "PATH: cannot
+/// open: REASON".
 std::vector<ConfigEntry> read_config_file(const std::string& path, bool allow_tables = false);
 
 /// Formats a string as a TOML basic string ("..." with escapes).

@@ -4,6 +4,7 @@
 /// rows of text: what docs/options.md lists, and the questions other code asks of the
 /// declarations (is a key a probe option, which keys a checkpoint's configuration supplies).
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,5 +31,26 @@ std::vector<OptionRow> option_rows();
 /// Whether `key` (underscores) is an option `probe` takes and `train` does not: a sweep file
 /// using it runs `probe`.
 bool is_probe_option(const std::string& key);
+
+/// The subcommands whose declared options include `key` (underscores or dashes), in
+/// optspec::kCommands order; empty for a key no subcommand takes.
+std::vector<optspec::Command> commands_taking(const std::string& key);
+
+/// The row of `key` (underscores or dashes) for subcommand `command`, nullopt when it does not
+/// take the option.
+std::optional<OptionRow> option_row(optspec::Command command, const std::string& key);
+
+/// The Command bit of a subcommand's name ("train" -> kTrain); nullopt for another name.
+std::optional<optspec::Command> command_named(const std::string& name);
+
+/// The option of subcommand `command` closest to the unknown `key` (underscores or dashes) when
+/// one is at most 2 edits (insert, delete, replace a character) away, for "did you mean"; "" if
+/// none is.
+std::string closest_option(optspec::Command command, const std::string& key);
+
+/// For an option `key` that subcommand `here` does not take: "step_interval is a probe option;
+/// use bnlandscape probe" (naming every subcommand that takes it), or "" when none does.
+/// `shown` is how the user wrote the option (a flag or a TOML key).
+std::string other_command_hint(const std::string& key, optspec::Command here, const std::string& shown);
 
 }  // namespace bnl::cli

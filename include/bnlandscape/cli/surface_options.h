@@ -46,7 +46,7 @@ void visit_surface_specs(Config& c, Visitor&& v) {
   v(opt("checkpoint", "HDF5 file with the weights (a run file's checkpoint, or any file of dotted-name datasets)")
         .in(kSurface).not_empty().expect("the HDF5 file with the weights"),
     c.checkpoint);
-  v(opt("checkpoint_group", "group of dotted-name datasets in --checkpoint, e.g. /checkpoints/step_0000469")
+  v(opt("checkpoint_group", "group of dotted-name datasets in --checkpoint (\"\" = its last checkpoint /checkpoints/step_N)")
         .in(kSurface).not_empty().expect("the group of the weights in --checkpoint"),
     c.checkpoint_group);
   v(opt("directions", "filter-random (Li et al. 2018: Gaussian, each filter scaled to the weights' filter norm) | eigen (top Hessian eigenvectors, unit norm) | gradient (-g/||g||, --dims 1) | pca (top two principal directions of --trajectory's checkpoints around this one, unit norm, Li et al. section 7; --dims 2)")

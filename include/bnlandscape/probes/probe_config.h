@@ -101,7 +101,7 @@ void visit_probe_specs(Config& c, Visitor&& v) {
   v(opt("checkpoint", "offline: HDF5 file with the weights to probe (no training)")
         .in(kProbe),
     c.checkpoint);
-  v(opt("checkpoint_group", "offline: group of dotted-name datasets in --checkpoint, e.g. /checkpoints/step_0000469")
+  v(opt("checkpoint_group", "offline: group of dotted-name datasets in --checkpoint (\"\" = its last checkpoint /checkpoints/step_N)")
         .in(kProbe),
     c.checkpoint_group);
   v(opt("dist_timeout", "with several processes (WORLD_SIZE > 1): seconds to wait for the other ranks before failing")
