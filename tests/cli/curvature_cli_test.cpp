@@ -137,3 +137,16 @@ print("ok")
 )");
   EXPECT_EQ(py.code, 0) << py.output;
 }
+
+TEST(CurvatureCli, BadCurvatureAndScalingListsExitTwoNamingTheOption) {
+  auto r = bnl("probe --dataset fashion-mnist --train-subset 640 --curvature hessian,fisher --out /tmp/never.h5");
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("--curvature = \"hessian,fisher\": expected a comma list of hessian | ggn"), std::string::npos)
+      << r.output;
+  r = bnl("probe --dataset fashion-mnist --train-subset 640 --sharpness-scaling none,layer --out /tmp/never.h5");
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("--sharpness-scaling = \"none,layer\""), std::string::npos) << r.output;
+  r = bnl("probe --dataset fashion-mnist --train-subset 640 --top-k 0 --sharpness-scaling layer --out /tmp/never.h5");
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("--top-k >= 1"), std::string::npos) << r.output;
+}
