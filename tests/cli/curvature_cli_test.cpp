@@ -109,7 +109,8 @@ assert rel(b["ggn_layer_eigvals"][0, i], a["ggn_layer_eigvals"][0, i] / 9) < 1e-
 for name in ("eigvals_layer", "eigvals_adaptive", "ggn_eigvals_layer", "ggn_eigvals_adaptive"):
     assert rel(b[name][0], a[name][0]) < 1e-4, (name, b[name][0], a[name][0])
 assert rel(b["eigvals"][0, 0], a["eigvals"][0, 0]) > 1e-2, (b["eigvals"][0], a["eigvals"][0])
-assert rel(b["effective_lr"][0, 0], a["effective_lr"][0, 0] / 9) < 1e-12
+# The checkpoint holds float32 weights: 3 w rounds to float32 (relative 6e-8 per entry).
+assert rel(b["effective_lr"][0, 0], a["effective_lr"][0, 0] / 9) < 1e-6
 print("ok")
 )");
   EXPECT_EQ(py.code, 0) << py.output;
