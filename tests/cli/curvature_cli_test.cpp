@@ -151,3 +151,40 @@ TEST(CurvatureCli, BadCurvatureAndScalingListsExitTwoNamingTheOption) {
   EXPECT_EQ(r.code, 2) << r.output;
   EXPECT_NE(r.output.find("--top-k >= 1"), std::string::npos) << r.output;
 }
+
+// A resumed probe run carries the Gauss-Newton solve's warm start in the checkpoint's state
+// (probe.ggn_lanczos_warm_start), so its rows equal the uninterrupted run's.
+TEST(CurvatureCli, ResumedProbeContinuesTheGaussNewtonSolves) {
+  if (!have_fashion() || !have_h5py()) GTEST_SKIP();
+  TempDir dir;
+  const std::string args = "probe" + kSmall +
+                           " --bn custom --checkpoint-every 5 --step-interval 3 --top-k 2 --curvature hessian,ggn"
+                           " --sharpness-scaling adaptive --density-runs 1 --density-steps 4 --overlap=false";
+  auto ref = bnl(args + " --out " + dir / "ref.h5");
+  ASSERT_EQ(ref.code, 0) << ref.output;
+  auto cut = python(R"(
+import h5py, shutil
+shutil.copy(")" + dir / "ref.h5" + R"(", ")" + dir / "cut.h5" + R"(")
+with h5py.File(")" + dir / "cut.h5" + R"(", "r+") as f:
+    assert "probe.ggn_lanczos_warm_start" in f["checkpoints/step_0000005/_state"], list(f["checkpoints/step_0000005/_state"])
+    for k in list(f["checkpoints"]):
+        if int(k[5:]) > 5:
+            del f["checkpoints"][k]
+    f.attrs["status"] = "running"
+print("ok")
+)");
+  ASSERT_EQ(cut.code, 0) << cut.output;
+  auto r = bnl("probe --resume " + dir / "cut.h5");
+  ASSERT_EQ(r.code, 0) << r.output;
+  auto py = python(R"(
+import h5py, numpy as np
+a, b = h5py.File(")" + dir / "ref.h5" + R"(", "r"), h5py.File(")" + dir / "cut.h5" + R"(", "r")
+for g in ("probes", "density_ggn"):
+    for k in a[g]:
+        if k in ("seconds", "allreduce_seconds"):
+            continue
+        assert np.array_equal(a[g][k][:], b[g][k][:], equal_nan=True), (g, k, a[g][k][:], b[g][k][:])
+print("ok")
+)");
+  EXPECT_EQ(py.code, 0) << py.output;
+}
