@@ -34,6 +34,9 @@ MEASUREMENT_KEYS = frozenset({
     # how probes compute the same numbers (hand-written or autograd Hessian-vector products, on
     # the training thread or beside it)
     "hvp_engine", "overlap",
+    # which curvature instruments a probe adds (--curvature, --sharpness-scaling): more datasets,
+    # the same numbers in every dataset a run without them has
+    "curvature", "sharpness_scaling",
     # activation and ICS measurements
     "activations_every", "activation_bins", "activation_range", "ics_every", "ics_layers",
 })

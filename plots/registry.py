@@ -13,11 +13,11 @@ import traceback
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
-from plots import activations, ics, landscape, spectrum, style, surface, training, variants
+from plots import activations, curvature, ics, landscape, spectrum, style, surface, training, variants
 from plots.runs import Run, load_runs
 from plots.style import SkipFigure
 
-MODULES = {m.FAMILY: m for m in (training, landscape, spectrum, activations, ics, variants,
+MODULES = {m.FAMILY: m for m in (training, landscape, spectrum, curvature, activations, ics, variants,
                                  surface)}
 FAMILIES = tuple(MODULES)
 

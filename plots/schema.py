@@ -105,6 +105,14 @@ PROBES_TRACE_STDERR = _dataset(PROBES, "trace_stderr")
 PROBES_LAYER_EIGVALS = _dataset(PROBES, "layer_eigvals")
 LAYER_EIGVALS_BLOCKS = _attribute(PROBES_LAYER_EIGVALS, "blocks")  # module names
 LAYER_EIGVALS_BLOCK_KINDS = _attribute(PROBES_LAYER_EIGVALS, "block_kinds")  # linear, conv, norm
+# issue 24: the Gauss-Newton matrix (ggn_*), scaled sharpness, the gradient's top-k share
+PROBES_EIGVALS_LAYER = _dataset(PROBES, "eigvals_layer")
+PROBES_EIGVALS_ADAPTIVE = _dataset(PROBES, "eigvals_adaptive")
+PROBES_GGN_EIGVALS = _dataset(PROBES, "ggn_eigvals")
+PROBES_GGN_EIGVALS_LAYER = _dataset(PROBES, "ggn_eigvals_layer")
+PROBES_GGN_EIGVALS_ADAPTIVE = _dataset(PROBES, "ggn_eigvals_adaptive")
+PROBES_GRAD_TOPK_SHARE = _dataset(PROBES, "grad_topk_share")
+PROBES_GGN_GRAD_TOPK_SHARE = _dataset(PROBES, "ggn_grad_topk_share")
 
 # ---------------------------------------------------------------------------------------------
 # /density: stochastic Lanczos quadrature of the Hessian spectrum

@@ -30,7 +30,7 @@ IGNORED_KEYS = frozenset({
     "ics_layers", "step_interval", "probe_batch", "probe_size", "probe_microbatch", "step_sizes",
     "top_k", "bottom_k", "tol", "ncv", "trace_samples", "save_eigenvectors", "probe_bn_mode",
     "probe_dtype", "checkpoint", "checkpoint_group", "density_runs", "density_steps",
-    "layer_top_k", "resume",
+    "layer_top_k", "resume", "curvature", "sharpness_scaling",
 })
 BN_NAMES = {"none": "no BN", "custom": "BN", "torch": "BN (libtorch)", "lp1": "L1 BN",
             "lp2": "L2 BN", "lpinf": "L\u221e BN"}

@@ -287,6 +287,9 @@ const std::vector<std::pair<std::string, std::string>>& compare_metrics() {
       {"beta_max", "beta-smoothness, max over probes"},
       {"grad_pred_max_median", "max gradient predictiveness, median over probes"},
       {"lambda_max_median", "Hessian lambda_max, median over probes"},
+      {"ggn_lambda_max_median", "Gauss-Newton lambda_max, median over probes"},
+      {"lambda_max_layer_median", "layer-scaled Hessian lambda_max, median over probes"},
+      {"lambda_max_adaptive_median", "adaptive-scaled Hessian lambda_max, median over probes"},
       {"probe_loss_range_median", "loss range max-min along the gradient, median"},
       {"ics_median", "ICS l2, median over snapshots of the layer mean"},
       {"steps", "steps"},
@@ -359,12 +362,18 @@ RunSummary summarize_run(const std::string& path, const std::string& group_by, d
     if (r.is_dataset(at(kProbes, kGradPred))) m["grad_pred_max_median"] = median(row_reduce(r.read(at(kProbes, kGradPred)), false));
     if (r.is_dataset(at(kProbes, kLossPath)))
       m["probe_loss_range_median"] = median(row_reduce(r.read(at(kProbes, kLossPath)), true));
-    if (r.is_dataset(at(kProbes, kEigvals))) {
-      auto e = r.read(at(kProbes, kEigvals));
+    // The top eigenvalue of each operator and scaling the probes measured (issue 24).
+    for (const auto& [name, metric] : std::vector<std::pair<const char*, const char*>>{
+             {kEigvals, "lambda_max_median"},
+             {kGgnEigvals, "ggn_lambda_max_median"},
+             {kEigvalsLayer, "lambda_max_layer_median"},
+             {kEigvalsAdaptive, "lambda_max_adaptive_median"}}) {
+      if (!r.is_dataset(at(kProbes, name))) continue;
+      auto e = r.read(at(kProbes, name));
       std::vector<double> top;
       if (e.dims.size() == 2 && e.dims[1] > 0)
         for (std::size_t i = 0; i < e.values.size(); i += static_cast<std::size_t>(e.dims[1])) top.push_back(e.values[i]);
-      m["lambda_max_median"] = median(top);
+      m[metric] = median(top);
     }
   }
   if (r.is_dataset(at(kIcs, kL2))) m["ics_median"] = median(row_means(r.read(at(kIcs, kL2))));
@@ -384,7 +393,8 @@ Command setup_compare(CLI::App& app) {
       "    last N steps (all steps if fewer)\n"
       "  beta-smoothness: median and max of /probes/beta_smoothness over probes\n"
       "  max gradient predictiveness: median over probes of the max over step sizes of /probes/grad_pred\n"
-      "  lambda_max: median over probes of the top eigenvalue, /probes/eigvals[:, 0]\n"
+      "  lambda_max: median over probes of the top eigenvalue, /probes/eigvals[:, 0] (and of\n"
+      "    ggn_eigvals, eigvals_layer, eigvals_adaptive where the runs have them)\n"
       "  ICS: median over snapshots (rows of /ics/l2 [n x L]) of the mean over layers of l2\n"
       "Groups appear in the order of the files, the baseline first (--baseline; default the group named\n"
       "none or false if there is one). With exactly two groups, baseline A and B: ratio = mean(B) / mean(A)\n"

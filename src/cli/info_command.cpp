@@ -62,6 +62,11 @@ std::vector<std::string> last_values(const SeriesGroup& g) {
       const auto w = static_cast<std::size_t>(c.dims[1]);
       if (c.name == kEigvals) {
         out.push_back("lambda_max " + num(c.values[last * w]));
+      } else if (c.name == kGgnEigvals || c.name == kEigvalsLayer || c.name == kEigvalsAdaptive ||
+                 c.name == kGgnEigvalsLayer || c.name == kGgnEigvalsAdaptive) {
+        out.push_back(c.name + "[0] " + num(c.values[last * w]));
+      } else if (c.name == kGradTopkShare || c.name == kGgnGradTopkShare) {
+        out.push_back(c.name + " (top-" + std::to_string(w) + ") " + num(c.values[last * w + w - 1]));
       } else if (g.path == kIcs && c.name == kL2) {
         out.push_back("l2 (layer mean) " + num(stats::finite_mean(&c.values[last * w], w)));
       } else if (c.name == kGradPred || c.name == kLossPath) {

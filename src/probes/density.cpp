@@ -8,6 +8,7 @@
 #include <c10/util/Exception.h>
 #include <torch/utils.h>
 
+#include "operator_product.h"
 #include "random.h"
 
 namespace bnl::probes {
@@ -32,13 +33,14 @@ struct Tridiagonal {
 
 // M steps of Lanczos with full reorthogonalisation from the unit vector basis[0] (basis is a
 // [M, P] scratch matrix whose rows become the Lanczos vectors, in the working dtype).
-Tridiagonal lanczos(const HessianOperator& op, torch::Tensor& basis, int steps) {
+template <class Op>
+Tridiagonal lanczos(const Op& op, torch::Tensor& basis, int steps) {
   Tridiagonal t;
   const double breakdown = basis.scalar_type() == torch::kFloat64 ? kBreakdown64 : kBreakdown32;
   double scale = 0.0;
   for (int j = 0; j < steps; ++j) {
     // hvp() returns a fresh tensor (a copy when the dtypes differ): updated in place below.
-    torch::Tensor w = op.hvp(basis[j]).to(basis.options()).contiguous();
+    torch::Tensor w = detail::apply(op, basis[j]).to(basis.options()).contiguous();
     if (!w.isfinite().all().item<bool>()) {
       t.finite = false;
       return t;
@@ -73,9 +75,8 @@ Tridiagonal lanczos(const HessianOperator& op, torch::Tensor& basis, int steps) 
   return t;
 }
 
-}  // namespace
-
-DensityResult slq_density(const HessianOperator& op, const DensityOptions& opt) {
+template <class Op>
+DensityResult slq_density_on(const Op& op, const DensityOptions& opt) {
   const std::int64_t p = op.rows();
   TORCH_CHECK(opt.runs >= 1, "slq_density: expected runs >= 1, got ", opt.runs);
   TORCH_CHECK(opt.steps >= 1 && opt.steps <= p, "slq_density: expected 1 <= steps <= number of parameters (", p,
@@ -132,6 +133,12 @@ DensityResult slq_density(const HessianOperator& op, const DensityOptions& opt) 
   r.hvp_count = op.hvp_count() - hvp_before;
   return r;
 }
+
+}  // namespace
+
+DensityResult slq_density(const HessianOperator& op, const DensityOptions& opt) { return slq_density_on(op, opt); }
+
+DensityResult slq_density(const GgnOperator& op, const DensityOptions& opt) { return slq_density_on(op, opt); }
 
 std::vector<double> slq_trace_estimates(const DensityResult& r, int power) {
   TORCH_CHECK(power >= 0, "slq_trace_estimates: expected power >= 0, got ", power);

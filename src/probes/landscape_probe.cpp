@@ -11,14 +11,11 @@
 #include "bnlandscape/models/batch_norm.h"
 #include "bnlandscape/models/classifier.h"
 #include "bnlandscape/models/factory.h"
-#include "bnlandscape/probes/density.h"
 #include "bnlandscape/probes/flat_params.h"
 #include "bnlandscape/probes/gradient_path.h"
-#include "bnlandscape/probes/hessian_operator.h"
-#include "bnlandscape/probes/layer_hessian.h"
-#include "bnlandscape/probes/spectrum.h"
-#include "bnlandscape/probes/trace.h"
 #include "bnlandscape/probes/mlp_curvature.h"
+#include "bnlandscape/probes/scaled_operator.h"
+#include "bnlandscape/probes/spectrum.h"
 
 namespace bnl::probes {
 namespace {
@@ -51,6 +48,9 @@ LandscapeProbe::LandscapeProbe(const models::ModelSpec& spec, const ProbeConfig&
   num_params_ = numel(params_);
   blocks_ = parameter_blocks(*model_, params_);
   validate_probe_blocks(config, blocks_);
+  curvature_ = curvature_choice(config);
+  scaling_ = scaling_choice(config);
+  for (const auto& b : scale_invariant_blocks(*model_)) invariant_layers_.push_back(b.layer);
   step_sizes_ = config.step_sizes.empty() ? default_step_sizes(ctx.lr) : parse_step_sizes(config.step_sizes);
 }
 
@@ -64,6 +64,22 @@ std::string LandscapeProbe::hvp_engine() const {
   if (hvp_engine_kind(config_) == HvpEngine::autograd || !MlpCurvature::unsupported_reason(*model_, params_).empty())
     return "autograd";
   return "mlp-r-operator";
+}
+
+std::string LandscapeProbe::ggn_engine() const { return "autograd"; }
+
+std::vector<LogitsFn> LandscapeProbe::logits_fns(const torch::Tensor& x) {
+  // The micro-batches of loss_fn(), one closure each (GgnOperator averages their G_m).
+  const std::int64_t n = x.size(0);
+  const std::int64_t m = config_.probe_microbatch > 0 ? std::min(config_.probe_microbatch, n) : n;
+  const auto device = params_.empty() ? x.device() : params_.front().device();
+  const auto xs = x.to(device, dtype_);
+  std::vector<LogitsFn> fns;
+  for (std::int64_t b = 0; b < n; b += m) {
+    auto xb = xs.slice(0, b, std::min(n, b + m));
+    fns.push_back([this, xb]() { return model_->forward(xb); });
+  }
+  return fns;
 }
 
 LossFn LandscapeProbe::loss_fn(const torch::Tensor& x, const torch::Tensor& y) {
@@ -146,74 +162,87 @@ ProbeRecord LandscapeProbe::measure_copied(std::int64_t step, const torch::Tenso
   r.beta_smoothness = path.beta_smoothness;
   r.grad_curvature = path.grad_curvature;
   const std::uint64_t seed = ctx_.seed * 1000003ULL + static_cast<std::uint64_t>(probes_done_);
-  const std::int64_t before = op.hvp_count();
-  if (config_.top_k > 0) {
-    LanczosOptions o;
-    o.k = static_cast<int>(config_.top_k);
-    o.ncv = ncv();
-    o.tol = config_.tol;
-    o.seed = seed;
-    o.largest = true;
-    if (warm_.size() == num_params_ && warm_.allFinite() && warm_.norm() > 0) o.warm_start = warm_;
-    auto e = lanczos_eigs(op, o);
-    r.eigvals = e.eigenvalues;
-    r.converged = r.converged && e.converged;
-    if (e.top_eigenvector.size() == num_params_) {
-      warm_ = e.top_eigenvector;
-      const auto g = to_eigen(op.gradient());
-      const double gn = g.norm(), vn = e.top_eigenvector.norm();
-      r.grad_eig_cosine = (gn > 0 && vn > 0) ? g.dot(e.top_eigenvector) / (gn * vn) : kNaN;
-      if (config_.save_eigenvectors) {
-        r.top_eigenvector.resize(static_cast<std::size_t>(num_params_));
-        for (std::int64_t i = 0; i < num_params_; ++i) r.top_eigenvector[i] = static_cast<float>(e.top_eigenvector[i]);
-      }
-    } else if (config_.save_eigenvectors) {
-      r.top_eigenvector.assign(static_cast<std::size_t>(num_params_), std::numeric_limits<float>::quiet_NaN());
-    }
-  }
-  if (config_.bottom_k > 0) {
-    LanczosOptions o;
-    o.k = static_cast<int>(config_.bottom_k);
-    o.ncv = ncv();
-    o.tol = config_.tol;
-    o.seed = seed + 1;
-    o.largest = false;
-    auto e = lanczos_eigs(op, o);
-    r.eigvals_bottom = e.eigenvalues;
-    r.converged = r.converged && e.converged;
-  }
-  r.hvp_count = op.hvp_count() - before;
-  if (config_.trace_samples > 0) {
-    auto t = hutchinson_trace(op, static_cast<int>(config_.trace_samples), seed + 2);
-    r.trace = t.trace;
-    r.trace_stderr = t.stderr_;
-  }
-  if (config_.density_runs > 0) {
-    const auto td = std::chrono::steady_clock::now();
-    DensityOptions o;
-    o.runs = static_cast<int>(config_.density_runs);
-    o.steps = static_cast<int>(config_.density_steps);
-    o.seed = seed ^ kDensitySalt;
-    auto d = slq_density(op, o);
-    r.density_nodes = std::move(d.nodes);
-    r.density_weights = std::move(d.weights);
-    r.density_hvp_count = d.hvp_count;
-    r.density_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - td).count();
-  }
-  if (config_.layer_top_k > 0) {
-    LanczosOptions o;
-    o.k = static_cast<int>(config_.layer_top_k);
-    o.tol = config_.tol;
-    o.seed = seed + 4;
-    auto l = layer_top_eigs(op, blocks_, o);
-    r.layer_eigvals.clear();
-    for (const auto& e : l.eigenvalues) r.layer_eigvals.insert(r.layer_eigvals.end(), e.begin(), e.end());
-    r.layer_hvp_count = l.hvp_count;
-    r.layer_converged = l.converged;
+  // The gradient whose share in the top-k Ritz vectors is measured (topk_share.h).
+  const Eigen::VectorXd g = config_.top_k > 0 ? to_eigen(op.gradient()) : Eigen::VectorXd();
+  if (curvature_.hessian) measure_hessian(op, g, seed, r);
+  if (curvature_.ggn) measure_ggn(xs, g, seed, r);
+  // lr / ||w_b||^2: the step a scale-invariant block effectively takes on its sphere.
+  for (const auto& b : scale_invariant_blocks(*model_)) {
+    const double norm = block_norm(b);
+    r.effective_lr.push_back(ctx_.lr / (norm * norm));
   }
   ++probes_done_;
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return r;
+}
+
+SpectralPlan LandscapeProbe::spectral_plan(std::uint64_t seed, const Eigen::VectorXd& warm,
+                                           const Eigen::VectorXd& gradient) const {
+  SpectralPlan plan;
+  plan.top_k = static_cast<int>(config_.top_k);
+  plan.bottom_k = static_cast<int>(config_.bottom_k);
+  plan.ncv = ncv();
+  plan.tol = config_.tol;
+  plan.trace_samples = static_cast<int>(config_.trace_samples);
+  plan.density_runs = static_cast<int>(config_.density_runs);
+  plan.density_steps = static_cast<int>(config_.density_steps);
+  plan.layer_top_k = static_cast<int>(config_.layer_top_k);
+  plan.blocks = blocks_;
+  plan.seed = seed;
+  plan.density_salt = kDensitySalt;
+  if (warm.size() == num_params_ && warm.allFinite() && warm.norm() > 0) plan.warm_start = warm;
+  plan.gradient = gradient;
+  if (scaling_.layer) {
+    const auto invariant = scale_invariant_blocks(*model_);
+    plan.layer_is_identity = invariant.empty();
+    plan.layer_scaling = layer_scaling(params_, invariant);
+  }
+  if (scaling_.adaptive) plan.adaptive_scaling = adaptive_scaling(params_);
+  return plan;
+}
+
+void LandscapeProbe::measure_hessian(const HessianOperator& op, const Eigen::VectorXd& g, std::uint64_t seed,
+                                     ProbeRecord& r) {
+  auto out = measure_spectrum(op, spectral_plan(seed, warm_, g));
+  SpectralRecord& h = out.record;
+  // The Hessian's measures keep the record's flat fields (and the run file's names).
+  r.eigvals = std::move(h.eigvals);
+  r.eigvals_bottom = std::move(h.eigvals_bottom);
+  r.converged = r.converged && h.converged;
+  r.hvp_count = h.hvp_count;
+  r.trace = h.trace;
+  r.trace_stderr = h.trace_stderr;
+  r.density_nodes = std::move(h.density_nodes);
+  r.density_weights = std::move(h.density_weights);
+  r.density_hvp_count = h.density_hvp_count;
+  r.density_seconds = h.density_seconds;
+  r.layer_eigvals = std::move(h.layer_eigvals);
+  r.layer_hvp_count = h.layer_hvp_count;
+  r.layer_converged = h.layer_converged;
+  r.hessian = std::move(h);
+  if (config_.top_k <= 0) return;
+  const auto& v = out.top_eigenvector;
+  if (v.size() == num_params_) {
+    warm_ = v;
+    const double gn = g.norm(), vn = v.norm();
+    r.grad_eig_cosine = (gn > 0 && vn > 0) ? g.dot(v) / (gn * vn) : kNaN;
+    if (config_.save_eigenvectors) {
+      r.top_eigenvector.resize(static_cast<std::size_t>(num_params_));
+      for (std::int64_t i = 0; i < num_params_; ++i) r.top_eigenvector[i] = static_cast<float>(v[i]);
+    }
+  } else if (config_.save_eigenvectors) {
+    r.top_eigenvector.assign(static_cast<std::size_t>(num_params_), std::numeric_limits<float>::quiet_NaN());
+  }
+}
+
+// The one place that chooses what computes G v (ggn_engine() names it): the autograd
+// R-operator on every architecture.
+void LandscapeProbe::measure_ggn(const torch::Tensor& x, const Eigen::VectorXd& gradient, std::uint64_t seed,
+                                 ProbeRecord& r) {
+  const GgnOperator op(params_, logits_fns(x), shard_.average);
+  auto out = measure_spectrum(op, spectral_plan(seed, ggn_warm_, gradient));
+  if (out.top_eigenvector.size() == num_params_) ggn_warm_ = std::move(out.top_eigenvector);
+  r.ggn = std::move(out.record);
 }
 
 }  // namespace bnl::probes

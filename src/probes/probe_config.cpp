@@ -16,6 +16,27 @@ namespace {
   throw std::invalid_argument("--" + option + " = " + value + ": expected " + allowed);
 }
 
+/// The words of a comma list `value` of option `key`, each one of `allowed` and none twice;
+/// throws naming the option otherwise.
+std::vector<std::string> word_list(const std::string& key, const std::string& value,
+                                   const std::vector<std::string>& allowed) {
+  std::string expected = "a comma list of";
+  for (std::size_t i = 0; i < allowed.size(); ++i) expected += (i ? " | " : " ") + allowed[i];
+  std::vector<std::string> out;
+  std::stringstream ss(value);
+  std::string tok;
+  while (std::getline(ss, tok, ',')) {
+    const auto b = tok.find_first_not_of(" \t"), e = tok.find_last_not_of(" \t");
+    tok = b == std::string::npos ? std::string() : tok.substr(b, e - b + 1);
+    if (std::find(allowed.begin(), allowed.end(), tok) == allowed.end() ||
+        std::find(out.begin(), out.end(), tok) != out.end())
+      bad(optspec::dashed(key), "\"" + value + "\"", expected + ", each once");
+    out.push_back(tok);
+  }
+  if (out.empty()) bad(optspec::dashed(key), "\"" + value + "\"", expected);
+  return out;
+}
+
 /// The rules beyond one option's declared check (parsed lists, relations between options and
 /// to the model's parameter count P = num_params when known), each run right after the option
 /// whose check it follows, so the first bad option is the one reported.
@@ -43,6 +64,11 @@ void check_rules_after(const std::string& key, const ProbeConfig& c, std::int64_
     if (num_params > 0 && c.density_steps > num_params)
       bad("density-steps", std::to_string(c.density_steps),
           "at most the " + std::to_string(num_params) + " parameters");
+  } else if (key == "curvature") {
+    curvature_choice(c);
+  } else if (key == "sharpness_scaling") {
+    if (scaling_choice(c).any() && c.top_k < 1)
+      bad("sharpness-scaling", "\"" + c.sharpness_scaling + "\"", "none without --top-k >= 1 (it scales the top-k)");
   } else if (key == "checkpoint_group") {
     if (c.checkpoint.empty() != c.checkpoint_group.empty())
       bad(c.checkpoint.empty() ? "checkpoint" : "checkpoint-group", "\"\"",
@@ -62,6 +88,24 @@ std::size_t probe_word_index(const std::string& key, const std::string& value) {
   });
   if (index < 0) throw bnl::InternalError("--" + optspec::dashed(key) + " = \"" + value + "\": read before validation");
   return static_cast<std::size_t>(index);
+}
+
+CurvatureChoice curvature_choice(const ProbeConfig& c) {
+  CurvatureChoice out{false, false};
+  for (const auto& w : word_list("curvature", c.curvature, {"hessian", "ggn"})) (w == "ggn" ? out.ggn : out.hessian) = true;
+  return out;
+}
+
+ScalingChoice scaling_choice(const ProbeConfig& c) {
+  const auto words = word_list("sharpness_scaling", c.sharpness_scaling, {"none", "layer", "adaptive"});
+  ScalingChoice out;
+  for (const auto& w : words) {
+    if (w == "none" && words.size() > 1)
+      bad("sharpness-scaling", "\"" + c.sharpness_scaling + "\"", "none alone, or a comma list of layer | adaptive");
+    if (w == "layer") out.layer = true;
+    if (w == "adaptive") out.adaptive = true;
+  }
+  return out;
 }
 
 std::vector<double> parse_step_sizes(const std::string& s) {

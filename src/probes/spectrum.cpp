@@ -117,17 +117,21 @@ void compress_v(Matrix& fac_V, Vector& fac_f, const Matrix& fac_H, double& beta,
 }
 }  // namespace bnl_detail
 
-template <>
-inline void Arnoldi<double, ArnoldiOp<double, bnl::probes::GuardedOperator<bnl::probes::HessianOperator>,
-                                      IdentityBOp>>::compress_V(const Matrix& Q) {
-  bnl_detail::compress_v(m_fac_V, m_fac_f, m_fac_H, m_beta, m_m, m_k, Q);
-}
-
-template <>
-inline void Arnoldi<double, ArnoldiOp<double, bnl::probes::GuardedOperator<bnl::probes::BlockHessianOperator>,
-                                      IdentityBOp>>::compress_V(const Matrix& Q) {
-  bnl_detail::compress_v(m_fac_V, m_fac_f, m_fac_H, m_beta, m_m, m_k, Q);
-}
+// One full specialisation per operator type lanczos_eigs() takes (a member function of a class
+// template cannot be partially specialised).
+#define BNL_COMPRESS_V(...)                                                                                  \
+  template <>                                                                                                \
+  inline void Arnoldi<double, ArnoldiOp<double, bnl::probes::GuardedOperator<__VA_ARGS__>, IdentityBOp>>::   \
+      compress_V(const Matrix& Q) {                                                                          \
+    bnl_detail::compress_v(m_fac_V, m_fac_f, m_fac_H, m_beta, m_m, m_k, Q);                                  \
+  }
+BNL_COMPRESS_V(bnl::probes::HessianOperator)
+BNL_COMPRESS_V(bnl::probes::BlockHessianOperator)
+BNL_COMPRESS_V(bnl::probes::GgnOperator)
+BNL_COMPRESS_V(bnl::probes::BlockOperator<bnl::probes::GgnOperator>)
+BNL_COMPRESS_V(bnl::probes::ScaledOperator<bnl::probes::HessianOperator>)
+BNL_COMPRESS_V(bnl::probes::ScaledOperator<bnl::probes::GgnOperator>)
+#undef BNL_COMPRESS_V
 
 }  // namespace Spectra
 
@@ -142,6 +146,21 @@ class RitzSolver : public Spectra::SymEigsSolver<GuardedOperator<Op>> {
   using Spectra::SymEigsSolver<GuardedOperator<Op>>::SymEigsSolver;
   Eigen::VectorXd wanted_ritz_values() const { return this->m_ritz_val.head(this->m_nev); }
 };
+
+// The k Ritz vectors [P x k] of a finished solve into `result`, at the positions of
+// result.eigenvalues (NaN columns where an eigenvalue is NaN). eigenvectors(k) returns the
+// converged ones only, in the order of the converged eigenvalues.
+template <class Solver>
+void fill_ritz_vectors(const Solver& solver, EigenResult& result, std::int64_t p) {
+  const auto k = static_cast<Eigen::Index>(result.eigenvalues.size());
+  result.ritz_vectors = Eigen::MatrixXd::Constant(p, k, kNaN);
+  const Eigen::MatrixXd converged = solver.eigenvectors(k);
+  Eigen::Index j = 0;
+  for (Eigen::Index i = 0; i < k && j < converged.cols(); ++i) {
+    if (!std::isfinite(result.eigenvalues[static_cast<std::size_t>(i)])) continue;
+    result.ritz_vectors.col(i) = converged.col(j++);
+  }
+}
 
 void check_k(int k, std::int64_t p, const char* who) {
   TORCH_CHECK(k >= 1 && k < p, who, ": expected 1 <= k < number of parameters (", p, "), got k = ", k);
@@ -249,6 +268,7 @@ EigenResult lanczos_eigs_on(const Op& op, const LanczosOptions& opt) {
       Eigen::VectorXd v = solver.eigenvectors(1).col(0);
       if (v.allFinite()) result.top_eigenvector = std::move(v);
     }
+    if (opt.ritz_vectors) fill_ritz_vectors(solver, result, p);
   } catch (const NonFiniteProduct&) {
     result.eigenvalues.assign(static_cast<std::size_t>(opt.k), kNaN);
     result.converged = false;
@@ -270,6 +290,20 @@ EigenResult lanczos_eigs(const HessianOperator& op, const LanczosOptions& opt) {
 }
 
 EigenResult lanczos_eigs(const BlockHessianOperator& op, const LanczosOptions& opt) {
+  return lanczos_eigs_on(op, opt);
+}
+
+EigenResult lanczos_eigs(const BlockOperator<GgnOperator>& op, const LanczosOptions& opt) {
+  return lanczos_eigs_on(op, opt);
+}
+
+EigenResult lanczos_eigs(const GgnOperator& op, const LanczosOptions& opt) { return lanczos_eigs_on(op, opt); }
+
+EigenResult lanczos_eigs(const ScaledOperator<HessianOperator>& op, const LanczosOptions& opt) {
+  return lanczos_eigs_on(op, opt);
+}
+
+EigenResult lanczos_eigs(const ScaledOperator<GgnOperator>& op, const LanczosOptions& opt) {
   return lanczos_eigs_on(op, opt);
 }
 

@@ -8,8 +8,10 @@
 #include "random.h"
 
 namespace bnl::probes {
+namespace {
 
-TraceResult hutchinson_trace(const HessianOperator& op, int samples, std::uint64_t seed) {
+template <class Op>
+TraceResult hutchinson_trace_on(const Op& op, int samples, std::uint64_t seed) {
   TORCH_CHECK(samples >= 1, "hutchinson_trace: expected samples >= 1, got ", samples);
   TraceResult result;
   if (!op.finite()) return result;
@@ -40,6 +42,16 @@ TraceResult hutchinson_trace(const HessianOperator& op, int samples, std::uint64
                          : std::numeric_limits<double>::quiet_NaN();
   result.hvp_count = op.hvp_count() - hvp_before;
   return result;
+}
+
+}  // namespace
+
+TraceResult hutchinson_trace(const HessianOperator& op, int samples, std::uint64_t seed) {
+  return hutchinson_trace_on(op, samples, seed);
+}
+
+TraceResult hutchinson_trace(const GgnOperator& op, int samples, std::uint64_t seed) {
+  return hutchinson_trace_on(op, samples, seed);
 }
 
 }  // namespace bnl::probes

@@ -35,6 +35,11 @@ ProbeObserver::ProbeObserver(train::Trainer& trainer, io::RunFile* file, Log log
     const auto warm = resume.find_state("probe.lanczos_warm_start").to(torch::kFloat64).contiguous();
     if (warm.defined() && warm.numel() > 0)
       probe_.set_warm_start(Eigen::Map<const Eigen::VectorXd>(warm.data_ptr<double>(), warm.numel()));
+    const auto ggn_warm = resume.find_state("probe.ggn_lanczos_warm_start");
+    if (ggn_warm.defined() && ggn_warm.numel() > 0) {
+      const auto w = ggn_warm.to(torch::kFloat64).contiguous();
+      probe_.set_ggn_warm_start(Eigen::Map<const Eigen::VectorXd>(w.data_ptr<double>(), w.numel()));
+    }
   }
 }
 
@@ -52,6 +57,12 @@ void ProbeObserver::save_state(std::vector<std::pair<std::string, torch::Tensor>
   state.emplace_back("probe.lanczos_warm_start",
                      torch::from_blob(const_cast<double*>(w.data()), {static_cast<std::int64_t>(w.size())},
                                       torch::kFloat64).clone());
+  // The Gauss-Newton solve's warm start, only with --curvature ggn (checkpoints stay as they were).
+  const auto& gw = probe_.ggn_warm_start();
+  if (gw.size() > 0)
+    state.emplace_back("probe.ggn_lanczos_warm_start",
+                       torch::from_blob(const_cast<double*>(gw.data()), {static_cast<std::int64_t>(gw.size())},
+                                        torch::kFloat64).clone());
 }
 
 void ProbeObserver::before_update(std::int64_t step, const torch::Tensor& x, const torch::Tensor& y) {

@@ -54,6 +54,8 @@ std::string probe_line(const probes::ProbeRecord& r, const dist::Communicator* c
   std::string s = "probe step " + std::to_string(r.step) + ": loss " + fmt(r.loss) + " beta " + fmt(r.beta_smoothness) +
                   " max grad_pred " + fmt(r.grad_pred.empty() ? NAN : *std::max_element(r.grad_pred.begin(), r.grad_pred.end()));
   if (!r.eigvals.empty()) s += " lambda_max " + fmt(r.eigvals[0]) + " (" + std::to_string(r.hvp_count) + " HVPs)";
+  if (!r.ggn.eigvals.empty())
+    s += " ggn lambda_max " + fmt(r.ggn.eigvals[0]) + " (" + std::to_string(r.ggn.hvp_count) + " GVPs)";
   s += " " + fmt(r.seconds) + "s";
   if (comm) s += " (all-reduce " + fmt(r.allreduce_seconds) + "s, " + std::to_string(comm->world_size()) + " ranks)";
   return s;

@@ -19,9 +19,9 @@ Group probes() {
               "effective beta-smoothness max_s ||grad L(w) - grad L(w - s g)|| / ||s g||"),
       dataset(kGradCurvature, F, "[n]", "1", "curvature along the gradient g^T H g / ||g||^2"),
       dataset(kEigvals, F, "[n, k]", "1",
-              "top-k Hessian eigenvalues (largest algebraic, descending; NaN = not converged)", "k"),
+              "top-k Hessian eigenvalues (largest algebraic, descending; NaN = not converged)", "hessian_k"),
       dataset(kEigvalsBottom, F, "[n, k']", "1",
-              "bottom-k Hessian eigenvalues (smallest algebraic, ascending; NaN = not converged)", "k'"),
+              "bottom-k Hessian eigenvalues (smallest algebraic, ascending; NaN = not converged)", "hessian_k'"),
       hvp_count_column(kHvpCount, "[n]", "Hessian-vector products of the eigenvalue solves"),
       dataset(kConverged, I, "[n]", "1", "1 if every requested eigenvalue converged, else 0"),
       dataset(kGradEigCosine, F, "[n]", "1", "cosine between the gradient and the top eigenvector"),
@@ -34,11 +34,52 @@ Group probes() {
       dataset(kLayerEigvals, F, "[n, L, K]", "1",
               "top-k eigenvalues of each parameter block's diagonal Hessian block H_bb, descending (dims step,block,k; "
               "NaN = not converged)",
-              "K"),
-      hvp_count_column(kLayerHvpCount, "[n]", "Hessian-vector products of the per-block eigenvalues", "K"),
-      dataset(kLayerConverged, I, "[n]", "1", "1 if every per-block eigenvalue converged, else 0", "K"),
+              "hessian_K"),
+      hvp_count_column(kLayerHvpCount, "[n]", "Hessian-vector products of the per-block eigenvalues", "hessian_K"),
+      dataset(kLayerConverged, I, "[n]", "1", "1 if every per-block eigenvalue converged, else 0", "hessian_K"),
       dataset(kTopEigenvector, F, "[n, P]", "1", "unit top eigenvector, parameters flattened in named_parameters order",
               "save_eigenvectors"),
+      dataset(kGradTopkShare, F, "[n, k]", "1",
+              "||P_j g||^2 / ||g||^2 for j = 1..k, P_j the projector on the top-j Hessian Ritz vectors (NaN = a Ritz "
+              "vector not converged)",
+              "hessian_k"),
+      dataset(kEigvalsLayer, F, "[n, k]", "1",
+              "top-k eigenvalues of D H D, D = ||w_b|| on each scale-invariant block, 1 elsewhere (--sharpness-scaling "
+              "layer)",
+              "hessian_layer"),
+      dataset(kEigvalsAdaptive, F, "[n, k]", "1",
+              "top-k eigenvalues of D H D, D = diag(|w|) (--sharpness-scaling adaptive)", "hessian_adaptive"),
+      hvp_count_column(kScaledHvpCount, "[n]", "Hessian-vector products of the scaled eigenvalue solves",
+                       "hessian_scaled"),
+      dataset(kScaledConverged, I, "[n]", "1", "1 if every scaled Hessian eigenvalue converged, else 0",
+              "hessian_scaled"),
+      dataset(kGgnEigvals, F, "[n, k]", "1",
+              "top-k Gauss-Newton eigenvalues (largest algebraic, descending; NaN = not converged)", "ggn_k"),
+      dataset(kGgnEigvalsBottom, F, "[n, k']", "1",
+              "bottom-k Gauss-Newton eigenvalues (smallest algebraic, ascending; NaN = not converged)", "ggn_k'"),
+      hvp_count_column(kGgnHvpCount, "[n]", "Gauss-Newton-vector products of the eigenvalue solves", "ggn"),
+      dataset(kGgnConverged, I, "[n]", "1", "1 if every requested Gauss-Newton eigenvalue converged, else 0", "ggn"),
+      dataset(kGgnTrace, F, "[n]", "1", "Hutchinson estimate of the Gauss-Newton trace (NaN = off)", "ggn"),
+      dataset(kGgnTraceStderr, F, "[n]", "1", "standard error of the Gauss-Newton trace estimate", "ggn"),
+      dataset(kGgnLayerEigvals, F, "[n, L, K]", "1",
+              "top-k eigenvalues of each parameter block's diagonal Gauss-Newton block G_bb, descending (dims "
+              "step,block,k; NaN = not converged)",
+              "ggn_K"),
+      hvp_count_column(kGgnLayerHvpCount, "[n]", "Gauss-Newton-vector products of the per-block eigenvalues", "ggn_K"),
+      dataset(kGgnLayerConverged, I, "[n]", "1", "1 if every per-block Gauss-Newton eigenvalue converged, else 0",
+              "ggn_K"),
+      dataset(kGgnGradTopkShare, F, "[n, k]", "1",
+              "||P_j g||^2 / ||g||^2 for j = 1..k, P_j the projector on the top-j Gauss-Newton Ritz vectors", "ggn_k"),
+      dataset(kGgnEigvalsLayer, F, "[n, k]", "1", "top-k eigenvalues of D G D, D as eigvals_layer's", "ggn_layer"),
+      dataset(kGgnEigvalsAdaptive, F, "[n, k]", "1", "top-k eigenvalues of D G D, D = diag(|w|)", "ggn_adaptive"),
+      hvp_count_column(kGgnScaledHvpCount, "[n]", "Gauss-Newton-vector products of the scaled eigenvalue solves",
+                       "ggn_scaled"),
+      dataset(kGgnScaledConverged, I, "[n]", "1", "1 if every scaled Gauss-Newton eigenvalue converged, else 0",
+              "ggn_scaled"),
+      dataset(kEffectiveLr, F, "[n, B]", "1",
+              "effective learning rate lr / ||w_b||^2 of each scale-invariant block b (attribute "
+              "scale_invariant_blocks)",
+              "B"),
   };
   g.arrays = {dataset(kStepSizes, F, "[S]", "1", "absolute step sizes s of the gradient path")};
   g.attributes = {
@@ -58,15 +99,32 @@ Group probes() {
       attribute("num_params", I, "P"),
       attribute(kWorldSize, I, "processes that shared the probe set"),
       attribute("layer_top_k", I, "K of layer_eigvals", "", "K"),
-      names_attribute("blocks", "[L]", "the L parameter blocks' module names", kLayerEigvals, "K"),
-      names_attribute("block_kinds", "[L]", "linear, conv, norm or other per block", kLayerEigvals, "K"),
-      attribute(kDims, S, "\"step,block,k\"", kLayerEigvals, "K"),
+      names_attribute("blocks", "[L]", "the L parameter blocks' module names", kLayerEigvals, "hessian_K"),
+      names_attribute("block_kinds", "[L]", "linear, conv, norm or other per block", kLayerEigvals, "hessian_K"),
+      attribute(kDims, S, "\"step,block,k\"", kLayerEigvals, "hessian_K"),
+      names_attribute("blocks", "[L]", "the L parameter blocks' module names", kGgnLayerEigvals, "ggn_K"),
+      names_attribute("block_kinds", "[L]", "linear, conv, norm or other per block", kGgnLayerEigvals, "ggn_K"),
+      attribute(kDims, S, "\"step,block,k\"", kGgnLayerEigvals, "ggn_K"),
+      attribute("curvature", S, "the --curvature operators: hessian, ggn or hessian,ggn"),
+      attribute("sharpness_scaling", S, "the --sharpness-scaling list: none, layer, adaptive or layer,adaptive"),
+      attribute("ggn_engine", S, "what computed Gauss-Newton products: autograd (R-operator by double backward)", "",
+                "ggn"),
+      attribute(kOperator, S, "\"ggn\": the column is measured on the Gauss-Newton matrix", kGgnEigvals, "ggn_k"),
+      names_attribute(kScaleInvariantBlocks, "[B]",
+                      "module names of the B scale-invariant blocks (a Linear/Conv layer followed by a norm layer), "
+                      "the columns of effective_lr and the blocks of the layer scaling",
+                      "", "B"),
+      attribute("blocks_scale_invariant", I,
+                "1: the probes' BN used batch statistics, so the blocks were scale invariant; 0: running statistics "
+                "(--probe-bn-mode eval), so they were not",
+                "", "B"),
   };
   return g;
 }
 
-Group density() {
-  Group g = group_at(kDensity, "one row per probe with --density-runs K --density-steps M, at the steps of /probes");
+// /density (the Hessian's) or /density_ggn (the Gauss-Newton matrix's): the same layout.
+Group density(const char* path, const char* rows, const char* products) {
+  Group g = group_at(path, rows);
   g.columns = {
       step_column("[n]", "training step probed (as /probes/step)"),
       dataset(kNodes, F, "[n, K*M]", "1",
@@ -75,7 +133,7 @@ Group density() {
       dataset(kWeights, F, "[n, K*M]", "1",
               "SLQ quadrature weights: squared first eigenvector components, summing to 1 per run (0 past an early "
               "stop)"),
-      hvp_count_column(kHvpCount, "[n]", "Hessian-vector products of the density"),
+      hvp_count_column(kHvpCount, "[n]", products),
       seconds_column("[n]", "wall time of the density"),
   };
   g.attributes = {
@@ -83,6 +141,7 @@ Group density() {
       attribute("steps", I, "M"),
       attribute("num_params", I, "P"),
       attribute("method", S, "how the density was computed"),
+      attribute(kOperator, S, "the operator whose density this is: hessian or ggn"),
       attribute(kDims, S, "\"step,run*steps+i\"", kNodes),
       attribute(kDims, S, "\"step,run*steps+i\"", kWeights),
   };
@@ -91,6 +150,14 @@ Group density() {
 
 }  // namespace
 
-std::vector<Group> probe_groups() { return {probes(), density()}; }
+std::vector<Group> probe_groups() {
+  return {probes(),
+          density(kDensity, "one row per probe with --density-runs K --density-steps M, at the steps of /probes",
+                  "Hessian-vector products of the density"),
+          density(kDensityGgn,
+                  "one row per probe with --curvature ggn and --density-runs K --density-steps M, at the steps of "
+                  "/probes: the density of the Gauss-Newton matrix",
+                  "Gauss-Newton-vector products of the density")};
+}
 
 }  // namespace bnl::record::schema::detail

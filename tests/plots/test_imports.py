@@ -26,7 +26,7 @@ REPO = Path(__file__).resolve().parents[2]
 PLOTS = REPO / "plots"
 PYTHON = "/usr/bin/python3" if Path("/usr/bin/python3").exists() else sys.executable
 
-FAMILIES = ("training", "landscape", "spectrum", "activations", "ics", "variants", "surface")
+FAMILIES = ("training", "landscape", "spectrum", "curvature", "activations", "ics", "variants", "surface")
 LAYERS = {"__init__": 0, "schema": 1, "runs": 2, "grouping": 3, "style": 4,
           **{f: 5 for f in FAMILIES}, "registry": 6, "cli": 7, "report": 7, "__main__": 8,
           "make_all": 8}

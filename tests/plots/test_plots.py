@@ -286,6 +286,7 @@ class BinaryRuns(unittest.TestCase):
             names += [f"activations_stats_{slug}", f"ics_{slug}"]
         names += ["landscape_fashion-mnist_mlp"]
         names += [f"{n}_fashion-mnist_mlp" for n, _ in spectrum.FIGURES]
+        names += ["curvature_grad_share_fashion-mnist_mlp"]  # --top-k > 0: grad_topk_share
         expected = {f"{n}.{ext}" for n in names for ext in ("png", "svg")}
         self.assertEqual(set(os.listdir(self.out)), expected)
         self.assertEqual(self.result.failed, 0)

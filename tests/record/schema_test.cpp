@@ -45,17 +45,35 @@ TEST(Schema, OptionalColumnsFollowTheirFlags) {
   EXPECT_EQ(std::count(base.begin(), base.end(), "eigvals"), 0);
   s["k"] = 2;
   s["K"] = 3;
+  // The Hessian's spectral columns follow their own presence symbols (--curvature hessian).
+  s["hessian_k"] = 2;
+  s["hessian_K"] = 3;
   s["save_eigenvectors"] = 1;
   const auto cols = series_columns(group(kProbes), s);
   const auto all = names_of(cols);
-  ASSERT_EQ(all.size(), 20u);
+  ASSERT_EQ(all.size(), 21u);
   EXPECT_EQ(all[7], "eigvals");
-  EXPECT_EQ(all.back(), "top_eigenvector");
+  EXPECT_EQ(all[19], "top_eigenvector");
+  EXPECT_EQ(all.back(), "grad_topk_share");
   EXPECT_EQ(cols[7].inner, std::vector<std::int64_t>{2});
   EXPECT_EQ(cols[16].name, "layer_eigvals");
   EXPECT_EQ(cols[16].inner, (std::vector<std::int64_t>{2, 3}));
   const auto density = series_columns(group(kDensity), {{"K", 3}, {"M", 5}});
   EXPECT_EQ(density[1].inner, std::vector<std::int64_t>{15});
+  // The Gauss-Newton matrix's columns, the scaled sharpness and the effective learning rate.
+  s["ggn"] = 1;
+  s["ggn_k"] = 2;
+  s["ggn_layer"] = 2;
+  s["hessian_adaptive"] = 2;
+  s["hessian_scaled"] = 2;
+  s["B"] = 4;
+  const auto more = names_of(series_columns(group(kProbes), s));
+  for (const char* name : {"ggn_eigvals", "ggn_grad_topk_share", "ggn_eigvals_layer", "eigvals_adaptive",
+                           "scaled_hvp_count", "ggn_trace", "effective_lr"})
+    EXPECT_EQ(std::count(more.begin(), more.end(), name), 1) << name;
+  for (const char* name : {"ggn_eigvals_bottom", "ggn_layer_eigvals", "eigvals_layer", "ggn_eigvals_adaptive"})
+    EXPECT_EQ(std::count(more.begin(), more.end(), name), 0) << name;
+  EXPECT_EQ(series_columns(group(kDensityGgn), {{"K", 3}, {"M", 5}})[1].inner, std::vector<std::int64_t>{15});
 }
 
 TEST(Schema, ItemFindsColumnsAndFixedArrays) {

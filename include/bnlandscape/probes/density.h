@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "bnlandscape/probes/ggn_operator.h"
 #include "bnlandscape/probes/hessian_operator.h"
 
 namespace bnl::probes {
@@ -66,6 +67,9 @@ struct DensityResult {
 /// noise). Each product is one HessianOperator::hvp, hence one all-reduce for a sharded
 /// operator, and every rank computes the same numbers. Throws (TORCH_CHECK) on bad options.
 DensityResult slq_density(const HessianOperator& op, const DensityOptions& opt);
+/// slq_density() of the Gauss-Newton matrix G (ggn_operator.h): the same runs, one
+/// GgnOperator::gvp per step.
+DensityResult slq_density(const GgnOperator& op, const DensityOptions& opt);
 
 /// Per-run quadrature estimates of tr(H^power): P sum_i w_i theta_i^power for each run [K]
 /// (NaN for a NaN run). For power = 1 and 2 these equal v^T H v and ||H v||^2 of the run's

@@ -4,7 +4,10 @@
 /// section 3 and Figure 4, plus the Hessian spectrum and trace): loss along the gradient,
 /// gradient predictiveness, effective beta-smoothness, curvature along the gradient, top-k and
 /// bottom-k Hessian eigenvalues (Lanczos, warm-started from the previous probe), Hutchinson
-/// trace. The probe works on its own copy of the model (in the probe dtype), refreshed from the
+/// trace, SLQ density, per-layer blocks; the same spectral instruments on the Gauss-Newton
+/// matrix (--curvature ggn), the scaled top eigenvalues of D H D and D G D
+/// (--sharpness-scaling), the gradient's share in the top-k Ritz vectors and the effective
+/// learning rate of every scale-invariant block (spectral_suite.h). The probe works on its own copy of the model (in the probe dtype), refreshed from the
 /// training model at each probe, so it can never change the training run: weights, BN running
 /// statistics, gradients and optimizer state of the training model are only read.
 
@@ -17,6 +20,8 @@
 #include <torch/ordered_dict.h>
 #include <torch/types.h>
 
+#include "bnlandscape/probes/ggn_operator.h"
+#include "bnlandscape/probes/hessian_operator.h"
 #include "bnlandscape/probes/loss_fn.h"
 #include "bnlandscape/probes/probe_config.h"
 #include "bnlandscape/probes/param_block.h"
@@ -24,6 +29,7 @@
 #include "bnlandscape/probes/probe_record.h"
 #include "bnlandscape/probes/probe_state.h"
 #include "bnlandscape/probes/shard.h"
+#include "bnlandscape/probes/spectral_suite.h"
 
 namespace bnl::models {
 class Classifier;
@@ -64,9 +70,21 @@ class LandscapeProbe {
   /// What computes gradients and Hessian-vector products: "mlp-r-operator" (MlpCurvature) or
   /// "autograd" (double backward), after --hvp-engine and the model's support.
   std::string hvp_engine() const;
+  /// What computes Gauss-Newton products (--curvature ggn): "autograd" (GgnOperator, the
+  /// R-operator by double backward). The one place that chooses the GGN's engine is
+  /// measure_ggn(); a hand-written MLP product would be chosen there and named here.
+  std::string ggn_engine() const;
+  /// The --curvature operators.
+  const CurvatureChoice& curvature() const { return curvature_; }
+  /// The module names of the scale-invariant blocks (scale_invariant_blocks: a Linear/Conv
+  /// layer followed by a normalisation layer), the columns of ProbeRecord::effective_lr.
+  const std::vector<std::string>& scale_invariant_layers() const { return invariant_layers_; }
   /// Warm start vector carried between probes (empty before the first).
   const Eigen::VectorXd& warm_start() const { return warm_; }
   void set_warm_start(Eigen::VectorXd v) { warm_ = std::move(v); }
+  /// The Gauss-Newton top-k's warm start, carried between probes like warm_start().
+  const Eigen::VectorXd& ggn_warm_start() const { return ggn_warm_; }
+  void set_ggn_warm_start(Eigen::VectorXd v) { ggn_warm_ = std::move(v); }
   /// Probes measured so far (each probe's Lanczos start vector is seeded from it).
   std::int64_t probes_done() const { return probes_done_; }
   /// Sets the count (resume).
@@ -81,6 +99,10 @@ class LandscapeProbe {
   ProbeRecord measure_copied(std::int64_t step, const torch::Tensor& x, const torch::Tensor& y,
                              std::chrono::steady_clock::time_point t0);
   LossFn loss_fn(const torch::Tensor& x, const torch::Tensor& y);
+  std::vector<LogitsFn> logits_fns(const torch::Tensor& x);
+  SpectralPlan spectral_plan(std::uint64_t seed, const Eigen::VectorXd& warm, const Eigen::VectorXd& gradient) const;
+  void measure_hessian(const HessianOperator& op, const Eigen::VectorXd& g, std::uint64_t seed, ProbeRecord& r);
+  void measure_ggn(const torch::Tensor& x, const Eigen::VectorXd& gradient, std::uint64_t seed, ProbeRecord& r);
 
   ProbeConfig config_;
   ProbeContext ctx_;
@@ -92,6 +114,10 @@ class LandscapeProbe {
   std::int64_t num_params_ = 0;
   std::vector<ParamBlock> blocks_;
   Eigen::VectorXd warm_;
+  Eigen::VectorXd ggn_warm_;
+  CurvatureChoice curvature_;
+  ScalingChoice scaling_;
+  std::vector<std::string> invariant_layers_;
   std::int64_t probes_done_ = 0;
 };
 

@@ -30,6 +30,8 @@ struct ProbeConfig {
   std::int64_t density_runs = 0;
   std::int64_t density_steps = 0;
   std::int64_t layer_top_k = 0;
+  std::string curvature = "hessian";
+  std::string sharpness_scaling = "none";
   bool save_eigenvectors = false;
   std::string probe_bn_mode = "train";
   std::string probe_dtype = "float32";
@@ -83,6 +85,12 @@ void visit_probe_specs(Config& c, Visitor&& v) {
   v(opt("layer_top_k", "top K eigenvalues of each layer's diagonal Hessian block (Linear/Conv with bias, norm layers apart; 0 = off)")
         .in(kProbe).at_least(0).expect("K >= 0 (0 = off)"),
     c.layer_top_k);
+  v(opt("curvature", "curvature operator(s) of every spectral instrument (top-k, bottom-k, trace, density, layer blocks): a comma list of hessian | ggn (Gauss-Newton = Fisher for softmax cross-entropy; results under ggn_ names)")
+        .in(kProbe).expect("a comma list of hessian | ggn"),
+    c.curvature);
+  v(opt("sharpness_scaling", "also the top-k eigenvalues of D A D (A each --curvature operator): a comma list of none | layer (D = ||w_b|| on each scale-invariant block, 1 elsewhere) | adaptive (D = diag(|w|)); needs --top-k")
+        .in(kProbe).expect("a comma list of none | layer | adaptive"),
+    c.sharpness_scaling);
   v(opt("save_eigenvectors", "store the top eigenvector at every probe")
         .in(kProbe),
     c.save_eigenvectors);
@@ -139,6 +147,24 @@ inline ProbeDtype probe_dtype_kind(const ProbeConfig& c) {
 inline HvpEngine hvp_engine_kind(const ProbeConfig& c) {
   return static_cast<HvpEngine>(probe_word_index("hvp_engine", c.hvp_engine));
 }
+
+/// The operators of --curvature, parsed (validate_probe() checked the list).
+struct CurvatureChoice {
+  bool hessian = true;  ///< the loss Hessian H (HessianOperator)
+  bool ggn = false;     ///< the Gauss-Newton matrix G (GgnOperator)
+};
+/// --curvature as a set; throws std::invalid_argument naming the option on a bad list.
+CurvatureChoice curvature_choice(const ProbeConfig& c);
+
+/// The scalings of --sharpness-scaling, parsed (validate_probe() checked the list).
+struct ScalingChoice {
+  bool layer = false;     ///< D = layer_scaling (Lyu, Li and Arora 2022)
+  bool adaptive = false;  ///< D = adaptive_scaling (Kwon et al. 2021)
+  bool any() const { return layer || adaptive; }
+};
+/// --sharpness-scaling as a set ("none" alone = neither); throws std::invalid_argument naming
+/// the option on a bad list.
+ScalingChoice scaling_choice(const ProbeConfig& c);
 
 /// Checks the probe options (and their relation to the model's parameter count when known,
 /// num_params > 0); throws std::invalid_argument naming the first bad one.

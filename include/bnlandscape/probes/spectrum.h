@@ -9,7 +9,9 @@
 
 #include <Eigen/Core>
 
+#include "bnlandscape/probes/ggn_operator.h"
 #include "bnlandscape/probes/hessian_operator.h"
+#include "bnlandscape/probes/scaled_operator.h"
 
 namespace bnl::probes {
 
@@ -27,6 +29,12 @@ struct EigenResult {
   /// Unit eigenvector [P] of eigenvalues[0] (the largest for a top-k run, the
   /// smallest for a bottom-k run); empty when eigenvalues[0] is NaN.
   Eigen::VectorXd top_eigenvector;
+  /// Only with LanczosOptions::ritz_vectors: the k unit Ritz vectors [P x k], column i that of
+  /// eigenvalues[i] (NaN where eigenvalues[i] is NaN), orthonormal to rounding; empty otherwise.
+  /// A converged Ritz pair (theta, y) has residual ||A y - theta y|| < tol max(|theta|,
+  /// eps^(2/3)) (Spectra's test), so by Davis-Kahan the angle to the exact eigenvector obeys
+  /// sin angle <= tol |theta| / gap, gap the distance from theta to the rest of the spectrum.
+  Eigen::MatrixXd ritz_vectors;
 };
 
 /// Subspace dimension used when LanczosOptions::ncv is 0: min(P, max(10, 3k)),
@@ -59,6 +67,9 @@ struct LanczosOptions {
   Eigen::VectorXd warm_start;
   /// Seed of the random start vector; same seed, same numbers.
   std::uint64_t seed = 0;
+  /// Also return the k Ritz vectors (EigenResult::ritz_vectors): one
+  /// product of the P x ncv basis with an ncv x k matrix, no operator product.
+  bool ritz_vectors = false;
 };
 
 /// The k largest (or smallest) algebraic eigenvalues of H by implicitly
@@ -67,6 +78,12 @@ struct LanczosOptions {
 /// options (k, ncv, tol, max_iter, warm_start size or zero warm start);
 /// never on non-finite numbers or a Spectra failure.
 EigenResult lanczos_eigs(const HessianOperator& op, const LanczosOptions& opt);
+/// lanczos_eigs() on the Gauss-Newton matrix G (ggn_operator.h); the same solver and rules.
+EigenResult lanczos_eigs(const GgnOperator& op, const LanczosOptions& opt);
+/// lanczos_eigs() on D H D (scaled_operator.h): scaled sharpness.
+EigenResult lanczos_eigs(const ScaledOperator<HessianOperator>& op, const LanczosOptions& opt);
+/// lanczos_eigs() on D G D (scaled_operator.h): scaled Gauss-Newton sharpness.
+EigenResult lanczos_eigs(const ScaledOperator<GgnOperator>& op, const LanczosOptions& opt);
 
 /// The start vector [P] lanczos_eigs() gives Spectra for these options: a
 /// standard normal vector drawn from opt.seed, or opt.warm_start normalised

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdint>
 
+#include "bnlandscape/probes/ggn_operator.h"
 #include "bnlandscape/probes/hessian_operator.h"
 
 namespace bnl::probes {
@@ -26,5 +27,7 @@ struct TraceResult {
 /// drawn from `seed` (Hutchinson 1989; E[v v^T] = I). For Rademacher probes
 /// Var(v^T H v) = 2 sum_{i != j} H_ij^2. Throws if samples < 1.
 TraceResult hutchinson_trace(const HessianOperator& op, int samples, std::uint64_t seed);
+/// hutchinson_trace() of the Gauss-Newton matrix G (ggn_operator.h): the same estimator.
+TraceResult hutchinson_trace(const GgnOperator& op, int samples, std::uint64_t seed);
 
 }  // namespace bnl::probes

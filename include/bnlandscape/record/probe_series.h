@@ -1,6 +1,6 @@
 #pragma once
 /// \file
-/// The /probes series of a run file (and /density beside it with --density-runs), filled from
+/// The /probes series of a run file (and /density, /density_ggn beside it with --density-runs), filled from
 /// probes::ProbeRecord in the order the schema (record/schema.h) declares the columns.
 
 #include <cstdint>
@@ -27,14 +27,19 @@ class ProbeSeries {
  private:
   void write_attributes(io::RunFile& file, const probes::ProbeConfig& cfg, const probes::LandscapeProbe& probe,
                         int world_size);
-  void add_density(io::RunFile& file, const probes::ProbeConfig& cfg, const probes::LandscapeProbe& probe,
-                   const std::vector<io::ColumnSpec>& cols);
+  // /density (op "hessian") or /density_ggn (op "ggn") with columns `cols` (none: nullptr),
+  // reopened and cut back with an active `resume` where the file has it.
+  io::SeriesGroup* open_density(io::RunFile& file, const char* path, const char* op, const probes::ProbeConfig& cfg,
+                                const probes::LandscapeProbe& probe, const std::vector<io::ColumnSpec>& cols,
+                                const ResumeInfo* resume);
 
   io::RunFile& file_;
   io::SeriesGroup* group_ = nullptr;
-  io::SeriesGroup* density_ = nullptr;  // /density, with --density-runs
+  io::SeriesGroup* density_ = nullptr;      // /density, with --density-runs
+  io::SeriesGroup* ggn_density_ = nullptr;  // /density_ggn, with --density-runs and --curvature ggn
   RowLayout<probes::ProbeRecord> row_;
   RowLayout<probes::ProbeRecord> density_row_;
+  RowLayout<probes::ProbeRecord> ggn_density_row_;
 };
 
 }  // namespace bnl::record

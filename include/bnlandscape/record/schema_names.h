@@ -15,6 +15,8 @@ inline constexpr char kTrainEpochs[] = "/train/epochs";
 inline constexpr char kTrainEvals[] = "/train/evals";
 inline constexpr char kProbes[] = "/probes";
 inline constexpr char kDensity[] = "/density";
+/// The Gauss-Newton matrix's density (probe --curvature ggn with --density-runs).
+inline constexpr char kDensityGgn[] = "/density_ggn";
 inline constexpr char kActivations[] = "/activations";
 inline constexpr char kIcs[] = "/ics";
 inline constexpr char kSurface[] = "/surface";
@@ -56,6 +58,27 @@ inline constexpr char kLayerEigvals[] = "layer_eigvals";
 inline constexpr char kLayerHvpCount[] = "layer_hvp_count";
 inline constexpr char kLayerConverged[] = "layer_converged";
 inline constexpr char kTopEigenvector[] = "top_eigenvector";
+inline constexpr char kGradTopkShare[] = "grad_topk_share";
+inline constexpr char kEigvalsLayer[] = "eigvals_layer";
+inline constexpr char kEigvalsAdaptive[] = "eigvals_adaptive";
+inline constexpr char kScaledHvpCount[] = "scaled_hvp_count";
+inline constexpr char kScaledConverged[] = "scaled_converged";
+inline constexpr char kEffectiveLr[] = "effective_lr";
+/// The Gauss-Newton matrix's columns of /probes: "ggn_" + the Hessian's name.
+inline constexpr char kGgnEigvals[] = "ggn_eigvals";
+inline constexpr char kGgnEigvalsBottom[] = "ggn_eigvals_bottom";
+inline constexpr char kGgnHvpCount[] = "ggn_hvp_count";
+inline constexpr char kGgnConverged[] = "ggn_converged";
+inline constexpr char kGgnTrace[] = "ggn_trace";
+inline constexpr char kGgnTraceStderr[] = "ggn_trace_stderr";
+inline constexpr char kGgnLayerEigvals[] = "ggn_layer_eigvals";
+inline constexpr char kGgnLayerHvpCount[] = "ggn_layer_hvp_count";
+inline constexpr char kGgnLayerConverged[] = "ggn_layer_converged";
+inline constexpr char kGgnGradTopkShare[] = "ggn_grad_topk_share";
+inline constexpr char kGgnEigvalsLayer[] = "ggn_eigvals_layer";
+inline constexpr char kGgnEigvalsAdaptive[] = "ggn_eigvals_adaptive";
+inline constexpr char kGgnScaledHvpCount[] = "ggn_scaled_hvp_count";
+inline constexpr char kGgnScaledConverged[] = "ggn_scaled_converged";
 inline constexpr char kNodes[] = "nodes";
 inline constexpr char kWeights[] = "weights";
 inline constexpr char kBatchIndices[] = "batch_indices";
@@ -119,6 +142,8 @@ inline constexpr char kLayers[] = "layers";
 inline constexpr char kDims[] = "dims";
 inline constexpr char kDirections[] = "directions";
 inline constexpr char kWorldSize[] = "world_size";
+inline constexpr char kOperator[] = "operator";
+inline constexpr char kScaleInvariantBlocks[] = "scale_invariant_blocks";
 inline constexpr char kCheckpointStep[] = "step";
 
 /// "<group>/<name>", e.g. at(kTrainEpochs, kTestAcc) == "/train/epochs/test_acc".
