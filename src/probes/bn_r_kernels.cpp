@@ -125,8 +125,62 @@ BNL_INLINE void r_backward(const BnTerms<T>& b, const T* __restrict__ r_gy, cons
   }
 }
 
+template <typename T>
+BNL_INLINE void backward(const BnTerms<T>& b, const T* __restrict__ gy, T* __restrict__ gz, T* __restrict__ d_gamma,
+                         T* __restrict__ d_beta, T* __restrict__ d_bias) {
+  const std::int64_t m = b.m, c = b.c;
+  const T* __restrict__ u = b.u;
+  const T* __restrict__ s = b.s;
+  const T* __restrict__ gamma = b.gamma;
+  std::vector<double> acc(3 * static_cast<std::size_t>(c), 0.0);
+  double* __restrict__ s_gyu = acc.data();
+  double* __restrict__ s_gy = acc.data() + c;
+  double* __restrict__ s_gz = acc.data() + 2 * c;
+  for (std::int64_t i = 0; i < m; ++i) {
+    const std::int64_t o = i * c;
+    for (std::int64_t j = 0; j < c; ++j) {
+      s_gyu[j] += static_cast<double>(gy[o + j] * u[o + j]);
+      s_gy[j] += static_cast<double>(gy[o + j]);
+    }
+  }
+  // dU = gamma dY, so mean(dU) = gamma mean(dY) and mean(dU U) = gamma mean(dY U).
+  std::vector<T> coef(3 * static_cast<std::size_t>(c), T(0));
+  T* __restrict__ sg = coef.data();
+  T* __restrict__ shift = coef.data() + c;
+  T* __restrict__ slope = coef.data() + 2 * c;
+  const double inv_m = 1.0 / static_cast<double>(m);
+  for (std::int64_t j = 0; j < c; ++j) {
+    sg[j] = s[j] * gamma[j];
+    if (b.batch) {
+      shift[j] = static_cast<T>(s_gy[j] * inv_m);
+      slope[j] = static_cast<T>(s_gyu[j] * inv_m);
+    }
+  }
+  for (std::int64_t i = 0; i < m; ++i) {
+    const std::int64_t o = i * c;
+    for (std::int64_t j = 0; j < c; ++j) {
+      const T v = sg[j] * (gy[o + j] - shift[j] - u[o + j] * slope[j]);
+      gz[o + j] = v;
+      s_gz[j] += static_cast<double>(v);
+    }
+  }
+  for (std::int64_t j = 0; j < c; ++j) {
+    d_gamma[j] = static_cast<T>(s_gyu[j]);
+    d_beta[j] = static_cast<T>(s_gy[j]);
+    d_bias[j] = static_cast<T>(s_gz[j]);
+  }
+}
+
 }  // namespace
 
+BNL_CLONES void bn_backward(const BnTerms<float>& b, const float* gy, float* gz, float* d_gamma, float* d_beta,
+                            float* d_bias) {
+  backward(b, gy, gz, d_gamma, d_beta, d_bias);
+}
+BNL_CLONES void bn_backward(const BnTerms<double>& b, const double* gy, double* gz, double* d_gamma, double* d_beta,
+                            double* d_bias) {
+  backward(b, gy, gz, d_gamma, d_beta, d_bias);
+}
 BNL_CLONES void bn_r_forward(const BnTerms<float>& b, const float* rz, const float* a, float* r_u, float* r_a,
                              float* k) {
   r_forward(b, rz, a, r_u, r_a, k);

@@ -1,6 +1,6 @@
 #pragma once
-// The element-wise parts of MlpCurvature's Hessian-vector product through a BatchNorm layer and
-// a ReLU, fused into two passes over each [m, c] row-major activation (libtorch makes about a
+// The element-wise parts of MlpCurvature's Hessian- and Gauss-Newton-vector products through a
+// BatchNorm layer and a ReLU, fused into two passes over each [m, c] row-major activation (libtorch makes about a
 // dozen passes, one temporary each). Plain loops without libtorch, compiled for AVX2 and for
 // the baseline x86-64 with run-time dispatch (GCC's target_clones). Column sums accumulate in
 // double. Internal to src/probes.
@@ -39,6 +39,15 @@ void bn_r_backward(const BnTerms<float>& b, const float* r_gy, const float* gy, 
 void bn_r_backward(const BnTerms<double>& b, const double* r_gy, const double* gy, const double* gu, const double* gz,
                    const double* cc, const double* k, const double* r_u, double* r_gz, double* d_gamma,
                    double* d_beta, double* d_bias);
+
+/// BN's ordinary (exact) backward from dY = gy [m, c], the Gauss-Newton product's pass:
+///   dZ = s gamma (dY - mean(dY) - U mean(dY U))  (batch),   dZ = s gamma dY  (running),
+/// into gz [m, c], and the column sums dgamma = sum(dY U), dbeta = sum(dY) and sum(dZ) (the
+/// Linear bias' part) into d_gamma, d_beta, d_bias [c]. Reads b.m, b.c, b.batch, b.s, b.gamma
+/// and b.u only.
+void bn_backward(const BnTerms<float>& b, const float* gy, float* gz, float* d_gamma, float* d_beta, float* d_bias);
+void bn_backward(const BnTerms<double>& b, const double* gy, double* gz, double* d_gamma, double* d_beta,
+                 double* d_bias);
 
 /// x[i] = a[i] > 0 ? x[i] : 0 for i < n: ReLU's derivative, constant under the R-operator.
 void relu_mask_(float* x, const float* a, std::int64_t n);

@@ -10,38 +10,12 @@
 #include "bnlandscape/models/classifier.h"
 #include "bnlandscape/models/mlp_layout.h"
 #include "bn_r_kernels.h"
+#include "mlp_curvature_point.h"
 
 namespace bnl::probes {
-namespace {
-
-bool batch_statistics(const models::BatchNormImpl& bn) {
-  return bn.is_training() || bn.options.eval_stats() == models::BnEvalStats::Batch;
-}
-
-// Column means of an [m, c] matrix as [c] (row reductions are BN's statistics).
-torch::Tensor col_mean(const torch::Tensor& t) { return t.mean(0); }
-
-template <typename T>
-T* ptr(const torch::Tensor& t) {
-  return t.data_ptr<T>();
-}
-
-}  // namespace
-
-struct MlpCurvaturePoint {
-  // One entry per layer of one micro-batch.
-  struct Layer {
-    torch::Tensor input;  // A_{l-1} [m, in] (the micro-batch itself for the first layer)
-    torch::Tensor u;      // BN: normalised U [m, out]
-    torch::Tensor s;      // BN: 1 / sqrt(var + eps) [out]
-    torch::Tensor gy;     // dL/dY [m, out] (Y = Z without BN)
-    torch::Tensor gu;     // BN: dL/dU = gamma dL/dY
-    torch::Tensor gz;     // dL/dZ [m, out]
-    torch::Tensor c;      // BN with batch statistics: mean(dU * U) [out]
-  };
-  std::vector<std::vector<Layer>> chunks;
-  std::vector<torch::Tensor> probs;  // softmax of the logits [m, K] per micro-batch
-};
+using detail::batch_statistics;
+using detail::col_mean;
+using detail::ptr;
 
 MlpCurvature::~MlpCurvature() = default;
 
@@ -69,8 +43,8 @@ std::string MlpCurvature::unsupported_reason(models::Classifier& model, const st
 }
 
 MlpCurvature::MlpCurvature(models::Classifier& model, const std::vector<torch::Tensor>& params, const torch::Tensor& x,
-                           const torch::Tensor& y, std::int64_t microbatch, bool fused_cpu)
-    : model_(&model), fused_cpu_(fused_cpu) {
+                           const torch::Tensor& y, std::int64_t microbatch, bool fused_cpu, Product product)
+    : model_(&model), fused_cpu_(fused_cpu), product_(product) {
   const std::string why = unsupported_reason(model, params);
   if (!why.empty()) throw std::invalid_argument("MlpCurvature: " + why);
   num_params_ = params.size();
@@ -181,49 +155,111 @@ torch::Tensor MlpCurvature::r_preactivation(const Layer& layer, const torch::Ten
   return rz;
 }
 
-std::vector<torch::Tensor> MlpCurvature::hvp(const Point& point, const std::vector<torch::Tensor>& v) const {
-  TORCH_CHECK(v.size() == num_params_, "MlpCurvature::hvp: expected ", num_params_, " direction tensors, got ", v.size());
-  TORCH_CHECK(point.chunks.size() == xs_.size(), "MlpCurvature::hvp: expected a point kept by evaluate(keep=true)");
-  torch::NoGradGuard no_grad;
+std::vector<torch::Tensor> MlpCurvature::directions(const Point& point, const std::vector<torch::Tensor>& v,
+                                                    const char* who) const {
+  TORCH_CHECK(v.size() == num_params_, who, ": expected ", num_params_, " direction tensors, got ", v.size());
+  TORCH_CHECK(point.chunks.size() == xs_.size(), who, ": expected a point kept by evaluate(keep=true)");
   const auto dtype = layers_.front().weight.scalar_type();
   std::vector<torch::Tensor> dir(num_params_);
   for (std::size_t i = 0; i < num_params_; ++i) dir[i] = v[i].to(dtype).contiguous();
-  const bool fused = fused_cpu_ && layers_.front().weight.device().is_cpu();
-  if (fused && dtype == torch::kFloat32) return hvp_fused<float>(point, dir);
-  if (fused) return hvp_fused<double>(point, dir);
+  return dir;
+}
+
+bool MlpCurvature::fused() const { return fused_cpu_ && layers_.front().weight.device().is_cpu(); }
+
+torch::Tensor MlpCurvature::r_forward(const Point& point, std::size_t k, const std::vector<torch::Tensor>& dir,
+                                      RForward* r) const {
+  const auto& cache = point.chunks[k];
+  const std::size_t nl = layers_.size();
+  r->r_in.assign(nl, torch::Tensor());
+  r->r_u.assign(nl, torch::Tensor());
+  r->r_k.assign(nl, torch::Tensor());
+  torch::Tensor r_a;  // undefined = 0
+  for (std::size_t l = 0; l < nl; ++l) {
+    const auto& L = layers_[l];
+    const auto& c = cache[l];
+    torch::Tensor rz = r_preactivation(L, c.input, r_a, dir, &r->r_in[l]);
+    torch::Tensor ry = rz;
+    if (L.bn) {
+      const auto gi = static_cast<std::size_t>(L.gamma_index);
+      if (batch_statistics(*L.bn)) {
+        r->r_k[l] = col_mean(c.u * rz);
+        r->r_u[l] = c.s * (rz - col_mean(rz) - c.u * r->r_k[l]);
+      } else {
+        r->r_u[l] = c.s * rz;
+      }
+      ry = r->r_u[l] * L.bn->gamma.detach() + c.u * dir[gi] + dir[gi + 1];
+    }
+    // ReLU's mask is constant under the R-operator.
+    r_a = l + 1 < nl ? ry * (cache[l + 1].input > 0) : ry;
+  }
+  return r_a;
+}
+
+template <typename T>
+torch::Tensor MlpCurvature::r_forward_fused(const Point& point, std::size_t k, const std::vector<torch::Tensor>& dir,
+                                            RForward* r) const {
+  // r_forward with BN's and ReLU's element-wise terms fused (bn_r_forward, relu_mask_).
+  const auto& cache = point.chunks[k];
+  const auto opts = layers_.front().weight.options();
+  const std::int64_t m = xs_[k].size(0);
+  const std::size_t nl = layers_.size();
+  r->r_in.assign(nl, torch::Tensor());
+  r->r_u.assign(nl, torch::Tensor());
+  r->r_k.assign(nl, torch::Tensor());
+  torch::Tensor r_a;  // undefined = 0
+  for (std::size_t l = 0; l < nl; ++l) {
+    const auto& L = layers_[l];
+    const auto& c = cache[l];
+    torch::Tensor rz = r_preactivation(L, c.input, r_a, dir, &r->r_in[l]);
+    if (L.bn) {
+      const auto gi = static_cast<std::size_t>(L.gamma_index);
+      const std::int64_t width = rz.size(1);
+      const auto gamma = L.bn->gamma.detach().contiguous();
+      const detail::BnTerms<T> b{m,           width,           batch_statistics(*L.bn), ptr<T>(c.s),
+                                 ptr<T>(gamma), ptr<T>(dir[gi]), ptr<T>(dir[gi + 1]),    ptr<T>(c.u)};
+      r->r_u[l] = torch::empty_like(rz);
+      r->r_k[l] = torch::zeros({width}, opts);
+      auto next = torch::empty_like(rz);
+      // A BN layer is always followed by a ReLU, whose output is the next layer's input.
+      detail::bn_r_forward(b, ptr<T>(rz), ptr<T>(cache[l + 1].input), ptr<T>(r->r_u[l]), ptr<T>(next),
+                           ptr<T>(r->r_k[l]));
+      r_a = next;
+    } else {
+      if (l + 1 < nl) detail::relu_mask_(ptr<T>(rz), ptr<T>(cache[l + 1].input), rz.numel());
+      r_a = rz;
+    }
+  }
+  return r_a;
+}
+
+template torch::Tensor MlpCurvature::r_forward_fused<float>(const Point&, std::size_t, const std::vector<torch::Tensor>&,
+                                                            RForward*) const;
+template torch::Tensor MlpCurvature::r_forward_fused<double>(const Point&, std::size_t,
+                                                             const std::vector<torch::Tensor>&, RForward*) const;
+
+std::vector<torch::Tensor> MlpCurvature::hvp(const Point& point, const std::vector<torch::Tensor>& v) const {
+  if (product_ == Product::GaussNewton) return gvp(point, v);
+  torch::NoGradGuard no_grad;
+  const auto dir = directions(point, v, "MlpCurvature::hvp");
+  const auto dtype = layers_.front().weight.scalar_type();
+  if (fused() && dtype == torch::kFloat32) return hvp_fused<float>(point, dir);
+  if (fused()) return hvp_fused<double>(point, dir);
   const double inv_chunks = 1.0 / static_cast<double>(xs_.size());
   std::vector<torch::Tensor> out(num_params_);
   auto add = [&](std::size_t i, const torch::Tensor& t) { out[i] = out[i].defined() ? out[i] + t : t; };
 
+  RForward rf;
   for (std::size_t k = 0; k < xs_.size(); ++k) {
     const auto& cache = point.chunks[k];
     const std::size_t nl = layers_.size();
     // R-forward: R A_{l-1} (input of layer l; zero for the data), R U and k = mean(U R Z) of BN layers.
-    std::vector<torch::Tensor> r_in(nl), r_u(nl), r_k(nl);
-    torch::Tensor r_a;  // undefined = 0
-    for (std::size_t l = 0; l < nl; ++l) {
-      const auto& L = layers_[l];
-      const auto& c = cache[l];
-      torch::Tensor rz = r_preactivation(L, c.input, r_a, dir, &r_in[l]);
-      torch::Tensor ry = rz;
-      if (L.bn) {
-        const auto gi = static_cast<std::size_t>(L.gamma_index);
-        if (batch_statistics(*L.bn)) {
-          r_k[l] = col_mean(c.u * rz);
-          r_u[l] = c.s * (rz - col_mean(rz) - c.u * r_k[l]);
-        } else {
-          r_u[l] = c.s * rz;
-        }
-        ry = r_u[l] * L.bn->gamma.detach() + c.u * dir[gi] + dir[gi + 1];
-      }
-      // ReLU's mask is constant under the R-operator.
-      r_a = l + 1 < nl ? ry * (cache[l + 1].input > 0) : ry;
-    }
+    const torch::Tensor r_z = r_forward(point, k, dir, &rf);
+    const auto& r_in = rf.r_in;
+    const auto& r_u = rf.r_u;
+    const auto& r_k = rf.r_k;
     // R of the logits' gradient (softmax - onehot) / m.
-    const auto& p = point.probs[k];
-    const double m = static_cast<double>(p.size(0));
-    const auto prz = p * r_a;
-    torch::Tensor r_gy = (prz - p * prz.sum(1, /*keepdim=*/true)) / m;
+    torch::Tensor r_gy = detail::output_hessian_product(point.probs[k], r_z);
     for (std::size_t l = nl; l-- > 0;) {
       const auto& L = layers_[l];
       const auto& c = cache[l];
@@ -267,38 +303,15 @@ std::vector<torch::Tensor> MlpCurvature::hvp_fused(const Point& point, const std
   std::vector<torch::Tensor> out(num_params_);
   for (std::size_t i = 0; i < num_params_; ++i) out[i] = torch::zeros_like(dir[i]);
   const std::size_t nl = layers_.size();
-  std::vector<torch::Tensor> r_in(nl), r_u(nl), r_k(nl);
+  RForward rf;
   for (std::size_t k = 0; k < xs_.size(); ++k) {
     const auto& cache = point.chunks[k];
     const std::int64_t m = xs_[k].size(0);
-    torch::Tensor r_a;  // undefined = 0
-    for (std::size_t l = 0; l < nl; ++l) {
-      const auto& L = layers_[l];
-      const auto& c = cache[l];
-      torch::Tensor rz = r_preactivation(L, c.input, r_a, dir, &r_in[l]);
-      if (L.bn) {
-        const auto gi = static_cast<std::size_t>(L.gamma_index);
-        const std::int64_t width = rz.size(1);
-        const auto gamma = L.bn->gamma.detach().contiguous();
-        const detail::BnTerms<T> b{m,           width,           batch_statistics(*L.bn), ptr<T>(c.s),
-                                   ptr<T>(gamma), ptr<T>(dir[gi]), ptr<T>(dir[gi + 1]),    ptr<T>(c.u)};
-        r_u[l] = torch::empty_like(rz);
-        r_k[l] = torch::zeros({width}, opts);
-        auto next = torch::empty_like(rz);
-        // A BN layer is always followed by a ReLU, whose output is the next layer's input.
-        detail::bn_r_forward(b, ptr<T>(rz), ptr<T>(cache[l + 1].input), ptr<T>(r_u[l]), ptr<T>(next),
-                             ptr<T>(r_k[l]));
-        r_a = next;
-      } else if (l + 1 < nl) {
-        detail::relu_mask_(ptr<T>(rz), ptr<T>(cache[l + 1].input), rz.numel());
-        r_a = rz;
-      } else {
-        r_a = rz;
-      }
-    }
-    const auto& p = point.probs[k];
-    const auto prz = p * r_a;
-    torch::Tensor r_gy = (prz - p * prz.sum(1, /*keepdim=*/true)) / static_cast<double>(m);
+    const torch::Tensor r_z = r_forward_fused<T>(point, k, dir, &rf);
+    const auto& r_in = rf.r_in;
+    const auto& r_u = rf.r_u;
+    const auto& r_k = rf.r_k;
+    torch::Tensor r_gy = detail::output_hessian_product(point.probs[k], r_z);
     for (std::size_t l = nl; l-- > 0;) {
       const auto& L = layers_[l];
       const auto& c = cache[l];

@@ -1,46 +1,25 @@
 #include "bnlandscape/probes/scaled_operator.h"
 
 #include <cmath>
+#include <utility>
 
 #include <torch/nn/module.h>
-#include <torch/nn/modules/container/sequential.h>
-#include <torch/nn/modules/conv.h>
-#include <torch/nn/modules/linear.h>
 
-#include "bnlandscape/models/norm_spec.h"
+#include "bnlandscape/models/scale_invariant.h"
 #include "bnlandscape/probes/flat_params.h"
 
 namespace bnl::probes {
 
-namespace {
-
-// The blocks of one Sequential whose dotted name is `name` ("" for the model itself).
-void append_blocks(const torch::nn::SequentialImpl& seq, const std::string& name,
-                   std::vector<ScaleInvariantBlock>& blocks) {
-  const auto children = seq.named_children();
-  const std::string prefix = name.empty() ? std::string() : name + ".";
-  for (std::size_t i = 0; i + 1 < children.size(); ++i) {
-    const auto& layer = children[i].value();
-    const bool weight_layer = layer->as<torch::nn::Linear>() != nullptr || layer->as<torch::nn::Conv2d>() != nullptr;
-    if (!weight_layer || !models::is_norm_layer(*children[i + 1].value())) continue;
+std::vector<ScaleInvariantBlock> scale_invariant_blocks(const torch::nn::Module& model) {
+  std::vector<ScaleInvariantBlock> blocks;
+  for (const auto& layer : models::scale_invariant_layers(model)) {
     ScaleInvariantBlock block;
-    block.layer = prefix + children[i].key();
-    for (const auto& p : layer->named_parameters(/*recurse=*/false)) {
+    block.layer = layer.name;
+    for (const auto& p : layer.module->named_parameters(/*recurse=*/false)) {
       block.names.push_back(block.layer + "." + p.key());
       block.params.push_back(p.value());
     }
     blocks.push_back(std::move(block));
-  }
-}
-
-}  // namespace
-
-std::vector<ScaleInvariantBlock> scale_invariant_blocks(const torch::nn::Module& model) {
-  std::vector<ScaleInvariantBlock> blocks;
-  // include_self needs the model held by a shared_ptr; the model itself is looked at apart.
-  if (const auto* self = model.as<torch::nn::Sequential>()) append_blocks(*self, "", blocks);
-  for (const auto& item : model.named_modules(/*name_prefix=*/"", /*include_self=*/false)) {
-    if (const auto* seq = item.value()->as<torch::nn::Sequential>()) append_blocks(*seq, item.key(), blocks);
   }
   return blocks;
 }

@@ -1,5 +1,9 @@
 #include "bnlandscape/record/run_recorder.h"
 
+#include <algorithm>
+
+#include "bnlandscape/models/classifier.h"
+#include "bnlandscape/models/scale_invariant.h"
 #include "bnlandscape/record/schema.h"
 #include "bnlandscape/record/schema_names.h"
 #include "bnlandscape/train/config.h"
@@ -23,6 +27,7 @@ const std::vector<ColumnGetter<StepRecord>>& step_getters() {
       {kLr, [](const StepRecord& r) { return one(r.lr); }},
       {kWallTime, [](const StepRecord& r) { return one(r.wall_time); }},
       {kLayerGradNorm, [](const StepRecord& r) { return r.layer_grad_norm; }},
+      {kLayerWeightNorm, [](const StepRecord& r) { return r.layer_weight_norm; }},
   };
   return g;
 }
@@ -84,11 +89,25 @@ RunRecorder::RunRecorder(const std::string& path, bool overwrite, const RunProve
   }
 
   const auto& layers = trainer.layer_names();
-  const auto step_cols = schema::series_columns(schema::group(kTrainSteps), {{"L", std::int64_t(layers.size())}});
+  auto step_cols = schema::series_columns(schema::group(kTrainSteps), {{"L", std::int64_t(layers.size())}});
+  // A run file written before layer_weight_norm existed is resumed without it.
+  const bool weight_norms = !(resuming && f.exists(kTrainSteps) &&
+                              !f.exists(std::string(kTrainSteps) + "/" + kLayerWeightNorm));
+  if (!weight_norms)
+    step_cols.erase(std::remove_if(step_cols.begin(), step_cols.end(),
+                                   [](const io::ColumnSpec& c) { return c.name == kLayerWeightNorm; }),
+                    step_cols.end());
   step_row_ = RowLayout<StepRecord>(step_cols, step_getters());
   steps_ = &series(kTrainSteps, step_cols, S);
   steps_->set_column_attr(kLayerGradNorm, kLayers, layers);
   steps_->set_column_attr(kLayerGradNorm, kDims, std::string("step,layer"));
+  if (weight_norms) {
+    steps_->set_column_attr(kLayerWeightNorm, kLayers, layers);
+    steps_->set_column_attr(kLayerWeightNorm, kDims, std::string("step,layer"));
+    std::vector<std::string> invariant;
+    for (const auto& layer : models::scale_invariant_layers(trainer.model())) invariant.push_back(layer.name);
+    steps_->set_column_attr(kLayerWeightNorm, kScaleInvariant, invariant);
+  }
   const auto epoch_cols = schema::series_columns(schema::group(kTrainEpochs));
   epoch_row_ = RowLayout<EpochRecord>(epoch_cols, epoch_getters());
   epochs_ = &series(kTrainEpochs, epoch_cols, resuming && resume->epoch_recorded() ? S + 1 : S);

@@ -54,10 +54,20 @@ Group steps() {
       dataset(kWallTime, F, "[n]", "s", "seconds since the run started"),
       dataset(kLayerGradNorm, F, "[n, L]", "1",
               "L2 norm of each layer's parameter gradients (layers in the attribute 'layers')"),
+      dataset(kLayerWeightNorm, F, "[n, L]", "1",
+              "L2 norm of each layer's parameters at the weights the step's loss and gradient were evaluated at "
+              "(before the update)"),
   };
   g.attributes = {
       names_attribute(kLayers, "[L]", "the L layer names in column order", kLayerGradNorm),
       attribute(kDims, S, "\"step,layer\"", kLayerGradNorm),
+      names_attribute(kLayers, "[L]", "the L layer names in column order (those of layer_grad_norm)", kLayerWeightNorm),
+      attribute(kDims, S, "\"step,layer\"", kLayerWeightNorm),
+      names_attribute(kScaleInvariant, "[B]",
+                      "the B layers (a subset of 'layers') feeding a normalisation layer, whose weight and bias "
+                      "the loss is invariant to scaling while it normalises with batch statistics; empty without "
+                      "normalisation",
+                      kLayerWeightNorm),
   };
   return g;
 }

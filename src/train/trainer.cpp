@@ -100,11 +100,16 @@ std::int64_t Trainer::total_steps() const { return steps_per_epoch() * config_.e
 
 void Trainer::compute_grad_norms(StepRecord& r) const {
   r.layer_grad_norm.assign(layer_params_.size(), 0.0);
+  r.layer_weight_norm.assign(layer_params_.size(), 0.0);
   double total = 0;
   for (std::size_t l = 0; l < layer_params_.size(); ++l) {
-    double sq = 0;
-    for (const auto& p : layer_params_[l]) sq += squared_norm(p.grad());
+    double sq = 0, wsq = 0;
+    for (const auto& p : layer_params_[l]) {
+      sq += squared_norm(p.grad());
+      wsq += squared_norm(p);
+    }
     r.layer_grad_norm[l] = std::sqrt(sq);
+    r.layer_weight_norm[l] = std::sqrt(wsq);
     total += sq;
   }
   r.grad_norm = std::sqrt(total);

@@ -193,7 +193,7 @@ class SchemaDocumented(unittest.TestCase):
         s = self.doc.sections
         self.assertEqual(s["train/steps"].datasets,
                          {"step", "epoch", "loss", "acc", "grad_norm", "lr", "wall_time",
-                          "layer_grad_norm"})
+                          "layer_grad_norm", "layer_weight_norm"})
         self.assertIn("layers", s["ics"].mentioned)
         self.assertTrue({"hist", "bin_edges", "mean", "std"} <= s["activations"].datasets)
         self.assertIn("module", s["activations"].attributes)

@@ -22,12 +22,14 @@ TEST(Schema, EveryGroupPathIsDeclaredOnce) {
 
 TEST(Schema, SeriesColumnsResolveSymbolicSizes) {
   const auto cols = series_columns(group(kTrainSteps), {{"L", 3}});
-  ASSERT_EQ(cols.size(), 8u);
+  ASSERT_EQ(cols.size(), 9u);
   EXPECT_EQ(cols[0].name, "step");
   EXPECT_EQ(cols[0].type, io::ColumnType::Int64);
   EXPECT_TRUE(cols[0].inner.empty());
   EXPECT_EQ(cols[7].name, "layer_grad_norm");
   EXPECT_EQ(cols[7].inner, std::vector<std::int64_t>{3});
+  EXPECT_EQ(cols[8].name, "layer_weight_norm");
+  EXPECT_EQ(cols[8].inner, std::vector<std::int64_t>{3});
   EXPECT_EQ(cols[2].units, "nats");
   EXPECT_EQ(cols[2].description, "mean cross-entropy of the mini-batch before the update");
   EXPECT_THROW(series_columns(group(kTrainSteps)), InternalError);

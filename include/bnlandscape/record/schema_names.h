@@ -34,6 +34,7 @@ inline constexpr char kGradNorm[] = "grad_norm";
 inline constexpr char kLr[] = "lr";
 inline constexpr char kWallTime[] = "wall_time";
 inline constexpr char kLayerGradNorm[] = "layer_grad_norm";
+inline constexpr char kLayerWeightNorm[] = "layer_weight_norm";
 inline constexpr char kTrainLoss[] = "train_loss";
 inline constexpr char kTrainAcc[] = "train_acc";
 inline constexpr char kTestLoss[] = "test_loss";
@@ -139,6 +140,7 @@ inline constexpr char kCheckpointSha256[] = "checkpoint_sha256";
 
 /// Group and column attribute names used by readers.
 inline constexpr char kLayers[] = "layers";
+inline constexpr char kScaleInvariant[] = "scale_invariant";
 inline constexpr char kDims[] = "dims";
 inline constexpr char kDirections[] = "directions";
 inline constexpr char kWorldSize[] = "world_size";

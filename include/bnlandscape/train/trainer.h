@@ -39,6 +39,9 @@ struct StepRecord {
   double lr = 0;
   double wall_time = 0;    ///< seconds since the run started
   std::vector<double> layer_grad_norm;  ///< per layer, in Classifier::layer_names() order
+  /// L2 norm of each layer's parameters (same layers), at the weights the loss and gradient
+  /// were evaluated at (before the update).
+  std::vector<double> layer_weight_norm;
 };
 
 /// Metrics of one epoch.
@@ -162,6 +165,8 @@ class Trainer {
   /// The record of the epoch whose sums are current, test-set evaluation included; its wall
   /// time is epoch_time() read after that evaluation.
   EpochRecord epoch_record(const std::function<double()>& epoch_time);
+  /// grad_norm, layer_grad_norm and layer_weight_norm of `r` from the parameters and their
+  /// gradients (one BLAS dot per tensor each).
   void compute_grad_norms(StepRecord& r) const;
   /// One optimizer step from the current gradients: plain_sgd_update for plain SGD (the same
   /// arithmetic as torch::optim::SGD, through BLAS), the libtorch optimizer otherwise.
