@@ -134,8 +134,10 @@ def worker(a) -> None:
     params = []
     layers = []
     for name in sorted({k.rsplit(".", 1)[0] for k in t if k.startswith("net.")}, key=lambda s: int(s.split(".")[1])):
-        if f"{name}.gamma" in t:
-            gamma, beta = t[f"{name}.gamma"].requires_grad_(), t[f"{name}.beta"].requires_grad_()
+        if f"{name}.running_var" in t:  # BatchNorm: torch's names, or gamma/beta before 2026-12
+            old = f"{name}.gamma" in t
+            gamma = t[f"{name}.gamma" if old else f"{name}.weight"].requires_grad_()
+            beta = t[f"{name}.beta" if old else f"{name}.bias"].requires_grad_()
             layers.append(("bn", gamma, beta))
             params += [gamma, beta]
         elif name in linears:

@@ -47,6 +47,11 @@ PROBE_KEYS = frozenset({
     "probe_dtype", "checkpoint", "checkpoint_group",
     "density_runs", "density_steps", "layer_top_k",
 })
+# The checkpoint file an offline probe or a surface measured: a path, which says nothing the
+# file's inherited configuration (seed included) does not; never distinguishes runs, never in a
+# label. Its group (checkpoint_group, a probe key) does, shown as "step N".
+SOURCE_KEYS = frozenset({"checkpoint"})
+LABEL_VALUE_CHARS = 24  # a longer value in a legend is cut to this many characters
 BN_ORDER = ("none", "custom", "torch", "lp2", "lp1", "lpinf")
 BN_NAMES = {
     "none": "no BN",
@@ -86,6 +91,17 @@ def slug_value(key: str, v) -> str:
     else:
         s = f"{key}{format_value(v)}"
     return re.sub(r"[^A-Za-z0-9._-]+", "-", s).strip("-")
+
+
+def label_value(key: str, v) -> str:
+    """``key=value`` for a legend: a checkpoint group as ``step N``, long values cut short."""
+    if key == "checkpoint_group":
+        m = re.search(r"step_0*(\d+)$", str(v))
+        return f"step {m.group(1)}" if m else f"checkpoint {str(v).rsplit('/', 1)[-1]}"
+    text = format_value(v)
+    if len(text) > LABEL_VALUE_CHARS:
+        text = text[:LABEL_VALUE_CHARS - 1] + "\u2026"
+    return f"{key}={text}"
 
 
 def variant_label(config: dict) -> str:
@@ -250,12 +266,20 @@ SPARE_COLORS = ["black", "navy", "teal", "maroon", "lime", "darkkhaki", "slatebl
 
 def _drop_group(probe: bool) -> Callable[[str], bool]:
     def drop(k):
-        return k in MEASUREMENT_KEYS or k == SEED_KEY or (not probe and k in PROBE_KEYS)
+        return (k in MEASUREMENT_KEYS or k in SOURCE_KEYS or k == SEED_KEY
+                or (not probe and k in PROBE_KEYS))
     return drop
 
 
 def _drop_partition(k: str) -> bool:
-    return k in MEASUREMENT_KEYS or k == SEED_KEY or k in PROBE_KEYS or is_variant_key(k)
+    return (k in MEASUREMENT_KEYS or k in SOURCE_KEYS or k == SEED_KEY or k in PROBE_KEYS
+            or is_variant_key(k))
+
+
+def measurement(r: Run) -> str:
+    """What a run file measured, as far as naming goes: ``training`` (train and online-probe
+    files both trained), ``offline probe`` or ``surface`` (plots.runs.Run.kind)."""
+    return "training" if r.kind in ("train", "online probe") else r.kind
 
 
 def varying_keys(configs: Sequence[dict], keep: Callable[[str], bool]) -> list[str]:
@@ -276,7 +300,10 @@ def organise(runs: Sequence[Run], probe: bool = False, context: Sequence[Run] | 
     runs whose differences name the sets (default `runs`), so that a family drawn from a subset
     of the files uses the same file names as the others.
     """
-    context = list(context) if context is not None else list(runs)
+    # Only files that measured what `runs` measured name the sets: a surface file's settings
+    # say nothing of the training figures' sets (and would lengthen their names).
+    kinds = {measurement(r) for r in runs}
+    context = [r for r in (context if context is not None else runs) if measurement(r) in kinds]
     drop_g = _drop_group(probe)
 
     def cluster(cfg):
@@ -340,7 +367,7 @@ def _label_groups(groups: list) -> None:
     used = set()
     for g in sorted(groups, key=lambda g: variant_order(g.config)):
         label = variant_label(g.config)
-        extras = [f"{k}={format_value(g.config.get(k))}" for k in extra_keys]
+        extras = [label_value(k, g.config.get(k)) for k in extra_keys]
         if extras:
             label += ", " + ", ".join(extras)
         if any(r.status == "diverged" for r in g.runs):

@@ -61,13 +61,21 @@ def step_size_note(g: Group) -> str:
     return f"s \u2208 [{format_value(float(s.min()))}, {format_value(float(s.max()))}], {len(s)} sizes"
 
 
+def band_label(g: Group) -> str:
+    """What the band of draw_range_band is: with one seed, min..max over the step sizes s; with
+    several, the seed mean of the minima to the seed mean of the maxima (no sd is drawn)."""
+    if g.n > 1:
+        return f"{g.label} (band: mean of minima to mean of maxima, {g.n} seeds)"
+    return f"{g.label} (seed {g.first.seed}; band: min..max over s)"
+
+
 def draw_range_band(ax, g: Group, path: str):
     lo = g.series(range_series(path, "min"))
     hi = g.series(range_series(path, "max"))
     if lo is None or hi is None:
         return None
     note = step_size_note(g)
-    label = g.legend + (f"; {note}" if note else "")
+    label = band_label(g) + (f"; {note}" if note else "")
     return style.draw_range(ax, lo.x, lo.mean, hi.mean, g, label)
 
 

@@ -8,6 +8,7 @@ line each). Above the families; below the command line (plots.cli).
 
 from __future__ import annotations
 
+import os
 import sys
 import traceback
 from dataclasses import dataclass
@@ -38,8 +39,17 @@ def plan_all(runs: Sequence[Run], notice: Callable[[str], None],
     """(figure name, make_figure) of every family's figures for `runs`."""
     plan = []
     for fam in families:
-        plan += MODULES[fam].plan(runs, notice, context=runs)
+        try:
+            plan += MODULES[fam].plan(runs, notice, context=runs)
+        except Exception as e:  # one family that cannot plan must not stop the others
+            notice(f"error {fam}: {one_line(e)}")
     return plan
+
+
+def one_line(e: BaseException) -> str:
+    """``Type: message`` on one line (a multi-line message joined), for the notices."""
+    text = " ".join(str(e).split())
+    return f"{type(e).__name__}: {text}" if text else type(e).__name__
 
 
 def render(plan: Sequence[tuple], out_dir: str, notice: Callable[[str], None],
@@ -57,10 +67,19 @@ def render(plan: Sequence[tuple], out_dir: str, notice: Callable[[str], None],
             if strict:
                 raise
             failed += 1
-            notice(f"error {name}: {type(e).__name__}: {e}")
-            traceback.print_exc(file=sys.stderr)
+            # One line, as every other notice; BNL_PLOTS_TRACEBACK=1 adds the traceback.
+            notice(f"error {name}: {one_line(e)}")
+            if os.environ.get("BNL_PLOTS_TRACEBACK"):
+                traceback.print_exc(file=sys.stderr)
             continue
-        paths = style.save(fig, out_dir, name, formats)
+        try:
+            paths = style.save(fig, out_dir, name, formats)
+        except Exception as e:
+            if strict:
+                raise
+            failed += 1
+            notice(f"error {name}: {one_line(e)}")
+            continue
         written += paths
         if report:
             report(f"wrote {' '.join(paths)}")

@@ -105,6 +105,17 @@ class Run:
     def __repr__(self):
         return f"Run({self.path!r})"
 
+    @property
+    def kind(self) -> str:
+        """What the file measured: ``surface`` (/surface), ``offline probe`` (/probes of a
+        checkpoint: root attribute checkpoint_file), ``online probe`` (/probes during training)
+        or ``train``."""
+        if self.has(S.SURFACE):
+            return "surface"
+        if self.has(S.PROBES):
+            return "offline probe" if S.CHECKPOINT_FILE in self.attrs else "online probe"
+        return "train"
+
     # existence -------------------------------------------------------------------------------
     def has(self, name: str) -> bool:
         """A group or a dataset with at least one row."""
@@ -198,6 +209,8 @@ def load_runs(paths: Iterable[str], notice: Callable[[str], None] = default_noti
             runs.append(Run(p))
         except RunFileError as e:
             notice(f"skip file {p}: {e}")
+        except Exception as e:  # a file damaged in a way the reader did not foresee: one line
+            notice(f"skip file {p}: {type(e).__name__}: {' '.join(str(e).split())}")
     return runs
 
 

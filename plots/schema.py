@@ -180,8 +180,10 @@ ICS_LAYERS = _attribute(ICS, "layers")  # the column names of l2 and cos
 
 CHECKPOINTS = _group("checkpoints")
 # Tensors in a checkpoint are named by the model's state_dict (net.1.running_mean), not by the
-# schema; these suffixes mark a normalisation layer's tensors.
-NORM_TENSOR_SUFFIXES = ("gamma", "beta", "running_mean", "running_var")
+# schema; these suffixes mark a normalisation layer's tensors (BatchNorm's weight and bias carry
+# torch's names, so a 1-D weight marks one too; gamma and beta: LpNorm, and BatchNorm in files
+# written before 2026-12).
+NORM_TENSOR_SUFFIXES = ("gamma", "beta", "running_mean", "running_var", "num_batches_tracked")
 WEIGHT_TENSOR_SUFFIX = "weight"
 
 # ---------------------------------------------------------------------------------------------

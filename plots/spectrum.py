@@ -9,9 +9,12 @@
                              needs ``--trace-samples`` > 0
 - spectrum_density_<set>     Hessian eigenvalue density by stochastic Lanczos quadrature
                              (``/density``), Gaussian-smoothed, log scale, at the first, middle
-                             and last probe step; needs ``--density-runs`` and ``--density-steps``
+                             and last probe step (each group at its own steps when they differ,
+                             e.g. offline probes of checkpoints at different steps share a
+                             panel); needs ``--density-runs`` and ``--density-steps``
 - spectrum_layers_<set>      lambda_max of each layer's diagonal Hessian block
-                             (``layer_eigvals[:, b, 0]``) against step, one panel per layer;
+                             (``layer_eigvals[:, b, 0]``) against step, one panel per layer
+                             (runs probed once, offline: one panel, the blocks side by side);
                              needs ``--layer-top-k`` > 0
 
 Non-converged eigenvalues are NaN in the file and appear as gaps.
@@ -22,6 +25,7 @@ Command line: ``python3 -m plots.spectrum RUN.h5 ... --out DIR``.
 from __future__ import annotations
 
 import sys
+import warnings
 
 import numpy as np
 
@@ -170,22 +174,44 @@ def _density_row(r: Run, step: int):
     return r.get(S.DENSITY_NODES)[i[-1]], r.get(S.DENSITY_WEIGHTS)[i[-1]]
 
 
+def _picks(steps) -> list[int]:
+    """The first, middle and last of `steps` (fewer when they coincide)."""
+    steps = np.unique(np.asarray(steps))
+    return sorted({int(steps[0]), int(steps[len(steps) // 2]), int(steps[-1])}) if steps.size else []
+
+
+def _density_picks(cset: ComparisonSet) -> tuple[dict, bool]:
+    """{id(group): its picked steps}, and whether every group has the same ones. Groups are
+    picked by their own steps, so that probes of checkpoints at different steps (no BN at 50,
+    BN at 100) share one panel rather than each getting their own."""
+    picks = {}
+    for g in cset.groups:
+        steps = [np.asarray(r.get(S.DENSITY_STEP)) for r in g.runs if r.has(S.DENSITY_STEP)]
+        picks[id(g)] = _picks(np.concatenate(steps)) if steps else []
+    drawn = [p for p in picks.values() if p]
+    return picks, all(p == drawn[0] for p in drawn)
+
+
 @style.styled
 def density(cset: ComparisonSet):
-    """SLQ eigenvalue density at the first, middle and last probe step, groups overlaid."""
+    """SLQ eigenvalue density at the first, middle and last probe step, groups overlaid (each
+    group at its own steps when they differ, e.g. offline probes of different checkpoints)."""
     have = [r for r in cset.runs if r.has(S.DENSITY_STEP)]
     if not have:
         raise SkipFigure(f"no run has /{S.DENSITY} (probe --density-runs K --density-steps M)")
-    steps = np.unique(np.concatenate([np.asarray(r.get(S.DENSITY_STEP)) for r in have]))
-    picks = sorted({int(steps[0]), int(steps[len(steps) // 2]), int(steps[-1])})
-    fig, axes = style.new_figure(1, len(picks), width=5.2, height=4.0)
-    for ax, step in zip(axes[0], picks):
-        rows = {id(g): [x for x in (_density_row(r, step) for r in g.runs) if x is not None]
-                for g in cset.groups}
+    picks, common = _density_picks(cset)
+    npanels = max(len(p) for p in picks.values())
+    names = ["first probe", "middle probe", "last probe"] if npanels == 3 else ["first probe", "last probe"]
+    fig, axes = style.new_figure(1, npanels, width=5.2 if npanels > 1 else 6.4, height=4.0)
+    for j, ax in enumerate(axes[0]):
+        # The step each group shows in this panel: its j-th pick (its last when it has fewer).
+        at = {id(g): picks[id(g)][min(j, len(picks[id(g)]) - 1)] for g in cset.groups if picks[id(g)]}
+        rows = {id(g): [x for x in (_density_row(r, at[id(g)]) for r in g.runs) if x is not None]
+                for g in cset.groups if id(g) in at}
         finite = [n[np.isfinite(n)] for rs in rows.values() for n, _ in rs]
         finite = np.concatenate(finite) if finite else np.array([])
         if finite.size == 0:
-            style.message_panel(ax, f"no finite density at step {step}")
+            style.message_panel(ax, "no finite density")
             continue
         lo, hi = float(finite.min()), float(finite.max())
         span = max(hi - lo, 1e-12 * max(1.0, abs(hi)))
@@ -193,20 +219,24 @@ def density(cset: ComparisonSet):
         grid = np.linspace(lo - 0.05 * span, hi + 0.05 * span, 2000)
         peak = 0.0
         for g in cset.groups:
-            rs = rows[id(g)]
+            rs = rows.get(id(g), [])
             if not rs:
                 continue
+            step = at[id(g)]
             phi = np.mean([smoothed_density(n, w, grid, sigma) for n, w in rs], axis=0)
             peak = max(peak, float(phi.max()))
             label = g.legend if len(rs) == g.n else f"{g.label} ({len(rs)} of {g.n} seeds)"
+            if not common:
+                label += f", step {step}"
             (line,) = ax.plot(grid, phi, color=g.color, linestyle=g.linestyle, linewidth=1.3,
                               label=label)
             line.set_gid(f"density:{g.legend}:{step}")
         if peak > 0:
             ax.set_yscale("log")
             ax.set_ylim(peak * DENSITY_FLOOR, peak * 3)
+        where = f"step {next(iter(at.values()))}" if common else (names[j] if npanels > 1 else "each at its step")
         label_panel(ax, "eigenvalue", "density (smoothed)",
-                    f"step {step} (\u03c3 = {format_value(round(sigma, 6))})", fontsize="x-small")
+                    f"{where} (\u03c3 = {format_value(round(sigma, 6))})", fontsize="x-small")
     return style.finish(fig, f"Hessian eigenvalue density (SLQ) \u2014 {cset.title}")
 
 
@@ -226,9 +256,51 @@ def _layer_roles(r: Run):
     return roles
 
 
+def _one_step(r: Run) -> bool:
+    """A run probed once (an offline probe of one checkpoint)."""
+    return r.has(S.PROBES_STEP) and len(r.get(S.PROBES_STEP)) == 1
+
+
+def _layer_value(r: Run, role: str) -> float:
+    """lambda_max of `role`'s block at r's last probe; NaN when r has no such block."""
+    where = _layer_roles(r).get(role)
+    if where is None:
+        return float("nan")
+    return float(np.asarray(r.get(S.PROBES_LAYER_EIGVALS), float)[-1, where[0], 0])
+
+
+def layer_lambda_max_once(cset: ComparisonSet, have: list, order: list):
+    """Runs probed once: every block in one panel (x = the block's role), one marker line per
+    group (seed mean, +-1 sd bars with several seeds), so BN and no BN share the axes."""
+    fig, axes = style.new_figure(1, 1, width=max(6.0, 0.9 * len(order) + 3), height=4.4)
+    ax = axes[0, 0]
+    x = np.arange(len(order), dtype=float)
+    groups = [g for g in cset.groups if any(r in have for r in g.runs)]
+    width = 0.5 / max(1, len(groups))
+    for i, g in enumerate(groups):
+        runs = [r for r in g.runs if r in have]
+        vals = np.array([[_layer_value(r, role) for role in order] for r in runs])
+        with warnings.catch_warnings():  # a block this model lacks is NaN in every seed
+            warnings.simplefilter("ignore", RuntimeWarning)
+            mean = np.nanmean(vals, axis=0)
+            sd = np.nanstd(vals, axis=0, ddof=1) if len(runs) > 1 else None
+        steps = sorted({int(r.get(S.PROBES_STEP)[-1]) for r in runs})
+        label = f"{g.legend}, step {', '.join(map(str, steps))}"
+        xs = x + (i - (len(groups) - 1) / 2) * width
+        line = ax.errorbar(xs, mean, yerr=sd, color=g.color, linestyle=g.linestyle, marker="o",
+                           markersize=5, linewidth=1.0, capsize=3, label=label)
+        line.lines[0].set_gid(f"layers:{g.legend}")
+    ax.set_xticks(x)
+    ax.set_xticklabels(order)
+    label_panel(ax, "block (layer i = i-th Linear/Conv, norm i = i-th BN)", "\u03bb_max of the block",
+                "top eigenvalue of each diagonal Hessian block", fontsize="x-small")
+    return style.finish(fig, f"per-layer \u03bb_max (diagonal Hessian blocks) \u2014 {cset.title}")
+
+
 @style.styled
 def layer_lambda_max(cset: ComparisonSet):
-    """Top eigenvalue of each layer's diagonal Hessian block against step."""
+    """Top eigenvalue of each layer's diagonal Hessian block against step (one panel per
+    block); for runs probed once, every block in one panel (layer_lambda_max_once)."""
     have = [r for r in cset.runs if r.has(S.PROBES_LAYER_EIGVALS)]
     if not have:
         raise SkipFigure(f"no run has /{S.PROBES_LAYER_EIGVALS} (probe --layer-top-k 0)")
@@ -237,6 +309,8 @@ def layer_lambda_max(cset: ComparisonSet):
         for role, (_, name) in _layer_roles(r).items():
             roles.setdefault(role, set()).add(name)
     order = sorted(roles, key=lambda k: (k.startswith("norm"), int(k.split()[1])))
+    if all(_one_step(r) for r in have):
+        return layer_lambda_max_once(cset, have, order)
     ncols = min(3, len(order))
     nrows = (len(order) + ncols - 1) // ncols
     fig, axes = style.new_figure(nrows, ncols, width=4.6, height=3.4)

@@ -115,13 +115,23 @@ def message_panel(ax, text: str) -> None:
     ax.grid(False)
 
 
+MAX_NAME = 80  # characters of a figure's file name, extension aside
+
+
+def short_name(name: str, limit: int = MAX_NAME) -> str:
+    """`name` when at most `limit` characters; else its first characters and a hash of the whole
+    (12 hex digits), `limit` characters in all: names built from many runs' differing settings
+    stay readable in a listing, distinct and stable."""
+    if len(name) <= limit:
+        return name
+    return name[:limit - 13].rstrip("-_.") + "-" + hashlib.sha1(name.encode()).hexdigest()[:12]
+
+
 def save(fig: Figure, out_dir: str, name: str, formats: Sequence[str] = FORMATS) -> list[str]:
-    """Writes out_dir/name.<fmt> for each format and closes the figure; returns the paths."""
+    """Writes out_dir/name.<fmt> for each format (name shortened by short_name) and closes the
+    figure; returns the paths."""
     os.makedirs(out_dir, exist_ok=True)
-    if len(name) > 180:
-        # Names built from many runs' differing settings can pass the file system's 255-byte
-        # limit; a hash of the whole name keeps the shortened ones distinct and stable.
-        name = name[:160].rstrip("-_.") + "-" + hashlib.sha1(name.encode()).hexdigest()[:12]
+    name = short_name(name)
     paths = []
     with matplotlib.rc_context(RC):
         for fmt in formats:

@@ -6,6 +6,7 @@
 #include "bnlandscape/cli/surface_options.h"
 #include "bnlandscape/io/checkpoint.h"
 #include "bnlandscape/io/run_reader.h"
+#include "bnlandscape/record/legacy_tensor_names.h"
 #include "bnlandscape/record/schema_names.h"
 #include "bnlandscape/models/classifier.h"
 #include "bnlandscape/train/config.h"
@@ -21,7 +22,7 @@ const char* const kSurfaceAxes[2] = {"x", "y"};
 
 Direction read_direction(const std::string& file, const std::string& prefix, const std::vector<std::string>& names,
                          const std::vector<torch::Tensor>& params, const std::string& option) {
-  const auto stored = io::read_tensor_group(file, prefix);
+  const auto stored = record::read_model_tensors(file, prefix);
   Direction d;
   for (std::size_t i = 0; i < names.size(); ++i) {
     const auto it = std::find_if(stored.begin(), stored.end(), [&](const auto& p) { return p.first == names[i]; });

@@ -298,12 +298,12 @@ BatchNormImpl::BatchNormImpl(const BatchNormOptions& options_) : options(options
 void BatchNormImpl::reset() {
   TORCH_CHECK(options.num_features() > 0, "BatchNorm: expected num_features > 0, got ",
               options.num_features());
-  const bool t = options.torch_names();
-  gamma = register_parameter(t ? "weight" : "gamma", torch::ones({options.num_features()}));
-  beta = register_parameter(t ? "bias" : "beta", torch::zeros({options.num_features()}));
+  // torch.nn.BatchNorm's names and registration order, so state dicts match key for key.
+  gamma = register_parameter("weight", torch::ones({options.num_features()}));
+  beta = register_parameter("bias", torch::zeros({options.num_features()}));
   running_mean = register_buffer("running_mean", torch::zeros({options.num_features()}));
   running_var = register_buffer("running_var", torch::ones({options.num_features()}));
-  if (t) num_batches_tracked = register_buffer("num_batches_tracked", torch::zeros({}, torch::kLong));
+  num_batches_tracked = register_buffer("num_batches_tracked", torch::zeros({}, torch::kLong));
 }
 
 torch::Tensor BatchNormImpl::forward(const torch::Tensor& x) {
@@ -334,7 +334,7 @@ torch::Tensor BatchNormImpl::forward(const torch::Tensor& x) {
     const double unbias = static_cast<double>(count) / static_cast<double>(count - 1);
     running_mean.mul_(1.0 - m).add_(out[1].to(running_mean.scalar_type()), m);
     running_var.mul_(1.0 - m).add_(out[2].to(running_var.scalar_type()), m * unbias);
-    if (num_batches_tracked.defined()) num_batches_tracked.add_(1);
+    num_batches_tracked.add_(1);
   }
   return out[0];
 }
@@ -344,8 +344,7 @@ void BatchNormImpl::pretty_print(std::ostream& stream) const {
          << ", momentum=" << options.momentum()
          << ", spatial=" << (options.spatial() ? "true" : "false")
          << ", backward=" << name_of(options.backward())
-         << ", eval_stats=" << name_of(options.eval_stats())
-         << (options.torch_names() ? ", torch_names=true" : "") << ")";
+         << ", eval_stats=" << name_of(options.eval_stats()) << ")";
 }
 
 void BatchNormImpl::set_update_running_stats(bool on) { update_running_stats_ = on; }

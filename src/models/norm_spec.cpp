@@ -31,7 +31,7 @@ BnEvalStats parse_bn_eval(const std::string& s) {
   throw std::invalid_argument("bn-eval: expected running or batch, got \"" + s + "\"");
 }
 
-torch::nn::AnyModule NormSpec::make(std::int64_t features, bool spatial, bool torch_names) const {
+torch::nn::AnyModule NormSpec::make(std::int64_t features, bool spatial) const {
   switch (kind) {
     case NormKind::Custom:
       return torch::nn::AnyModule(BatchNorm(BatchNormOptions(features)
@@ -39,8 +39,7 @@ torch::nn::AnyModule NormSpec::make(std::int64_t features, bool spatial, bool to
                                                 .momentum(momentum)
                                                 .spatial(spatial)
                                                 .backward(backward)
-                                                .eval_stats(eval_stats)
-                                                .torch_names(torch_names)));
+                                                .eval_stats(eval_stats)));
     case NormKind::Torch:
       if (spatial)
         return torch::nn::AnyModule(torch::nn::BatchNorm2d(

@@ -85,7 +85,7 @@ void VGGImpl::reset() {
     }
     const std::int64_t c = vgg_width(v, o.width_mult());
     features->push_back(torch::nn::Conv2d(torch::nn::Conv2dOptions(ch, c, 3).padding(1)));
-    if (o.norm().enabled()) features->push_back(o.norm().make(c, /*spatial=*/true, /*torch_names=*/true));
+    if (o.norm().enabled()) features->push_back(o.norm().make(c, /*spatial=*/true));
     features->push_back(torch::nn::ReLU());
     ch = c;
   }

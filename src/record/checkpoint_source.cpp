@@ -9,6 +9,7 @@
 #include "bnlandscape/io/checkpoint.h"
 #include "bnlandscape/io/run_reader.h"
 #include "bnlandscape/models/classifier.h"
+#include "bnlandscape/record/legacy_tensor_names.h"
 #include "bnlandscape/train/config.h"
 
 namespace bnl::record {
@@ -58,7 +59,7 @@ void adopt_config(train::TrainConfig& cfg, const std::vector<std::pair<std::stri
 
 void load_checkpoint(models::Classifier& model, const CheckpointSource& src, const std::string& arch,
                      const std::string& bn) {
-  const auto tensors = io::read_tensor_group(src.file, src.group);
+  const auto tensors = read_model_tensors(src.file, src.group);
   torch::NoGradGuard no_grad;
   auto params = model.named_parameters();
   auto buffers = model.named_buffers();

@@ -4,6 +4,7 @@
 
 #include "bnlandscape/io/checkpoint.h"
 #include "bnlandscape/io/run_file.h"
+#include "bnlandscape/record/legacy_tensor_names.h"
 #include "bnlandscape/record/schema_names.h"
 #include "bnlandscape/train/config.h"
 
@@ -33,7 +34,7 @@ ResumeInfo read_resume_point(const std::string& path) {
   // written before commits were atomic) is passed over for the one before it.
   for (auto g = groups.rbegin(); g != groups.rend(); ++g) {
     try {
-      r.weights = io::read_tensor_group(path, *g);
+      r.weights = read_model_tensors(path, *g);
       r.state = io::read_tensor_group(path, *g + "/" + names::kCheckpointState);
       const auto step = r.find_state("step");
       if (!step.defined()) throw io::IoError(*g + "/_state has no 'step'");

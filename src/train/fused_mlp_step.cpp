@@ -135,6 +135,7 @@ double FusedMlpStep::forward_backward(const torch::Tensor& x, const torch::Tenso
           rm[j] = static_cast<float>((1.0 - m) * rm[j] + m * static_cast<float>(mean[j]));
           rv[j] = static_cast<float>((1.0 - m) * rv[j] + m * unbias * static_cast<float>(var[j]));
         }
+        bn.num_batches_tracked.add_(1);
       }
       // `v < 0` is false for NaN: a NaN passes, as in torch.relu.
       const std::int64_t n = b * layer.out;

@@ -71,7 +71,8 @@ w = t["checkpoints/step_0000008"]
 norms = []
 for axis in ("x", "y"):
     d = g["directions/" + axis]
-    assert set(d.keys()) == set(k for k in w if isinstance(w[k], h5py.Dataset) and "running" not in k), (list(d), list(w))
+    params = set(k for k in w if isinstance(w[k], h5py.Dataset) and "running" not in k and "num_batches" not in k)
+    assert set(d.keys()) == params, (list(d), list(w))
     sq = 0.0
     for k in d:
         dv, wv = d[k][()].astype(np.float64), w[k][()].astype(np.float64)

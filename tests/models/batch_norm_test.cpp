@@ -518,18 +518,47 @@ TEST(BatchNorm, ParameterAndBufferNames) {
   std::vector<std::string> params, buffers;
   for (const auto& p : bn->named_parameters()) params.push_back(p.key());
   for (const auto& b : bn->named_buffers()) buffers.push_back(b.key());
-  EXPECT_EQ(params, (std::vector<std::string>{"gamma", "beta"}));
-  EXPECT_EQ(buffers, (std::vector<std::string>{"running_mean", "running_var"}));
+  EXPECT_EQ(params, (std::vector<std::string>{"weight", "bias"}));
+  EXPECT_EQ(buffers, (std::vector<std::string>{"running_mean", "running_var", "num_batches_tracked"}));
   EXPECT_TRUE(torch::equal(bn->gamma, torch::ones({7})));
   EXPECT_TRUE(torch::equal(bn->beta, torch::zeros({7})));
   EXPECT_TRUE(torch::equal(bn->running_mean, torch::zeros({7})));
   EXPECT_TRUE(torch::equal(bn->running_var, torch::ones({7})));
+  EXPECT_EQ(bn->num_batches_tracked.scalar_type(), torch::kLong);
+  EXPECT_EQ(bn->num_batches_tracked.dim(), 0);
 
+  // Key for key (names, order, shapes, dtypes) the state of libtorch's BatchNorm1d, whose names
+  // are torch.nn's, so a state dict of ours loads into PyTorch with strict=True.
   torch::nn::Sequential net(torch::nn::Linear(3, 7), BatchNorm(BatchNormOptions(7)));
-  std::set<std::string> keys;
-  for (const auto& p : net->named_parameters()) keys.insert(p.key());
-  EXPECT_EQ(keys.count("1.gamma"), 1u);
-  EXPECT_EQ(keys.count("1.beta"), 1u);
+  torch::nn::Sequential ref(torch::nn::Linear(3, 7), torch::nn::BatchNorm1d(7));
+  auto state = [](const torch::nn::Module& m) {
+    std::vector<std::string> out;
+    for (const auto& p : m.named_parameters()) out.push_back(p.key() + c10::str(p.value().sizes()) + c10::str(p.value().scalar_type()));
+    for (const auto& b : m.named_buffers()) out.push_back(b.key() + c10::str(b.value().sizes()) + c10::str(b.value().scalar_type()));
+    return out;
+  };
+  EXPECT_EQ(state(*net), state(*ref));
+}
+
+TEST(BatchNorm, NumBatchesTrackedCountsRunningStatisticUpdates) {
+  torch::manual_seed(4);
+  BatchNorm bn(BatchNormOptions(3));
+  torch::nn::BatchNorm1d ref(3);
+  const auto x = torch::randn({5, 3});
+  for (int i = 0; i < 3; ++i) {
+    bn(x);
+    ref(x);
+  }
+  EXPECT_EQ(bn->num_batches_tracked.item<std::int64_t>(), 3);
+  EXPECT_TRUE(torch::equal(bn->num_batches_tracked, ref->num_batches_tracked));
+  // The momentum stays ours (torch would use it too with momentum=0.1): the count changes no number.
+  expect_close(bn->running_var, ref->running_var, 1e-6, 1e-6, "running_var after 3 updates");
+  bn->eval();
+  bn(x);
+  bn->train();
+  bn->set_update_running_stats(false);
+  bn(x);
+  EXPECT_EQ(bn->num_batches_tracked.item<std::int64_t>(), 3);  // neither eval nor a probe counts
 }
 
 TEST(BatchNorm, CloneCopiesStateIndependently) {

@@ -51,9 +51,9 @@ TEST(Models, ParameterCountsMatchTheOriginalStudy) {
 
 TEST(Models, MlpNamesAreTheStateDictKeys) {
   auto with_bn = param_names(*make_model(spec("mlp", 1, 28, NormKind::Custom)));
-  std::vector<std::string> expect{"net.0.weight", "net.0.bias",  "net.1.gamma",  "net.1.beta",
-                                  "net.3.weight", "net.3.bias",  "net.4.gamma",  "net.4.beta",
-                                  "net.6.weight", "net.6.bias",  "net.7.gamma",  "net.7.beta",
+  std::vector<std::string> expect{"net.0.weight", "net.0.bias",  "net.1.weight",  "net.1.bias",
+                                  "net.3.weight", "net.3.bias",  "net.4.weight",  "net.4.bias",
+                                  "net.6.weight", "net.6.bias",  "net.7.weight",  "net.7.bias",
                                   "net.9.weight", "net.9.bias"};
   EXPECT_EQ(with_bn, expect);
   auto without = param_names(*make_model(spec("mlp", 1, 28, NormKind::None)));
@@ -63,7 +63,10 @@ TEST(Models, MlpNamesAreTheStateDictKeys) {
   auto model = make_model(spec("mlp", 1, 28, NormKind::Custom));
   std::vector<std::string> buffers;
   for (const auto& b : model->named_buffers()) buffers.push_back(b.key());
-  EXPECT_EQ(buffers.front(), "net.1.running_mean");
+  // torch.nn.BatchNorm1d's buffers, in its order.
+  EXPECT_EQ(std::vector<std::string>(buffers.begin(), buffers.begin() + 3),
+            (std::vector<std::string>{"net.1.running_mean", "net.1.running_var", "net.1.num_batches_tracked"}));
+  EXPECT_EQ(model->named_buffers()["net.1.num_batches_tracked"].scalar_type(), torch::kLong);
   EXPECT_EQ(model->layer_names(), (std::vector<std::string>{"net.0", "net.1", "net.3", "net.4", "net.6", "net.7", "net.9"}));
   EXPECT_EQ(model->weight_layer_names(), (std::vector<std::string>{"net.0", "net.3", "net.6", "net.9"}));
 }
@@ -74,15 +77,15 @@ TEST(Models, ConvMlpNamesAreTheStateDictKeys) {
   EXPECT_EQ(names[0], "conv.0.weight");
   EXPECT_EQ(names[2], "conv.3.weight");
   EXPECT_EQ(names[4], "mlp.0.weight");
-  EXPECT_EQ(names[6], "mlp.1.gamma");
+  EXPECT_EQ(names[6], "mlp.1.weight");
   auto s = spec("cnn", 1, 28, NormKind::Custom);
   s.placement = BnPlacement::All;
   auto all = param_names(*make_model(s));
-  EXPECT_EQ(all[2], "conv.1.gamma");
+  EXPECT_EQ(all[2], "conv.1.weight");
   EXPECT_EQ(all[4], "conv.4.weight");
   s.placement = BnPlacement::Conv;
   auto conv_only = param_names(*make_model(s));
-  EXPECT_EQ(std::count_if(conv_only.begin(), conv_only.end(), [](const std::string& n) { return n.rfind("mlp.", 0) == 0 && n.find("gamma") != std::string::npos; }), 0);
+  EXPECT_EQ(std::count_if(conv_only.begin(), conv_only.end(), [](const std::string& n) { return n.rfind("mlp.1.", 0) == 0; }), 0);
 }
 
 TEST(Models, PyTorchDefaultInitialisation) {
@@ -96,10 +99,10 @@ TEST(Models, PyTorchDefaultInitialisation) {
       EXPECT_GT(p.abs().max().item<double>(), 0.95 * bound);  // uniform fills the interval
       EXPECT_NEAR(p.mean().item<double>(), 0.0, 0.05 * bound);
     }
-    if (item.key() == "net.1.gamma") {
+    if (item.key() == "net.1.weight") {
       EXPECT_TRUE(torch::equal(p, torch::ones_like(p)));
     }
-    if (item.key() == "net.1.beta") {
+    if (item.key() == "net.1.bias") {
       EXPECT_TRUE(torch::equal(p, torch::zeros_like(p)));
     }
   }

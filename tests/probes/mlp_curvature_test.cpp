@@ -38,9 +38,17 @@ Case make_case(models::NormKind norm, bool train_mode, std::uint64_t seed) {
   models::set_running_stats_updates(*c.model, false);
   {
     torch::NoGradGuard no_grad;
-    for (auto& item : c.model->named_parameters())
-      if (item.key().find("gamma") != std::string::npos) item.value().copy_(1.0 + 0.4 * torch::randn_like(item.value()));
-      else if (item.key().find("beta") != std::string::npos) item.value().copy_(0.3 * torch::randn_like(item.value()));
+    // A normalisation layer's gamma and beta: "weight" and "bias" (torch's names) of BatchNorm,
+    // "gamma" and "beta" of LpNorm; told from a Linear's by the running statistics beside them.
+    const auto buffers = c.model->named_buffers();
+    for (auto& item : c.model->named_parameters()) {
+      const auto& key = item.key();
+      const auto layer = key.substr(0, key.rfind('.'));
+      if (!buffers.contains(layer + ".running_mean")) continue;
+      const auto leaf = key.substr(key.rfind('.') + 1);
+      if (leaf == "weight" || leaf == "gamma") item.value().copy_(1.0 + 0.4 * torch::randn_like(item.value()));
+      else item.value().copy_(0.3 * torch::randn_like(item.value()));
+    }
     for (auto& item : c.model->named_buffers())
       if (item.key().find("running_mean") != std::string::npos) item.value().copy_(0.5 * torch::randn_like(item.value()));
       else if (item.key().find("running_var") != std::string::npos) item.value().copy_(0.5 + torch::rand_like(item.value()));

@@ -113,9 +113,12 @@ TEST(FusedMlpStep, LossLogitsAndGradientsEqualAutograd) {
     {
       // Trained-looking BN parameters and running statistics rather than the initial 1 and 0.
       torch::NoGradGuard no_grad;
-      for (auto& b : model->buffers()) b.uniform_(0.5, 1.5);
+      for (auto& b : model->buffers())
+        if (b.is_floating_point()) b.uniform_(0.5, 1.5);  // not num_batches_tracked (int64)
+      // A BN layer's weight and bias (torch's names): the parameters of a module with a running_var.
+      const auto buffers = model->named_buffers();
       for (auto& item : model->named_parameters())
-        if (item.key().find("gamma") != std::string::npos || item.key().find("beta") != std::string::npos)
+        if (buffers.contains(item.key().substr(0, item.key().rfind('.')) + ".running_var"))
           item.value().uniform_(-1.0, 1.5);
     }
     train::FusedMlpStep step(*model);

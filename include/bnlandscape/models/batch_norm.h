@@ -35,25 +35,24 @@ struct BatchNormOptions {
   TORCH_ARG(BnBackward, backward) = BnBackward::Exact;
   /// Statistics used by eval-mode forwards.
   TORCH_ARG(BnEvalStats, eval_stats) = BnEvalStats::Running;
-  /// false: parameters "gamma", "beta" (the original study's names). true: torch.nn.BatchNorm's
-  /// names, parameters "weight", "bias" and a third buffer "num_batches_tracked" (int64 scalar,
-  /// +1 per running-statistics update), so state-dict keys equal torchvision's (VGG).
-  TORCH_ARG(bool, torch_names) = false;
 };
 
 /// Batch normalisation y = gamma * (x - mu) / sqrt(var + eps) + beta over channel dimension 1.
 /// Training mode: mu, var are the batch mean and biased variance per channel (over N, or N, H, W
 /// when spatial), computed by batch_norm_train, and running_mean / running_var move towards the
 /// batch mean and the unbiased batch variance with `momentum`, exactly as torch::nn::BatchNorm1d
-/// / BatchNorm2d do. Eval mode: see BnEvalStats.
+/// / BatchNorm2d do. Eval mode: see BnEvalStats. Parameters and buffers carry torch.nn's names
+/// (weight, bias, running_mean, running_var, num_batches_tracked), so a model's state dict loads
+/// into the PyTorch equivalent built from torch.nn.BatchNorm1d / BatchNorm2d.
 class BatchNormImpl : public torch::nn::Cloneable<BatchNormImpl> {
  public:
   /// Builds the layer and calls reset().
   explicit BatchNormImpl(const BatchNormOptions& options);
 
-  /// Registers parameters "gamma" (ones [C]) and "beta" (zeros [C]) and buffers
-  /// "running_mean" (zeros [C]) and "running_var" (ones [C]); with options.torch_names() the
-  /// parameters are "weight" and "bias" and a buffer "num_batches_tracked" (0, int64 []) follows.
+  /// Registers, under torch.nn.BatchNorm's names, parameters "weight" (gamma, ones [C]) and
+  /// "bias" (beta, zeros [C]) and buffers "running_mean" (zeros [C]), "running_var" (ones [C])
+  /// and "num_batches_tracked" (0, int64 []). Checkpoints written before 2026-12 name the
+  /// parameters "gamma" and "beta" and lack the counter: record/legacy_tensor_names.h maps them.
   void reset() override;
 
   /// y of the same shape as x: x is [N, C] (or [N, C, H, W] when options.spatial()).
@@ -75,16 +74,17 @@ class BatchNormImpl : public torch::nn::Cloneable<BatchNormImpl> {
   /// num_features takes effect only through reset().
   BatchNormOptions options;
 
-  /// Scale per channel, [C]; parameter "gamma".
+  /// Scale gamma per channel, [C]; parameter "weight" (torch's name).
   torch::Tensor gamma;
-  /// Shift per channel, [C]; parameter "beta".
+  /// Shift beta per channel, [C]; parameter "bias" (torch's name).
   torch::Tensor beta;
   /// Running mean per channel, [C]; buffer "running_mean".
   torch::Tensor running_mean;
   /// Running unbiased variance per channel, [C]; buffer "running_var".
   torch::Tensor running_var;
-  /// Running-statistics updates so far, []; buffer "num_batches_tracked", defined only with
-  /// options.torch_names().
+  /// Running-statistics updates so far (int64 []); buffer "num_batches_tracked", +1 per
+  /// training-mode forward that updates the running statistics, as torch counts. Informative
+  /// only: the update factor stays `momentum` (torch's momentum=None average is not offered).
   torch::Tensor num_batches_tracked;
 
  private:

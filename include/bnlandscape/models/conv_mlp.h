@@ -2,7 +2,7 @@
 /// \file
 /// The original study's ConvMLP (models/cnn.py): `conv` = [Conv3x3 pad 1 -> ReLU -> MaxPool 2]
 /// per channel count, flatten, then `mlp` = the MLP's dense head as a plain Sequential
-/// (keys conv.0.weight, conv.3.weight, mlp.0.weight, mlp.1.gamma, ...). The original
+/// (keys conv.0.weight, conv.3.weight, mlp.0.weight, mlp.1.weight, ... as in PyTorch). The original
 /// normalises only the dense head; BnPlacement adds a 2-D BN after each convolution.
 
 #include <cstdint>

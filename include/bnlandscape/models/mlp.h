@@ -2,7 +2,8 @@
 /// \file
 /// The original study's MLP (models/mlp.py): flatten -> [Linear(h) -> BN(h)? -> ReLU] for each
 /// hidden width -> Linear(num_classes), held in a Sequential registered as `net`, so that
-/// parameter names equal the PyTorch state_dict keys (net.0.weight, net.1.gamma, ...).
+/// parameter and buffer names equal the state_dict keys (net.0.weight, net.1.weight,
+/// net.1.running_mean, ...) of the PyTorch nn.Sequential of nn.Linear, nn.BatchNorm1d, nn.ReLU.
 
 #include <cstdint>
 #include <vector>

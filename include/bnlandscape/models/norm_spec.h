@@ -34,9 +34,10 @@ struct NormSpec {
 
   bool enabled() const { return kind != NormKind::None; }
   /// A normalisation layer over `features` channels: [N, features] when !spatial,
-  /// [N, features, H, W] when spatial. With torch_names, our BatchNorm registers torch.nn's
-  /// names (weight, bias, num_batches_tracked; see BatchNormOptions::torch_names).
-  torch::nn::AnyModule make(std::int64_t features, bool spatial, bool torch_names = false) const;
+  /// [N, features, H, W] when spatial. Our BatchNorm carries torch.nn's parameter and buffer
+  /// names (weight, bias, running_mean, running_var, num_batches_tracked); LpNorm, which torch
+  /// lacks, keeps gamma and beta.
+  torch::nn::AnyModule make(std::int64_t features, bool spatial) const;
 };
 
 /// Whether `m` is a normalisation layer (ours, libtorch's BatchNorm1d/2d, or LpNorm): the
