@@ -66,7 +66,7 @@ std::string LandscapeProbe::hvp_engine() const {
   return "mlp-r-operator";
 }
 
-std::string LandscapeProbe::ggn_engine() const { return "autograd"; }
+std::string LandscapeProbe::ggn_engine() const { return hvp_engine(); }
 
 std::vector<LogitsFn> LandscapeProbe::logits_fns(const torch::Tensor& x) {
   // The micro-batches of loss_fn(), one closure each (GgnOperator averages their G_m).
@@ -165,7 +165,7 @@ ProbeRecord LandscapeProbe::measure_copied(std::int64_t step, const torch::Tenso
   // The gradient whose share in the top-k Ritz vectors is measured (topk_share.h).
   const Eigen::VectorXd g = config_.top_k > 0 ? to_eigen(op.gradient()) : Eigen::VectorXd();
   if (curvature_.hessian) measure_hessian(op, g, seed, r);
-  if (curvature_.ggn) measure_ggn(xs, g, seed, r);
+  if (curvature_.ggn) measure_ggn(xs, ys, g, seed, r);
   // lr / ||w_b||^2: the step a scale-invariant block effectively takes on its sphere.
   for (const auto& b : scale_invariant_blocks(*model_)) {
     const double norm = block_norm(b);
@@ -235,12 +235,22 @@ void LandscapeProbe::measure_hessian(const HessianOperator& op, const Eigen::Vec
   }
 }
 
-// The one place that chooses what computes G v (ggn_engine() names it): the autograd
-// R-operator on every architecture.
-void LandscapeProbe::measure_ggn(const torch::Tensor& x, const Eigen::VectorXd& gradient, std::uint64_t seed,
-                                 ProbeRecord& r) {
-  const GgnOperator op(params_, logits_fns(x), shard_.average);
-  auto out = measure_spectrum(op, spectral_plan(seed, ggn_warm_, gradient));
+// The one place that chooses what computes G v (ggn_engine() names it): on the MLP the
+// hand-written R-forward, H_out and exact BN backward (MlpCurvature with Product::GaussNewton,
+// 0.7x an H product there, bench/RESULTS.md), applied through a HessianOperator so that every
+// instrument runs on it unchanged; elsewhere the autograd R-operator.
+void LandscapeProbe::measure_ggn(const torch::Tensor& x, const torch::Tensor& y, const Eigen::VectorXd& gradient,
+                                 std::uint64_t seed, ProbeRecord& r) {
+  SpectralOutcome out;
+  if (ggn_engine() != "autograd") {
+    auto curvature = std::make_shared<MlpCurvature>(*model_, params_, x, y, config_.probe_microbatch,
+                                                    /*fused_cpu=*/true, MlpCurvature::Product::GaussNewton);
+    const HessianOperator op(params_, loss_fn(x, y), shard_.average, std::move(curvature));
+    out = measure_spectrum(op, spectral_plan(seed, ggn_warm_, gradient));
+  } else {
+    const GgnOperator op(params_, logits_fns(x), shard_.average);
+    out = measure_spectrum(op, spectral_plan(seed, ggn_warm_, gradient));
+  }
   if (out.top_eigenvector.size() == num_params_) ggn_warm_ = std::move(out.top_eigenvector);
   r.ggn = std::move(out.record);
 }

@@ -107,7 +107,7 @@ Group probes() {
       attribute(kDims, S, "\"step,block,k\"", kGgnLayerEigvals, "ggn_K"),
       attribute("curvature", S, "the --curvature operators: hessian, ggn or hessian,ggn"),
       attribute("sharpness_scaling", S, "the --sharpness-scaling list: none, layer, adaptive or layer,adaptive"),
-      attribute("ggn_engine", S, "what computed Gauss-Newton products: autograd (R-operator by double backward)", "",
+      attribute("ggn_engine", S, "what computed Gauss-Newton products: mlp-r-operator (the MLP's hand-written passes) | autograd (R-operator by double backward)", "",
                 "ggn"),
       attribute(kOperator, S, "\"ggn\": the column is measured on the Gauss-Newton matrix", kGgnEigvals, "ggn_k"),
       names_attribute(kScaleInvariantBlocks, "[B]",

@@ -38,7 +38,7 @@ assert p["effective_lr"].shape == (n, 2)
 assert list(p.attrs["scale_invariant_blocks"]) == ["net.0", "net.3"]
 assert p.attrs["blocks_scale_invariant"] == 1
 assert p.attrs["curvature"] == "hessian,ggn" and p.attrs["sharpness_scaling"] == "layer,adaptive"
-assert p.attrs["ggn_engine"] == "autograd" and p["ggn_eigvals"].attrs["operator"] == "ggn"
+assert p.attrs["ggn_engine"] == "mlp-r-operator" and p["ggn_eigvals"].attrs["operator"] == "ggn"
 g, e = p["ggn_eigvals"][:], p["eigvals"][:]
 assert np.all(np.isfinite(g)) and np.all(g > 0) and np.all(np.diff(g, axis=1) <= 0), g
 for s in (p["grad_topk_share"][:], p["ggn_grad_topk_share"][:]):

@@ -166,6 +166,8 @@ struct Mode {
   models::NormKind kind;
   bool eval;
   std::int64_t microbatch;
+  // auto: G v by MlpCurvature's hand-written passes (the MLP's engine); autograd: GgnOperator.
+  const char* engine = "auto";
 };
 
 class CurvatureProbe : public ::testing::TestWithParam<Mode> {};
@@ -173,7 +175,8 @@ class CurvatureProbe : public ::testing::TestWithParam<Mode> {};
 TEST_P(CurvatureProbe, GgnAndScaledMeasuresAgreeWithDenseFloat64References) {
   const Mode mode = GetParam();
   const Case c = make_case(mode.kind, 5);
-  const auto cfg = config(mode.eval, mode.microbatch);
+  auto cfg = config(mode.eval, mode.microbatch);
+  cfg.hvp_engine = mode.engine;
   probes::ProbeContext ctx;
   ctx.lr = 0.05;
   probes::LandscapeProbe probe(c.spec, cfg, ctx);
@@ -275,7 +278,9 @@ INSTANTIATE_TEST_SUITE_P(Modes, CurvatureProbe,
                          ::testing::Values(Mode{models::NormKind::Custom, false, 0},
                                            Mode{models::NormKind::Custom, true, 0},
                                            Mode{models::NormKind::None, false, 0},
-                                           Mode{models::NormKind::Custom, false, 8}));
+                                           Mode{models::NormKind::Custom, false, 8},
+                                           Mode{models::NormKind::Custom, false, 0, "autograd"},
+                                           Mode{models::NormKind::Custom, true, 8, "autograd"}));
 
 TEST(CurvatureProbe, DefaultConfigurationMeasuresNoGgnAndNoScaling) {
   const Case c = make_case(models::NormKind::Custom, 3);
@@ -300,7 +305,7 @@ TEST(CurvatureProbe, GgnOnlySkipsTheHessianSpectrum) {
   EXPECT_TRUE(r.eigvals.empty());
   EXPECT_EQ(r.hvp_count, 0);
   EXPECT_EQ(r.ggn.eigvals.size(), 3u);
-  EXPECT_EQ(probe.ggn_engine(), "autograd");
+  EXPECT_EQ(probe.ggn_engine(), "mlp-r-operator");
 }
 
 }  // namespace

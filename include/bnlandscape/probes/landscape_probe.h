@@ -70,9 +70,9 @@ class LandscapeProbe {
   /// What computes gradients and Hessian-vector products: "mlp-r-operator" (MlpCurvature) or
   /// "autograd" (double backward), after --hvp-engine and the model's support.
   std::string hvp_engine() const;
-  /// What computes Gauss-Newton products (--curvature ggn): "autograd" (GgnOperator, the
-  /// R-operator by double backward). The one place that chooses the GGN's engine is
-  /// measure_ggn(); a hand-written MLP product would be chosen there and named here.
+  /// What computes Gauss-Newton products (--curvature ggn), chosen in measure_ggn() by the same
+  /// rule as hvp_engine(): "mlp-r-operator" (MlpCurvature with Product::GaussNewton: R-forward,
+  /// H_out, exact BN backward) or "autograd" (GgnOperator, the R-operator by double backward).
   std::string ggn_engine() const;
   /// The --curvature operators.
   const CurvatureChoice& curvature() const { return curvature_; }
@@ -102,7 +102,8 @@ class LandscapeProbe {
   std::vector<LogitsFn> logits_fns(const torch::Tensor& x);
   SpectralPlan spectral_plan(std::uint64_t seed, const Eigen::VectorXd& warm, const Eigen::VectorXd& gradient) const;
   void measure_hessian(const HessianOperator& op, const Eigen::VectorXd& g, std::uint64_t seed, ProbeRecord& r);
-  void measure_ggn(const torch::Tensor& x, const Eigen::VectorXd& gradient, std::uint64_t seed, ProbeRecord& r);
+  void measure_ggn(const torch::Tensor& x, const torch::Tensor& y, const Eigen::VectorXd& gradient, std::uint64_t seed,
+                   ProbeRecord& r);
 
   ProbeConfig config_;
   ProbeContext ctx_;
