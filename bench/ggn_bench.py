@@ -93,8 +93,9 @@ def worker(a) -> None:
         t = {k: torch.tensor(np.asarray(g[k]), dtype=torch.float32) for k in g if isinstance(g[k], h5py.Dataset)}
     layers, params = [], []
     for name in sorted({k.rsplit(".", 1)[0] for k in t if k.startswith("net.")}, key=lambda s: int(s.split(".")[1])):
-        if f"{name}.gamma" in t:
-            p1, p2 = t[f"{name}.gamma"].requires_grad_(), t[f"{name}.beta"].requires_grad_()
+        if f"{name}.running_var" in t:  # BN: torch's names, or gamma/beta in files written before
+            w, b = (f"{name}.weight", f"{name}.bias") if f"{name}.weight" in t else (f"{name}.gamma", f"{name}.beta")
+            p1, p2 = t[w].requires_grad_(), t[b].requires_grad_()
             layers.append(("bn", p1, p2))
         elif f"{name}.weight" in t:
             p1, p2 = t[f"{name}.weight"].requires_grad_(), t[f"{name}.bias"].requires_grad_()
