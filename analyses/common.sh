@@ -19,7 +19,10 @@ with h5py.File(sys.argv[1], "r") as f:
 PYEOF
 }
 
-# run_one SUBCOMMAND CONFIG OUT [extra flags...]: runs unless OUT is already finished.
+# run_one SUBCOMMAND CONFIG OUT [extra flags...]: runs unless OUT is already finished. An OUT left
+# unfinished by an interrupted study (Ctrl-C, kill, power loss) is continued from its last
+# checkpoint with `--resume` (same configuration, same numbers as an uninterrupted run); only a
+# file that cannot be resumed (no checkpoint yet) is started again.
 run_one() {
   local cmd=$1 config=$2 out=$3
   shift 3
@@ -28,14 +31,37 @@ run_one() {
     return 0
   fi
   mkdir -p "$(dirname "$out")"
-  echo "run  $cmd --config $config $* --out $out"
   local rc=0
+  if [[ -f "$out" ]]; then
+    echo "resume $cmd --resume $out"
+    "$BNL" "$cmd" --resume "$out" --quiet || rc=$?
+    if [[ $rc -eq 0 || $rc -eq 3 ]]; then return 0; fi
+    echo "analyses: $out could not be resumed (exit $rc); starting it again" >&2
+    rc=0
+  fi
+  echo "run  $cmd --config $config $* --out $out"
   "$BNL" "$cmd" --config "$ROOT/$config" "$@" --out "$out" --overwrite --quiet || rc=$?
   # 3 = diverged: a result, not a failure.
   if [[ $rc -ne 0 && $rc -ne 3 ]]; then
     echo "analyses: $out failed with exit code $rc" >&2
     return $rc
   fi
+}
+
+# in_pool JOBS CMD...: runs CMD in the background, first waiting while JOBS commands started by
+# in_pool still run; `drain_pool` waits for all of them and fails if any failed. Independent runs
+# with --threads 1 each use the cores better than one run at a time with 2 threads (small
+# matrices), and each run's numbers depend on its own thread count only.
+POOL_FAILED=0
+in_pool() {
+  local jobs=$1
+  shift
+  while (( $(jobs -rp | wc -l) >= jobs )); do wait -n || POOL_FAILED=1; done
+  "$@" &
+}
+drain_pool() {
+  while (( $(jobs -rp | wc -l) > 0 )); do wait -n || POOL_FAILED=1; done
+  if (( POOL_FAILED )); then echo "analyses: some runs failed (see above)" >&2; return 1; fi
 }
 
 # figures OUTDIR RUN.h5...: every figure plots/make_all.py can render from these runs.

@@ -71,6 +71,7 @@ STEPS_STEP = _dataset(TRAIN_STEPS, "step")
 STEPS_LOSS = _dataset(TRAIN_STEPS, "loss")
 STEPS_ACC = _dataset(TRAIN_STEPS, "acc")
 STEPS_GRAD_NORM = _dataset(TRAIN_STEPS, "grad_norm")
+STEPS_WALL_TIME = _dataset(TRAIN_STEPS, "wall_time")  # seconds since the start of the run
 STEPS_LAYER_GRAD_NORM = _dataset(TRAIN_STEPS, "layer_grad_norm")
 LAYER_GRAD_NORM_LAYERS = _attribute(STEPS_LAYER_GRAD_NORM, "layers")  # column names
 

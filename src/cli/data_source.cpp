@@ -38,16 +38,30 @@ data::Dataset to_dataset(io::TensorDatasetFile&& file, const std::string& sha256
 }
 
 data::Dataset load_run_data(const train::TrainConfig& cfg) {
-  if (train::dataset_kind(cfg) != train::Dataset::tensors) return data::load_dataset(cfg.dataset, cfg.data_dir);
-  auto file = io::read_tensor_dataset(cfg.data_file);
-  return to_dataset(std::move(file), data::sha256_file(cfg.data_file));
+  data::Dataset ds;
+  if (train::dataset_kind(cfg) != train::Dataset::tensors) {
+    ds = data::load_dataset(cfg.dataset, cfg.data_dir);
+  } else {
+    auto file = io::read_tensor_dataset(cfg.data_file);
+    ds = to_dataset(std::move(file), data::sha256_file(cfg.data_file));
+  }
+  ds.norm.pad_to = cfg.pad_to;
+  return ds;
 }
 
 void check_input_fits(const train::TrainConfig& cfg, const data::Dataset& data) {
-  const auto arch = train::arch_kind(cfg);
-  if (arch == train::Arch::mlp) return;
   const std::string where = "--arch " + cfg.arch + " with --dataset " + cfg.dataset +
                             (cfg.data_file.empty() ? "" : " (" + cfg.data_file + ")");
+  if (cfg.pad_to > 0) {
+    const std::string size = std::to_string(data.train.height) + "x" + std::to_string(data.train.width);
+    if (data.feature_rows)
+      throw ConfigError("--pad-to = " + std::to_string(cfg.pad_to) + ": expected images to pad, got feature rows [N, " +
+                        std::to_string(data.train.channels) + "] from --dataset " + cfg.dataset + "; use --pad-to 0");
+    if (cfg.pad_to < data.train.height || cfg.pad_to < data.train.width)
+      throw ConfigError("--pad-to = " + std::to_string(cfg.pad_to) + ": expected at least the image size " + size +
+                        " of --dataset " + cfg.dataset + " (0 = no padding)");
+  }
+  if (train::arch_kind(cfg) == train::Arch::mlp) return;
   if (data.feature_rows)
     throw ConfigError(where + ": expected images [N, C, H, W] (convolutions need a height and width), got feature rows [N, " +
                       std::to_string(data.train.channels) + "]; use --arch mlp");

@@ -54,7 +54,7 @@ models::ModelSpec model_spec(const train::TrainConfig& cfg, const data::ImageSet
   models::ModelSpec s;
   s.arch = cfg.arch;
   s.in_channels = images.channels;
-  s.input_size = images.height;
+  s.input_size = cfg.pad_to > 0 ? cfg.pad_to : images.height;
   s.num_classes = num_classes;
   s.hidden_dims = models::parse_int_list(cfg.hidden_dims, "hidden-dims");
   s.conv_channels = models::parse_int_list(cfg.conv_channels, "conv-channels");
@@ -88,7 +88,7 @@ PreparedRun prepare_run(const train::TrainConfig& cfg) {
     throw train::ConfigError("--batch-size = " + std::to_string(cfg.batch_size) + ": expected at most the " +
                              std::to_string(run.data.train.n) + " training examples");
   check_input_fits(cfg, run.data);
-  if (run.data.train.height != run.data.train.width)
+  if (cfg.pad_to == 0 && run.data.train.height != run.data.train.width)
     throw train::ConfigError("--dataset = " + cfg.dataset + ": expected square images, got " +
                              std::to_string(run.data.train.height) + "x" + std::to_string(run.data.train.width));
   run.spec = model_spec(cfg, run.data.train, run.data.num_classes);

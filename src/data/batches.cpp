@@ -63,12 +63,20 @@ std::vector<std::pair<std::int64_t, std::int64_t>> batch_bounds(std::int64_t n,
 
 torch::Tensor gather_images(const ImageSet& set, const Normalization& norm,
                             const std::int64_t* idx, std::int64_t count, torch::Dtype dtype) {
-  const std::int64_t c = set.channels, hw = set.height * set.width, sz = set.image_size();
+  const std::int64_t c = set.channels, h = set.height, w = set.width, sz = set.image_size();
   TORCH_CHECK(static_cast<std::int64_t>(norm.mean.size()) == c &&
                   static_cast<std::int64_t>(norm.std.size()) == c,
               "gather_images: expected ", c, " normalisation channels, got ", norm.mean.size());
-  auto out = torch::empty({count, c, set.height, set.width}, torch::kFloat32);
+  const std::int64_t oh = model_height(set, norm), ow = model_width(set, norm);
+  TORCH_CHECK(oh >= h && ow >= w, "gather_images: expected pad_to >= the image size ", h, "x", w, ", got ",
+              norm.pad_to);
+  const bool padded = oh != h || ow != w;
+  // Padding is the value 0 after normalisation, so the border is set once and the images are
+  // written into the interior, row by row.
+  auto out = padded ? torch::zeros({count, c, oh, ow}, torch::kFloat32)
+                    : torch::empty({count, c, h, w}, torch::kFloat32);
   float* dst = out.data_ptr<float>();
+  const std::int64_t top = (oh - h) / 2, left = (ow - w) / 2, out_sz = c * oh * ow;
   // One scale and shift per channel turns the per-pixel (x/255 - mean)/std into one FMA
   // (float32 values: (x - mean)/std, no 1/255).
   const float range = set.is_float() ? 1.0f : 255.0f;
@@ -79,15 +87,21 @@ torch::Tensor gather_images(const ImageSet& set, const Normalization& norm,
   }
   for (std::int64_t b = 0; b < count; ++b)
     TORCH_CHECK(idx[b] >= 0 && idx[b] < set.n, "gather_images: expected index in [0, ", set.n, "), got ", idx[b]);
-  if (set.is_float()) {
-    for (std::int64_t b = 0; b < count; ++b) {
-      const float* src = set.values.data() + idx[b] * sz;
-      float* d = dst + b * sz;
-      for (std::int64_t ch = 0; ch < c; ++ch) {
-        const float s = scale[ch], t = shift[ch];
-        for (std::int64_t p = 0; p < hw; ++p) d[ch * hw + p] = src[ch * hw + p] * s + t;
+  // Writes image `src` into the output slot of batch row b: per channel `rows` runs of `cols`
+  // values (unpadded: the whole plane as one run, which the compiler vectorises best).
+  const std::int64_t rows = padded ? h : 1, cols = padded ? w : h * w, stride = padded ? ow : cols;
+  auto write = [&](const auto* src, std::int64_t b) {
+    for (std::int64_t ch = 0; ch < c; ++ch) {
+      const float s = scale[ch], t = shift[ch];
+      for (std::int64_t y = 0; y < rows; ++y) {
+        const auto* in = src + ch * h * w + y * cols;
+        float* d = dst + b * out_sz + (ch * oh + top) * ow + left + y * stride;
+        for (std::int64_t x = 0; x < cols; ++x) d[x] = static_cast<float>(in[x]) * s + t;
       }
     }
+  };
+  if (set.is_float()) {
+    for (std::int64_t b = 0; b < count; ++b) write(set.values.data() + idx[b] * sz, b);
     return dtype == torch::kFloat32 ? out : out.to(dtype);
   }
   // The rows are scattered over the whole set (47 MB for Fashion-MNIST): each one costs a TLB
@@ -102,12 +116,7 @@ torch::Tensor gather_images(const ImageSet& set, const Normalization& norm,
   for (std::int64_t b = 0; b < std::min(kAhead, count); ++b) prefetch_row(b);
   for (std::int64_t b = 0; b < count; ++b) {
     if (b + kAhead < count) prefetch_row(b + kAhead);
-    const std::uint8_t* src = set.pixels.data() + idx[b] * sz;
-    float* d = dst + b * sz;
-    for (std::int64_t ch = 0; ch < c; ++ch) {
-      const float s = scale[ch], t = shift[ch];
-      for (std::int64_t p = 0; p < hw; ++p) d[ch * hw + p] = static_cast<float>(src[ch * hw + p]) * s + t;
-    }
+    write(set.pixels.data() + idx[b] * sz, b);
   }
   return dtype == torch::kFloat32 ? out : out.to(dtype);
 }

@@ -44,9 +44,9 @@ void describe_data(RunProvenance& prov, const data::Dataset& data) {
   prov.data_files = data.files;
   prov.num_classes = data.num_classes;
   const auto& s = data.train;
+  const auto h = data::model_height(s, data.norm), w = data::model_width(s, data.norm);
   prov.input_shape = data.feature_rows ? std::to_string(s.channels)
-                                       : std::to_string(s.channels) + "x" + std::to_string(s.height) + "x" +
-                                             std::to_string(s.width);
+                                       : std::to_string(s.channels) + "x" + std::to_string(h) + "x" + std::to_string(w);
   const bool identity = std::all_of(data.norm.mean.begin(), data.norm.mean.end(), [](float m) { return m == 0.0f; }) &&
                         std::all_of(data.norm.std.begin(), data.norm.std.end(), [](float d) { return d == 1.0f; });
   const std::string scale = s.is_float() ? "" : "x/255, then ";
@@ -54,6 +54,10 @@ void describe_data(RunProvenance& prov, const data::Dataset& data) {
       identity ? (s.is_float() ? "none (float32 values as stored)" : "x/255 only (uint8 pixels; no mean/std)")
                : scale + "(x - mean[c]) / std[c] with mean = " + float_list(data.norm.mean) +
                      ", std = " + float_list(data.norm.std);
+  // Padding is part of what the model sees; a reader repeating the run in Python needs it.
+  if (data.norm.pad_to > 0)
+    prov.input_normalization += ", then zero-padded from " + std::to_string(s.height) + "x" + std::to_string(s.width) +
+                                " to " + std::to_string(h) + "x" + std::to_string(w) + " (centred)";
 }
 
 void write_provenance(io::RunFile& f, const RunProvenance& prov) {

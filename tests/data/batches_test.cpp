@@ -134,3 +134,41 @@ TEST(Batches, GatherNormalisesFloatValuesWithoutScaling) {
   EXPECT_TRUE(first.pixels.empty());
   EXPECT_EQ(first.values, std::vector<float>(set.values.begin(), set.values.begin() + 8));
 }
+
+// --pad-to: the normalised image sits centred in zeros, as torch.nn.functional.pad(x, (l, r, t, b))
+// with l = (P - W) / 2 and t = (P - H) / 2 rounded down (F.pad(x, (2, 2, 2, 2)) for 28 -> 32);
+// an odd margin puts the extra row and column after the image. Unpadded batches stay as before.
+TEST(Batches, GatherPadsNormalisedImagesWithZerosCentred) {
+  ImageSet set;
+  set.n = 2;
+  set.channels = 2;
+  set.height = 2;
+  set.width = 3;
+  for (int i = 0; i < 24; ++i) set.pixels.push_back(static_cast<std::uint8_t>(10 * i + 3));
+  set.labels = {0, 1};
+  Normalization norm{{0.25f, 0.75f}, {0.5f, 2.0f}};
+  std::vector<std::int64_t> idx{1, 0};
+  const auto plain = gather_images(set, norm, idx.data(), 2, torch::kFloat64);
+  for (std::int64_t p : {3, 4, 5}) {
+    norm.pad_to = p;
+    const auto x = gather_images(set, norm, idx.data(), 2, torch::kFloat64);
+    ASSERT_EQ(x.sizes(), (std::vector<std::int64_t>{2, 2, p, p}));
+    const std::int64_t top = (p - 2) / 2, left = (p - 3) / 2;
+    // The reference: libtorch's constant_pad_nd, the op behind F.pad.
+    const auto ref = torch::constant_pad_nd(plain, {left, p - 3 - left, top, p - 2 - top}, 0.0);
+    EXPECT_TRUE(torch::equal(x, ref)) << "pad_to " << p;
+    EXPECT_EQ(model_height(set, norm), p);
+    EXPECT_EQ(model_width(set, norm), p);
+  }
+  norm.pad_to = 5;
+  const auto x = gather_images(set, norm, idx.data(), 2);
+  // Hand-checked corner cases of the 5x5 frame: one zero row above and two below the 2 rows; one
+  // zero column left, one right of the 3 columns.
+  EXPECT_EQ(x[0][0][0][1].item<float>(), 0.0f);
+  EXPECT_EQ(x[0][0][3][1].item<float>(), 0.0f);
+  EXPECT_EQ(x[0][0][1][0].item<float>(), 0.0f);
+  EXPECT_NEAR(x[0][0][1][1].item<float>(), (set.pixels[12] / 255.0 - 0.25) / 0.5, 1e-6);
+  EXPECT_NEAR(x[0][1][2][3].item<float>(), (set.pixels[12 + 6 + 5] / 255.0 - 0.75) / 2.0, 1e-6);
+  norm.pad_to = 2;  // smaller than the width 3
+  EXPECT_THROW(gather_images(set, norm, idx.data(), 2), c10::Error);
+}

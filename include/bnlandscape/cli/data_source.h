@@ -13,8 +13,9 @@
 
 namespace bnl::cli {
 
-/// The dataset `cfg` names, with its files' SHA-256 digests, before any subset is taken.
-/// Throws DataError for a missing or bad file.
+/// The dataset `cfg` names, with its files' SHA-256 digests, before any subset is taken, its
+/// normalisation padding to cfg.pad_to (checked by check_input_fits). Throws DataError for a
+/// missing or bad file.
 data::Dataset load_run_data(const train::TrainConfig& cfg);
 
 /// A checked tensor dataset file as a data::Dataset named "tensors": uint8 x as pixels, float32
@@ -23,7 +24,7 @@ data::Dataset load_run_data(const train::TrainConfig& cfg);
 data::Dataset to_dataset(io::TensorDatasetFile&& file, const std::string& sha256);
 
 /// Throws ConfigError when `cfg.arch` cannot take the data's inputs: cnn and vgg need images
-/// [N, C, H, W], not feature rows; the mlp takes either. (Square sizes, and sizes the
+/// [N, C, H, W], not feature rows; the mlp takes either; --pad-to needs images no larger than it. (Square sizes, and sizes the
 /// pooling divides, are checked by prepare_run and the model.)
 void check_input_fits(const train::TrainConfig& cfg, const data::Dataset& data);
 

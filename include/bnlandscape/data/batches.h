@@ -38,7 +38,8 @@ std::vector<std::pair<std::int64_t, std::int64_t>> batch_bounds(std::int64_t n,
                                                                 bool drop_singleton);
 
 /// Normalised images of the examples idx[0..count): [count, C, H, W] of `dtype`,
-/// (x / 255 - mean[c]) / std[c] for uint8 pixels, (x - mean[c]) / std[c] for float32 values.
+/// (x / 255 - mean[c]) / std[c] for uint8 pixels, (x - mean[c]) / std[c] for float32 values;
+/// with norm.pad_to = P > 0, [count, C, P, P], the normalised image centred in zeros.
 torch::Tensor gather_images(const ImageSet& set, const Normalization& norm,
                             const std::int64_t* idx, std::int64_t count,
                             torch::Dtype dtype = torch::kFloat32);

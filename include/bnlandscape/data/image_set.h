@@ -37,10 +37,23 @@ struct ImageSet {
 };
 
 /// Per-channel normalisation x -> (x / 255 - mean[c]) / std[c] of uint8 pixels, and
-/// x -> (x - mean[c]) / std[c] of float32 values.
+/// x -> (x - mean[c]) / std[c] of float32 values; then, with `pad_to` = P > 0, zero padding of
+/// each normalised H x W image to P x P, centred: (P - H) / 2 rows above (rounded down), the
+/// rest below, likewise columns (torch.nn.functional.pad(x, (2, 2, 2, 2)) for 28 -> 32).
 struct Normalization {
   std::vector<float> mean;
   std::vector<float> std;
+  std::int64_t pad_to = 0;  ///< P: side of the padded images (0 = no padding; else >= H, W)
 };
+
+/// Height of the images a model sees: norm.pad_to when padding, else set.height.
+inline std::int64_t model_height(const ImageSet& set, const Normalization& norm) {
+  return norm.pad_to > 0 ? norm.pad_to : set.height;
+}
+
+/// Width of the images a model sees: norm.pad_to when padding, else set.width.
+inline std::int64_t model_width(const ImageSet& set, const Normalization& norm) {
+  return norm.pad_to > 0 ? norm.pad_to : set.width;
+}
 
 }  // namespace bnl::data

@@ -29,6 +29,7 @@ struct TrainConfig {
   std::string data_file;  ///< --dataset tensors: the HDF5 file of the data (empty otherwise)
   std::int64_t train_subset = 0;
   std::int64_t test_subset = 0;
+  std::int64_t pad_to = 0;  ///< images zero-padded to pad_to x pad_to after normalisation (0 = off)
   // model
   std::string arch = "mlp";
   std::string hidden_dims = "512,256,128";
@@ -93,6 +94,9 @@ void visit_train_specs(Config& c, Visitor&& v) {
   v(opt("test_subset", "use only the first N test examples (0 = all)")
         .in(kRun).at_least(0).expect("N >= 0 (0 = all)").with_unit("examples"),
     c.test_subset);
+  v(opt("pad_to", "zero-pad the normalised images to P x P, centred (32: Fashion-MNIST for --arch vgg, as F.pad(x, (2, 2, 2, 2)); 0 = off)")
+        .in(kAll).adopted_by(kProbe | kSurface).at_least(0).expect("P >= 0 (0 = off), at least the image size").with_unit("pixels"),
+    c.pad_to);
   v(opt("arch", "architecture: mlp | cnn (the original study's MLP and ConvMLP) | vgg (the paper's VGG, BN after every conv)")
         .in(kAll).adopted_by(kProbe | kSurface).one_of("mlp | cnn | vgg"),
     c.arch);
