@@ -83,3 +83,48 @@ def fmt_ratio(r: tuple[float, float, float]) -> str:
     """"ratio [low, high]" of ratio_ci."""
     ratio, lo, hi = r
     return fmt(ratio) if math.isnan(lo) else f"{fmt(ratio)} [{fmt(lo)}, {fmt(hi)}]"
+
+
+VARIANTS = {"none": "no BN", "custom": "BN"}
+
+
+def compare_variants(runs: list[dict], measures: list[tuple[str, str]], always: tuple[str, ...] = ("final_acc",)) -> dict:
+    """BN vs no BN over `runs` (dicts with "bn", "trained", "diverged" and each measure key):
+    per variant the seed count, how many trained / diverged, and per measure mean, CI, n and the
+    per-seed values (of trained runs only, except the keys in `always`); under "compare" per
+    measure the BN / no BN ratio_ci and Welch p."""
+    cell: dict = {}
+    for bn in VARIANTS:
+        rs = [r for r in runs if r["bn"] == bn]
+        cell[bn] = {"seeds": len(rs), "trained": sum(r["trained"] for r in rs),
+                    "diverged": sum(r["diverged"] for r in rs)}
+        for key, _ in measures:
+            vals = [r[key] for r in rs if r["trained"] or key in always]
+            m, h, n = mean_ci(vals)
+            cell[bn][key] = {"mean": m, "ci": h, "n": n, "values": vals}
+    cell["compare"] = {}
+    for key, _ in measures:
+        a, b = cell["custom"][key]["values"], cell["none"][key]["values"]
+        ratio, lo, hi = ratio_ci(a, b)
+        cell["compare"][key] = {"ratio": ratio, "lo": lo, "hi": hi, "p": welch_p(a, b),
+                                "n_bn": len(finite(a)), "n_nobn": len(finite(b))}
+    return cell
+
+
+def variant_rows(cell: dict, measures: list[tuple[str, str]]) -> list[str]:
+    """Markdown table of compare_variants' cell: measure, no BN, BN, ratio [CI], Welch p."""
+    lines = ["| measure | no BN | BN | BN / no BN [95% CI] | Welch p |", "|---|---|---|---|---|"]
+    for key, label in measures:
+        a, b, c = cell["none"][key], cell["custom"][key], cell["compare"][key]
+        lines.append(f"| {label} | {fmt_ci(a['mean'], a['ci'])} (n={a['n']}) | {fmt_ci(b['mean'], b['ci'])} (n={b['n']}) | "
+                     f"{fmt_ratio((c['ratio'], c['lo'], c['hi']))} | {fmt(c['p'], 2)} |")
+    return lines
+
+
+def strip_values(obj):
+    """A copy of a result tree without the per-seed "values" lists (for results.json)."""
+    if isinstance(obj, dict):
+        return {k: strip_values(v) for k, v in obj.items() if k != "values"}
+    if isinstance(obj, list):
+        return [strip_values(v) for v in obj]
+    return obj

@@ -126,6 +126,12 @@ DENSITY_RUNS = _attribute(DENSITY, "runs")  # K
 DENSITY_STEPS = _attribute(DENSITY, "steps")  # M
 DENSITY_NUM_PARAMS = _attribute(DENSITY, "num_params")  # P
 
+# /density_ggn: the same for the Gauss-Newton matrix (probe --curvature ggn)
+DENSITY_GGN = _group("density_ggn")
+DENSITY_GGN_STEP = _dataset(DENSITY_GGN, "step")
+DENSITY_GGN_NODES = _dataset(DENSITY_GGN, "nodes")
+DENSITY_GGN_WEIGHTS = _dataset(DENSITY_GGN, "weights")
+
 # ---------------------------------------------------------------------------------------------
 # /activations/<layer>/<site>: activation histograms and statistics
 

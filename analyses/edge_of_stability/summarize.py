@@ -9,19 +9,17 @@ normalisation and seed of a file are read from its stored configuration, not its
 
 Per run (definitions; the README repeats them):
 
-- final test accuracy: /train/epochs/test_acc at the last epoch; steps to 85%: the first
-  /train/evals step (every 50 steps) with test accuracy >= 0.85 ("never" counts as missing).
-- diverged: status ``diverged`` (a non-finite loss); trained: not diverged and final test accuracy
-  >= 0.5 (ten classes: a network stuck at chance has 0.1). Stable at an lr: all seeds trained.
+- final test accuracy, steps to 85% (test set every 50 steps; "never" counts as missing),
+  diverged (a non-finite loss), trained (not diverged, final test accuracy >= 0.5) and the
+  path measures as analyses/study_runs.py defines them. Stable at an lr: all seeds trained.
 - sharpness / (2/lr): the top Hessian eigenvalue at a probe times lr/2; 1 is the edge of stability
   of gradient descent (Cohen et al. 2021). "train" = mean over the probes after step 0, "late" =
   mean over the probes of the last epoch. Same for the Gauss-Newton matrix (GGN).
 - layer / adaptive: the top eigenvalue of D H D, D = ||w_b|| on each scale-invariant block (BN
   layers' inputs) or diag(|w|), mean over the probes after step 0; without BN the layer scaling
   is the identity and equals the raw top eigenvalue.
-- loss range (Figure 4a): max - min over the step sizes of L(w - s g), gradient predictiveness
-  (Figure 4b): max over s of ||grad L(w) - grad L(w - s g)||, effective beta (Figure 4c): the
-  probe's beta_smoothness; each averaged over the probes after step 0.
+- loss range (Figure 4a), gradient predictiveness (4b), effective beta (4c): averaged over the
+  probes after step 0.
 
 Per learning rate: seed mean +- 95% t half-width, BN / no BN as the ratio of geometric means with
 its 95% Welch interval on the log scale, and Welch's two-sided p on the per-seed values. A
@@ -37,7 +35,6 @@ import json
 import math
 import os
 import sys
-import tomllib
 
 import h5py
 import numpy as np
@@ -46,10 +43,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(os.path.dirname(HERE)))
 sys.path.insert(0, os.path.dirname(HERE))
 from plots import schema as S  # noqa: E402
+import study_runs as sr  # noqa: E402
 import study_stats as st  # noqa: E402
 
-VARIANTS = {"none": "no BN", "custom": "BN"}
-TRAINED_ACC = 0.5
+VARIANTS = st.VARIANTS
 TARGET_ACC = 0.85
 EOS_LATE = 0.5  # both variants' late sharpness x lr/2 at least this: "at the edge of stability"
 MEASURES = [
@@ -71,41 +68,30 @@ SMOOTHNESS = ["sharp_late", "ggn_late", "layer", "adaptive", "ggn_adaptive", "lo
 
 def read_run(path: str) -> dict | None:
     with h5py.File(path, "r") as f:
-        status = f.attrs.get(S.STATUS)
-        if status not in (S.STATUS_COMPLETE, S.STATUS_DIVERGED):
+        if not sr.finished(f):
             return None
-        cfg = tomllib.loads(f.attrs.get(S.CONFIG_TOML, ""))
+        cfg = sr.config(f)
         lr = float(cfg["lr"])
-        r = {"path": path, "bn": cfg["bn"], "lr": lr, "seed": int(cfg["seed"]),
-             "diverged": status == S.STATUS_DIVERGED}
-        acc = f[S.EPOCHS_TEST_ACC][:] if S.EPOCHS_TEST_ACC in f else np.array([])
-        r["final_acc"] = float(acc[-1]) if acc.size and not r["diverged"] else math.nan
-        ev_step, ev_acc = f[S.EVALS_STEP][:], f[S.EVALS_TEST_ACC][:]
-        hit = np.nonzero(ev_acc >= TARGET_ACC)[0]
-        r["steps_to_85"] = float(ev_step[hit[0]]) if hit.size else math.nan
-        r["trained"] = (not r["diverged"]) and r["final_acc"] >= TRAINED_ACC
+        r = {"path": path, "bn": cfg["bn"], "lr": lr, "seed": int(cfg["seed"])}
+        r.update(sr.outcome(f, TARGET_ACC))
+        r["steps_to_85"] = r.pop("steps_to_target")
         step = f[S.PROBES_STEP][:]
         last_epoch_start = (int(cfg["epochs"]) - 1) / int(cfg["epochs"]) * step.max()
         train, late = step > 0, step >= last_epoch_start
-        raw = f[S.PROBES_EIGVALS][:, 0] * lr / 2
-        ggn = f[S.PROBES_GGN_EIGVALS][:, 0] * lr / 2
-        path_loss = f[S.PROBES_LOSS_PATH][:]
-        r["series"] = {
-            "step": step.tolist(), "raw": raw.tolist(), "ggn": ggn.tolist(),
-            "layer": f[S.PROBES_EIGVALS_LAYER][:, 0].tolist(),
-            "adaptive": f[S.PROBES_EIGVALS_ADAPTIVE][:, 0].tolist(),
-        }
-        with np.errstate(all="ignore"):
-            r["sharp_train"] = float(np.nanmean(raw[train]))
-            r["sharp_late"] = float(np.nanmean(raw[late]))
-            r["ggn_late"] = float(np.nanmean(ggn[late]))
-            r["layer"] = float(np.nanmean(f[S.PROBES_EIGVALS_LAYER][:, 0][train]))
-            r["adaptive"] = float(np.nanmean(f[S.PROBES_EIGVALS_ADAPTIVE][:, 0][train]))
-            r["ggn_adaptive"] = float(np.nanmean(f[S.PROBES_GGN_EIGVALS_ADAPTIVE][:, 0][train]))
-            r["loss_range"] = float(np.nanmean((path_loss.max(axis=1) - path_loss.min(axis=1))[train]))
-            r["grad_pred"] = float(np.nanmean(f[S.PROBES_GRAD_PRED][:].max(axis=1)[train]))
-            r["beta"] = float(np.nanmean(f[S.PROBES_BETA_SMOOTHNESS][:][train]))
-        r["wall_s"] = float(f[S.STEPS_WALL_TIME][-1]) if S.STEPS_WALL_TIME in f else math.nan
+        raw = sr.top_eigenvalue(f, S.PROBES_EIGVALS) * lr / 2
+        ggn = sr.top_eigenvalue(f, S.PROBES_GGN_EIGVALS) * lr / 2
+        layer = sr.top_eigenvalue(f, S.PROBES_EIGVALS_LAYER)
+        adaptive = sr.top_eigenvalue(f, S.PROBES_EIGVALS_ADAPTIVE)
+        r["series"] = {"step": step.tolist(), "raw": raw.tolist(), "ggn": ggn.tolist(),
+                       "layer": layer.tolist(), "adaptive": adaptive.tolist()}
+        r["sharp_train"] = sr.masked_mean(raw, train)
+        r["sharp_late"] = sr.masked_mean(raw, late)
+        r["ggn_late"] = sr.masked_mean(ggn, late)
+        r["layer"] = sr.masked_mean(layer, train)
+        r["adaptive"] = sr.masked_mean(adaptive, train)
+        r["ggn_adaptive"] = sr.masked_mean(sr.top_eigenvalue(f, S.PROBES_GGN_EIGVALS_ADAPTIVE), train)
+        for key, values in sr.path_measures(f).items():
+            r[key] = sr.masked_mean(values, train)
         return r
 
 
@@ -113,36 +99,18 @@ def summarize(runs: list[dict]) -> dict:
     lrs = sorted({r["lr"] for r in runs})
     out = {"lrs": lrs, "per_lr": {}, "largest_stable_lr": {}, "eos_lrs": []}
     for lr in lrs:
-        cell = {}
-        by = {bn: [r for r in runs if r["lr"] == lr and r["bn"] == bn] for bn in VARIANTS}
-        for bn, rs in by.items():
-            cell[bn] = {
-                "seeds": len(rs),
-                "diverged": sum(r["diverged"] for r in rs),
-                "trained": sum(r["trained"] for r in rs),
-                "reached_85": sum(not math.isnan(r["steps_to_85"]) for r in rs),
-            }
-            for key, _ in MEASURES:
-                vals = [r[key] for r in rs if r["trained"] or key == "final_acc"]
-                m, h, n = st.mean_ci(vals)
-                cell[bn][key] = {"mean": m, "ci": h, "n": n, "values": vals}
-        cmp = {}
-        for key, _ in MEASURES:
-            a = cell["custom"][key]["values"]
-            b = cell["none"][key]["values"]
-            ratio = st.ratio_ci(a, b)
-            cmp[key] = {"ratio": ratio[0], "lo": ratio[1], "hi": ratio[2], "p": st.welch_p(a, b),
-                        "n_bn": len(st.finite(a)), "n_nobn": len(st.finite(b))}
-        cell["compare"] = cmp
+        rs = [r for r in runs if r["lr"] == lr]
+        cell = st.compare_variants(rs, MEASURES)
+        for bn in VARIANTS:
+            cell[bn]["reached_85"] = sum(not math.isnan(r["steps_to_85"]) for r in rs if r["bn"] == bn)
         out["per_lr"][str(lr)] = cell
         both_trained = all(cell[bn]["trained"] == cell[bn]["seeds"] > 0 for bn in VARIANTS)
         if both_trained and all(cell[bn]["sharp_late"]["mean"] >= EOS_LATE for bn in VARIANTS):
             out["eos_lrs"].append(lr)
     for bn in VARIANTS:
-        stable = [lr for lr in lrs if out["per_lr"][str(lr)][bn]["seeds"] > 0
-                  and out["per_lr"][str(lr)][bn]["trained"] == out["per_lr"][str(lr)][bn]["seeds"]]
+        cells = [out["per_lr"][str(lr)][bn] for lr in lrs]
+        stable = [lr for lr, c in zip(lrs, cells) if c["seeds"] > 0 and c["trained"] == c["seeds"]]
         out["largest_stable_lr"][bn] = max(stable) if stable else math.nan
-    # Which smoothness measures separate BN from no BN at the lrs where both sit at the edge.
     out["separates_at_eos"] = {}
     for key in SMOOTHNESS:
         rows = [out["per_lr"][str(lr)]["compare"][key] for lr in out["eos_lrs"]]
@@ -160,12 +128,7 @@ def table(out: dict) -> list[str]:
         status = "; ".join(
             f"{VARIANTS[bn]}: {cell[bn]['trained']}/{cell[bn]['seeds']} trained, {cell[bn]['diverged']} diverged, "
             f"{cell[bn]['reached_85']} reached 85%" for bn in ("none", "custom"))
-        lines += [status, "", "| measure | no BN | BN | BN / no BN [95% CI] | Welch p |", "|---|---|---|---|---|"]
-        for key, label in MEASURES:
-            a, b, c = cell["none"][key], cell["custom"][key], cell["compare"][key]
-            lines.append(f"| {label} | {st.fmt_ci(a['mean'], a['ci'])} | {st.fmt_ci(b['mean'], b['ci'])} | "
-                         f"{st.fmt_ratio((c['ratio'], c['lo'], c['hi']))} | {st.fmt(c['p'], 2)} |")
-        lines.append("")
+        lines += [status, ""] + st.variant_rows(cell, MEASURES) + [""]
     return lines
 
 
@@ -297,13 +260,8 @@ def main(argv=None) -> int:
     out = summarize(runs)
     with open(a.out, "w") as f:
         f.write(report(out, runs, notes))
-    slim = json.loads(json.dumps(out, default=float))
-    for cell in slim["per_lr"].values():
-        for bn in VARIANTS:
-            for key, _ in MEASURES:
-                cell[bn][key].pop("values", None)
     with open(a.json, "w") as f:
-        json.dump(slim, f, indent=1, sort_keys=True)
+        json.dump(st.strip_values(out), f, indent=1, sort_keys=True)
     if a.figures:
         figures(runs, out, a.figures)
     print(f"summarize: {len(runs)} runs -> {a.out}, {a.json}" + (f", {a.figures}/" if a.figures else ""))

@@ -60,6 +60,9 @@ import h5py
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 from plots import schema as S  # noqa: E402  (the run files' HDF5 names)
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from study_density import density_stats  # noqa: E402
+
 POINTS = ("start", "middle", "end")  # the three probe rows of a run, in step order
 ARCH_NAMES = {"mlp": "MLP", "cnn": "ConvMLP"}
 BN_NAMES = {"none": "no BN", "custom": "BN"}
@@ -93,69 +96,6 @@ def open_runs(pattern: str, notes: list) -> list:
 
 def key_of(cfg: dict) -> tuple:
     return (cfg.get("arch", "mlp"), cfg.get("bn", "custom"), int(cfg.get("seed", 0)))
-
-
-# ----------------------------------------------------------------------------- the density
-
-
-def density_stats(nodes_row, weights_row, K: int, M: int, P: int, q: float) -> dict:
-    """The bulk-edge statistics of one density row (K runs x M steps) at tail fraction q."""
-    nodes = np.asarray(nodes_row, float).reshape(K, M)
-    weights = np.asarray(weights_row, float).reshape(K, M)
-    good = np.isfinite(weights).all(axis=1)  # a failed run has NaN weights throughout
-    nodes, weights = nodes[good], weights[good]
-    k_ok = int(good.sum())
-    if k_ok == 0:
-        return {}
-    ok = np.isfinite(nodes) & (weights > 0)
-    theta = nodes[ok]
-    w = weights[ok] / k_ok  # pooled: each run's weights sum to 1, so all of them sum to 1
-    order = np.argsort(theta)
-    theta, w = theta[order], w[order]
-    cum = np.cumsum(w)
-    # Weighted (1 - q) quantile: the first node at which the cumulative mass reaches 1 - q.
-    # (cum[-1] is 1 up to rounding; clip so that rounding cannot push the index past the end.)
-    i_edge = min(int(np.searchsorted(cum, (1.0 - q) * cum[-1])), len(theta) - 1)
-    edge = float(theta[i_edge])
-    # A coarse SLQ (few Lanczos steps) can lump the whole bulk into one Ritz value near 0 with
-    # nearly all the mass; when the quantile falls on such a node the density does not resolve
-    # the bulk's upper edge at this q, and an "edge" of ~0 would make every ratio meaningless.
-    # Such a node carries more than half of its run's weight (pooled: > 0.5 / K).
-    resolved = bool(w[i_edge] <= 0.5 / k_ok)
-    above = theta > edge
-    mass_above = float(w[above].sum())
-    # Hutchinson trace from SLQ: P * sum w theta per run, averaged (pooled weights do both).
-    trace = float(P * np.sum(w * theta))
-    tail_trace = float(P * np.sum(w[above] * theta[above]))
-    # Share of the positive part of the trace, tr(H_+): at initialisation the positive and
-    # negative eigenvalues nearly cancel in tr H, so a share of tr H itself can exceed 1.
-    pos_trace = float(P * np.sum(w[theta > 0] * theta[theta > 0]))
-    # Largest multiplicative gap between consecutive positive nodes from the edge upwards.
-    top = theta[i_edge:]
-    top = top[top > 0]
-    gap = float(np.max(top[1:] / top[:-1])) if top.size >= 2 else 1.0
-    # Scale-free crowding of the top: the estimated number of eigenvalues within a decade of
-    # the largest one (P x mass of the nodes > max / 10). A few isolated outliers give a small
-    # count, a top that is the upper end of a broad bulk a large one.
-    near_top = float(P * w[theta > theta[-1] / 10].sum()) if theta[-1] > 0 else float("nan")
-    if not resolved:
-        nan = float("nan")
-        edge = mass_above = tail_trace = gap = nan
-    return {
-        "resolved": resolved,
-        "near_top": near_top,
-        "slq_max": float(theta[-1]),
-        "slq_min": float(theta[0]),
-        "edge": edge,
-        "mass_above": mass_above,
-        "count_above": mass_above * P,
-        # Ritz values above the edge, per SLQ run
-        "nodes_above": float(above.sum()) / k_ok if resolved else float("nan"),
-        "trace": trace,
-        "tail_share": tail_trace / pos_trace if pos_trace > 0 else float("nan"),
-        "gap": gap,
-        "runs_ok": k_ok,
-    }
 
 
 def spectrum_rows(path: str, cfg: dict, q: float) -> list[dict]:

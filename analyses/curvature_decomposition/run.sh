@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Hessian vs Gauss-Newton at the start, middle and end of training (issue 25 section 2; Ghorbani,
+# Krishnan, Xiao 2019; Papyan 2019-2020): the MLP, the ConvMLP (BN in the dense head) and the
+# paper's VGG-11 at width 0.25 (BN after every convolution), BN vs no BN, seeds 0-2. Every point
+# gets configs/curvature_decomposition/probe.toml: top-12 eigenvalues of H and of G, the
+# gradient's share in their top eigenspaces, and both SLQ densities, on the same fixed probe set.
+#
+# MLP and ConvMLP: one `bnlandscape probe` run each, probing at step 0, half way and at the end.
+# VGG: the start is the step-0 probe of a one-step probe run (same seed, so the same initial
+# weights as the paper_vgg run); middle and end are offline probes of the paper_vgg study's lr 0.1
+# run at its two epoch checkpoints (run analyses/paper_vgg/run.sh first; PAPER_RUNS, default
+# runs/paper_vgg). Finished files are skipped, interrupted runs resume (common.sh's run_one).
+# JOBS (default 2), BNL, PY, RUNS (default runs/curvature_decomposition), SEEDS (default "0 1 2").
+source "$(dirname "$0")/../common.sh"
+RUNS="${RUNS:-$ROOT/runs/curvature_decomposition}"
+PAPER_RUNS="${PAPER_RUNS:-$ROOT/runs/paper_vgg}"
+SEEDS="${SEEDS:-0 1 2}"
+JOBS="${JOBS:-2}"
+HERE="$ROOT/analyses/curvature_decomposition"
+CFG=configs/curvature_decomposition
+mkdir -p "$RUNS/vgg"
+
+# vgg_checkpoint_probe RUN GROUP OUT: the decomposition probe of RUN's checkpoint GROUP.
+vgg_checkpoint_probe() {
+  local run=$1 group=$2 out=$3
+  if finished "$out"; then echo "skip $out (already finished)"; return 0; fi
+  if [[ ! -f "$run" ]]; then echo "analyses: $run missing; run analyses/paper_vgg/run.sh first" >&2; return 1; fi
+  echo "run  probe --checkpoint $run --checkpoint-group $group -> $out"
+  "$BNL" probe --checkpoint "$run" --checkpoint-group "$group" --config "$ROOT/$CFG/probe.toml" \
+    --sharpness-scaling none --out "$out" --overwrite --quiet
+}
+
+# vgg_points V SEED: start (one-step probe run), middle and end (the paper_vgg run's checkpoints).
+vgg_points() {
+  local v=$1 seed=$2 name="fashion_vgg_${1}_seed${2}"
+  run_one probe "configs/paper_vgg/fashion_vgg_${v}.toml" "$RUNS/vgg/${name}_start.h5" \
+    --config "$ROOT/$CFG/probe.toml" --sharpness-scaling none --train-subset 128 --epochs 1 \
+    --step-interval 1 --eval-every 0 --lr 0.1 --seed "$seed"
+  local paper="$PAPER_RUNS/fashion_vgg_${v}_lr0.1_seed${seed}.h5"
+  vgg_checkpoint_probe "$paper" step_0000235 "$RUNS/vgg/${name}_middle.h5"
+  vgg_checkpoint_probe "$paper" step_0000469 "$RUNS/vgg/${name}_end.h5"
+}
+
+t0=$SECONDS
+for seed in $SEEDS; do
+  for v in nobn bn; do
+    in_pool "$JOBS" run_one probe "$CFG/fashion_mlp_${v}.toml" "$RUNS/fashion_mlp_${v}_seed${seed}.h5" \
+      --config "$ROOT/$CFG/probe.toml" --seed "$seed"
+    in_pool "$JOBS" run_one probe "$CFG/fashion_cnn_${v}.toml" "$RUNS/fashion_cnn_${v}_seed${seed}.h5" \
+      --config "$ROOT/$CFG/probe.toml" --seed "$seed"
+    in_pool "$JOBS" vgg_points "$v" "$seed"
+  done
+done
+drain_pool
+echo "time runs: $((SECONDS - t0)) s"
+
+"$PY" "$HERE/summarize.py" "$RUNS" --out "$HERE/results.md" --json "$HERE/results.json" \
+  --figures "$HERE/figures"
