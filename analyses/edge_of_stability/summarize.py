@@ -116,7 +116,9 @@ def summarize(runs: list[dict]) -> dict:
         rows = [out["per_lr"][str(lr)]["compare"][key] for lr in out["eos_lrs"]]
         out["separates_at_eos"][key] = {
             "lrs": out["eos_lrs"], "p": [c["p"] for c in rows], "ratio": [c["ratio"] for c in rows],
-            "all_p_below_0.05": bool(rows) and all(c["p"] < 0.05 for c in rows)}
+            "all_p_below_0.05": bool(rows) and all(c["p"] < 0.05 for c in rows),
+            "direction": ("BN lower" if all(c["ratio"] < 1 for c in rows) else
+                          "BN higher" if all(c["ratio"] > 1 for c in rows) else "both ways") if rows else ""}
     return out
 
 
@@ -152,7 +154,8 @@ def report(out: dict, runs: list[dict], notes: list[str]) -> str:
     labels = dict(MEASURES)
     for key, s in out["separates_at_eos"].items():
         cells = [f"{st.fmt(r)} ({st.fmt(p, 2)})" for r, p in zip(s["ratio"], s["p"])]
-        lines.append(f"| {labels[key]} | " + " | ".join(cells) + f" | {'yes' if s['all_p_below_0.05'] else 'no'} |")
+        verdict = f"yes, {s['direction']}" if s["all_p_below_0.05"] else f"no ({s['direction']})"
+        lines.append(f"| {labels[key]} | " + " | ".join(cells) + f" | {verdict} |")
     lines += ["", "## Per learning rate", ""] + table(out)
     walls = [r["wall_s"] for r in runs if not math.isnan(r["wall_s"])]
     if walls:
