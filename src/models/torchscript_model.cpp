@@ -74,14 +74,24 @@ std::string shape_text(const torch::Tensor& t) {
 
 }  // namespace
 
+std::string scripted_class(const torch::nn::Module& m) {
+  if (!dynamic_cast<const ScriptedSubmodule*>(&m)) return "";
+  // "__torch__.torch.nn.modules.linear.___torch_mangle_0.Linear" -> "Linear"
+  const std::string& name = m.name();
+  const auto dot = name.rfind('.');
+  return dot == std::string::npos ? name : name.substr(dot + 1);
+}
+
 void set_torchscript_optimization(bool on) {
-  // Off by default in bnlandscape: the optimising (profiling) executor replaces differentiable
-  // subgraphs by DifferentiableGraph nodes whose backward is itself a graph run without
-  // autograd recording, so a double backward (every Hessian-vector product) through them
-  // silently loses the second-order terms or fails; the plain interpreter records each op
-  // with eager autograd, which differentiates twice wherever eager PyTorch does. On the CPU
-  // the optimisations buy no fusion (libtorch 1.13 fuses on the GPU only), so training is not
-  // slower without them (docs/usage.md, "Your own model", has the measurement).
+  // Off in bnlandscape, for two reasons. Speed: on the CPU the optimising (profiling)
+  // executor fuses nothing (libtorch 1.13's fusers are for the GPU) and its profiling and
+  // guards cost time: SGD steps measured 0.65-0.9x the plain interpreter's (docs/usage.md,
+  // "Your own model"). Second derivatives: it replaces differentiable subgraphs by
+  // DifferentiableGraph nodes whose backward comes from its own autodiff formulas, so a
+  // Hessian-vector product would depend on those formulas' own derivatives; the plain
+  // interpreter records every operation with eager autograd, whose double backward the
+  // tests check against dense Hessians. (On the modules measured, HVPs agreed both ways to
+  // 1.3e-15.)
   torch::jit::setGraphExecutorOptimize(on);
 }
 

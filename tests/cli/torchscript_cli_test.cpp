@@ -140,3 +140,23 @@ TEST(TorchScriptCli, ModelAndArchGoTogether) {
   }
   EXPECT_FALSE(std::filesystem::exists(tmp / "x.h5"));
 }
+
+TEST(TorchScriptCli, AResumedRunEqualsAnUninterruptedOne) {
+  BNL_NEED_DATA();
+  BNL_TORCHSCRIPT_DIR(dir);
+  TempDir tmp("bnl_ts_resume");
+  const std::string model = " --arch torchscript --model " + dir + "/mlp_bn.pt";
+  auto r = bnl("train" + model + kData + " --epochs 2 --out " + tmp / "whole.h5");
+  ASSERT_EQ(r.code, 0) << r.output;
+  r = bnl("train" + model + kData + " --out " + tmp / "part.h5");
+  ASSERT_EQ(r.code, 0) << r.output;
+  // --resume takes the model file (and everything else) from the run file's configuration.
+  r = bnl("train --resume " + tmp / "part.h5" + " --epochs 2 --quiet");
+  ASSERT_EQ(r.code, 0) << r.output;
+  auto py = python("import h5py, numpy as np\n"
+                   "a = h5py.File('" + tmp / "whole.h5" + "', 'r')\n"
+                   "b = h5py.File('" + tmp / "part.h5" + "', 'r')\n"
+                   "print(len(a['/train/steps/loss']), np.array_equal(a['/train/steps/loss'][:], b['/train/steps/loss'][:]),\n"
+                   "      np.array_equal(a['/checkpoints/step_0000008/bn.running_var'][:], b['/checkpoints/step_0000008/bn.running_var'][:]))\n");
+  EXPECT_NE(py.output.find("8 True True"), std::string::npos) << py.output;
+}

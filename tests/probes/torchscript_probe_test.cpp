@@ -12,6 +12,7 @@
 #include "bnlandscape/probes/hessian_operator.h"
 #include "bnlandscape/probes/landscape_probe.h"
 #include "bnlandscape/probes/mlp_curvature.h"
+#include "bnlandscape/probes/param_block.h"
 #include "bnlandscape/train/fused_mlp_step.h"
 #include "common/torchscript_files.h"
 
@@ -102,4 +103,21 @@ TEST(TorchScriptProbe, TheHandWrittenMlpEnginesRefuseAScriptedModule) {
   auto model = models::make_model(scripted_spec(dir + "/mlp_bn.pt"));
   EXPECT_NE(train::FusedMlpStep::unsupported_reason(*model), "");
   EXPECT_NE(probes::MlpCurvature::unsupported_reason(*model, model->parameters()), "");
+}
+
+TEST(TorchScriptProbe, LayerBlocksAreTheSubmodulesWithParametersByPythonNameAndClass) {
+  BNL_TORCHSCRIPT_DIR(dir);
+  auto model = models::make_model(scripted_spec(dir + "/conv_bn.pt"));
+  const auto params = model->parameters();
+  const auto blocks = probes::parameter_blocks(*model, params);
+  std::vector<std::string> names, kinds;
+  std::vector<std::int64_t> sizes;
+  for (const auto& b : blocks) {
+    names.push_back(b.name);
+    kinds.push_back(b.kind);
+    sizes.push_back(b.size);
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"layer1.0", "layer1.1", "head"}));
+  EXPECT_EQ(kinds, (std::vector<std::string>{"conv", "norm", "linear"}));
+  EXPECT_EQ(sizes, (std::vector<std::int64_t>{4 * 9 + 4, 4 + 4, 10 * 676 + 10}));
 }
