@@ -42,6 +42,9 @@ TEST(TorchScriptCli, TrainProbeSurfaceOnAScriptedModule) {
             std::string::npos)
       << py.output;
   EXPECT_NE(py.output.find("True\nTrue autograd"), std::string::npos) << py.output;
+  r = bnl("info " + tmp / "run.h5");
+  EXPECT_NE(r.output.find("  model     sha256 "), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("arch=torchscript"), std::string::npos) << r.output;
 
   r = bnl("probe --arch torchscript --model " + model + kData + " --step-interval 2 --trace-samples 2 --out " +
           tmp / "online.h5");
