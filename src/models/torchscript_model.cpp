@@ -5,6 +5,7 @@
 #include <map>
 #include <sstream>
 #include <stdexcept>
+#include <unordered_set>
 
 #include <torch/autograd.h>
 #include <torch/csrc/jit/python/update_graph_executor_opt.h>
@@ -46,15 +47,19 @@ torch::jit::Module load_archive(const std::string& path) {
   }
 }
 
-/// Registers the own parameters and buffers of `src` on `dst`, then mirrors each child.
-void mirror(const torch::jit::Module& src, torch::nn::Module& dst) {
+/// Registers the own parameters and buffers of `src` on `dst`, then mirrors each child. A
+/// tensor met before (a submodule or weight shared under two names) is registered under its
+/// first name only, as Python's named_parameters() lists it: twice, SGD would step it twice and
+/// the Hessian would count it as two coordinates.
+void mirror(const torch::jit::Module& src, torch::nn::Module& dst, std::unordered_set<const void*>& seen) {
   for (const auto& p : src.named_parameters(/*recurse=*/false))
-    dst.register_parameter(p.name, p.value, p.value.requires_grad());
-  for (const auto& b : src.named_buffers(/*recurse=*/false)) dst.register_buffer(b.name, b.value);
+    if (seen.insert(p.value.unsafeGetTensorImpl()).second) dst.register_parameter(p.name, p.value, p.value.requires_grad());
+  for (const auto& b : src.named_buffers(/*recurse=*/false))
+    if (seen.insert(b.value.unsafeGetTensorImpl()).second) dst.register_buffer(b.name, b.value);
   for (const auto& c : src.named_children()) {
     auto child = std::make_shared<ScriptedSubmodule>(c.value.type()->name() ? c.value.type()->name()->qualifiedName()
                                                                             : std::string("ScriptedSubmodule"));
-    mirror(c.value, *child);
+    mirror(c.value, *child, seen);
     dst.register_module(c.name, child);
   }
 }
@@ -100,7 +105,8 @@ TorchScriptModelImpl::TorchScriptModelImpl(const std::string& path, bool flat_in
   set_torchscript_optimization(false);
   if (module_.named_parameters(/*recurse=*/true).size() == 0)
     bad_model(path, "a module with parameters (trainable weights)", "none");
-  mirror(module_, *this);
+  std::unordered_set<const void*> seen;
+  mirror(module_, *this, seen);
   // The mode follows this Classifier's, which starts in training like every torch module.
   module_.train(is_training());
 }

@@ -208,3 +208,16 @@ TEST(TorchScriptModel, SecondOrderFailureNamesTheOperation) {
   EXPECT_NE(models::second_order_failure(*cdist, x, y).find("_cdist_backward"), std::string::npos);
   EXPECT_NE(models::second_order_failure(*round, x, y).find("fc1.weight"), std::string::npos);
 }
+
+TEST(TorchScriptModel, ASharedSubmoduleIsRegisteredOnceUnderItsFirstName) {
+  BNL_TORCHSCRIPT_DIR(dir);
+  auto model = load(dir, "tied.pt");
+  std::vector<std::string> params;
+  for (const auto& p : model->named_parameters()) params.push_back(p.key());
+  // As Python's named_parameters(): mid's weights once, not again as again.weight.
+  EXPECT_EQ(params, (std::vector<std::string>{"enc.weight", "enc.bias", "mid.weight", "mid.bias", "head.weight", "head.bias"}));
+  // Its gradient is the sum over both uses: one SGD step moves it once.
+  const auto x = torch::randn({4, 1, 28, 28});
+  torch::nn::functional::cross_entropy(model->forward(x), torch::tensor({0, 1, 2, 3})).backward();
+  EXPECT_TRUE(model->named_parameters()["mid.weight"].grad().defined());
+}
