@@ -61,7 +61,9 @@ void check_input_fits(const train::TrainConfig& cfg, const data::Dataset& data) 
       throw ConfigError("--pad-to = " + std::to_string(cfg.pad_to) + ": expected at least the image size " + size +
                         " of --dataset " + cfg.dataset + " (0 = no padding)");
   }
-  if (train::arch_kind(cfg) == train::Arch::mlp) return;
+  const auto arch = train::arch_kind(cfg);
+  // The MLP flattens; a scripted module takes feature rows as [N, D] (its own business).
+  if (arch == train::Arch::mlp || arch == train::Arch::torchscript) return;
   if (data.feature_rows)
     throw ConfigError(where + ": expected images [N, C, H, W] (convolutions need a height and width), got feature rows [N, " +
                       std::to_string(data.train.channels) + "]; use --arch mlp");
