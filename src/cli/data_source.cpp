@@ -45,7 +45,8 @@ data::Dataset load_run_data(const train::TrainConfig& cfg) {
 
 void check_input_fits(const train::TrainConfig& cfg, const data::Dataset& data) {
   const auto arch = train::arch_kind(cfg);
-  if (arch == train::Arch::mlp) return;
+  // The MLP flattens; a scripted module takes feature rows as [N, D] (its own business).
+  if (arch == train::Arch::mlp || arch == train::Arch::torchscript) return;
   const std::string where = "--arch " + cfg.arch + " with --dataset " + cfg.dataset +
                             (cfg.data_file.empty() ? "" : " (" + cfg.data_file + ")");
   if (data.feature_rows)

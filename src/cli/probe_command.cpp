@@ -14,6 +14,7 @@
 #include "bnlandscape/cli/checkpoint_config.h"
 #include "bnlandscape/cli/inherited_config.h"
 #include "bnlandscape/cli/resume_request.h"
+#include "bnlandscape/cli/scripted_model.h"
 #include "bnlandscape/cli/train_command.h"
 #include "bnlandscape/data/batches.h"
 #include "bnlandscape/dist/communicator.h"
@@ -58,6 +59,12 @@ std::string probe_config_toml(const ProbeOptions& opt, const train::TrainConfig&
 
 std::string probe_config_toml(const ProbeOptions& opt) { return probe_config_toml(opt, opt.cfg); }
 
+/// Whether a probe computes Hessian (or Gauss-Newton) products, i.e. differentiates the
+/// gradient again: every spectral instrument does.
+bool needs_second_order(const probes::ProbeConfig& p) {
+  return p.top_k > 0 || p.bottom_k > 0 || p.trace_samples > 0 || p.density_runs > 0 || p.layer_top_k > 0;
+}
+
 /// A probe observer's log going to the progress display.
 record::ProbeObserver::Log log_to(Progress& progress) {
   return [&progress](const std::string& line) { progress.log(line); };
@@ -73,6 +80,7 @@ int run_offline(ProbeOptions& opt, dist::Communicator* comm) {
   probes::LandscapeProbe probe(run.spec, opt.probe, probe_context(cfg), shard_of(comm));
   probes::validate_probe(opt.probe, cfg.batch_size, probe.num_params());
   record::load_checkpoint(*run.model, {opt.probe.checkpoint, opt.probe.checkpoint_group}, cfg.arch, cfg.bn);
+  if (needs_second_order(opt.probe)) check_scripted_second_order(cfg, run);
   const std::int64_t step = record::checkpoint_step(opt.probe.checkpoint_group);
   auto [x, y] = fixed_probe_set(run.data, opt.probe.probe_size);
   if (comm && comm->rank() != 0) {
@@ -91,6 +99,7 @@ int run_offline(ProbeOptions& opt, dist::Communicator* comm) {
   prov.intra_op_threads = run.threads.first;
   prov.blas_threads = run.threads.second;
   record::describe_data(prov, run.data);
+  record::describe_model(prov, *run.model);
   const auto device = train::resolve_device(cfg.device);
   prov.device = device.str();
   prov.device_name = train::device_name(device);
@@ -177,6 +186,7 @@ int run_probe(ProbeOptions& opt) {
   probes::validate_probe(opt.probe, opt.cfg.batch_size, num_params);
   probes::validate_probe_blocks(opt.probe, probes::parameter_blocks(*run.model, run.model->parameters()));
   if (probes::probe_batch_kind(opt.probe) == probes::ProbeBatch::fixed) fixed_probe_set(run.data, opt.probe.probe_size);  // checks the size
+  if (needs_second_order(opt.probe)) check_scripted_second_order(opt.cfg, run);
   const auto spec = run.spec;
   const auto pcfg = opt.probe;
   const data::Dataset& data = run.data;

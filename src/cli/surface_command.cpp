@@ -1,4 +1,5 @@
 #include "bnlandscape/cli/surface_command.h"
+#include "bnlandscape/cli/scripted_model.h"
 #include "bnlandscape/cli/surface_options.h"
 #include "bnlandscape/models/classifier.h"
 
@@ -160,6 +161,7 @@ int run_surface(SurfaceOptions& opt) {
   adopt_checkpoint_config(opt.cfg, s.checkpoint, train::adopted_keys(optspec::kSurface), opt.app);
   const std::string toml = surface_config_toml(opt);
   PreparedRun run = prepare_run(opt.cfg);
+  if (directions_kind(s) == Directions::eigen) check_scripted_second_order(opt.cfg, run);
   auto model = checkpoint_model(opt, run);
   SurfaceGrid g = surface_grid(s, run.data, *model);
 

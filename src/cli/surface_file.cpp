@@ -122,6 +122,7 @@ void write_provenance(io::RunFile& f, const SurfaceOptions& opt, const PreparedR
   p.intra_op_threads = run.threads.first;
   p.blas_threads = run.threads.second;
   record::describe_data(p, run.data);
+  record::describe_model(p, *run.model);
   p.checkpoint_file = opt.surface.checkpoint;
   p.checkpoint_group = opt.surface.checkpoint_group;
   const auto device = train::resolve_device(opt.cfg.device);

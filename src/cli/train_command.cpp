@@ -2,6 +2,7 @@
 #include "bnlandscape/cli/data_source.h"
 #include "bnlandscape/cli/train_options.h"
 #include "bnlandscape/cli/resume_request.h"
+#include "bnlandscape/cli/scripted_model.h"
 #include "bnlandscape/models/classifier.h"
 #include "bnlandscape/models/conv_mlp.h"
 
@@ -64,6 +65,7 @@ models::ModelSpec model_spec(const train::TrainConfig& cfg, const data::ImageSet
   s.placement = models::parse_bn_placement(cfg.bn_placement);
   s.vgg_config = cfg.vgg_config;
   s.width_mult = cfg.width_mult;
+  s.model_file = cfg.model;
   return s;
 }
 
@@ -92,12 +94,14 @@ PreparedRun prepare_run(const train::TrainConfig& cfg) {
     throw train::ConfigError("--dataset = " + cfg.dataset + ": expected square images, got " +
                              std::to_string(run.data.train.height) + "x" + std::to_string(run.data.train.width));
   run.spec = model_spec(cfg, run.data.train, run.data.num_classes);
+  run.spec.flat_input = run.data.feature_rows;
   try {
     torch::manual_seed(cfg.seed);
     run.model = models::make_model(run.spec);
   } catch (const std::invalid_argument& e) {
     throw train::ConfigError(std::string("--") + e.what());
   }
+  check_scripted_output(cfg, run);
   if (cfg.bn_noise) {
     // Its own generator, so noise changes neither the initialisation nor the data order.
     const std::uint64_t noise_seed = cfg.seed * 0x9E3779B97F4A7C15ULL + 0x6e6f697365ULL;
@@ -165,6 +169,7 @@ int train_and_record(const train::TrainConfig& cfg, PreparedRun& run, const std:
   prov.intra_op_threads = run.threads.first;
   prov.blas_threads = run.threads.second;
   record::describe_data(prov, run.data);
+  record::describe_model(prov, *run.model);
   RunLock lock(cfg.out);
   ResumeInfo resume;
   if (!resume_file.empty()) {

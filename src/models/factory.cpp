@@ -6,6 +6,7 @@
 #include "bnlandscape/models/batch_norm.h"
 #include "bnlandscape/models/conv_mlp.h"
 #include "bnlandscape/models/mlp.h"
+#include "bnlandscape/models/torchscript_model.h"
 #include "bnlandscape/models/vgg.h"
 #include "list_items.h"
 
@@ -38,7 +39,8 @@ std::shared_ptr<Classifier> make_model(const ModelSpec& spec) {
                    .norm(spec.norm))
         .ptr();
   }
-  throw std::invalid_argument("arch: expected mlp, cnn or vgg, got \"" + spec.arch + "\"");
+  if (spec.arch == "torchscript") return TorchScriptModel(spec.model_file, spec.flat_input).ptr();
+  throw std::invalid_argument("arch: expected mlp, cnn, vgg or torchscript, got \"" + spec.arch + "\"");
 }
 
 void for_each_batch_norm(torch::nn::Module& model, const std::function<void(BatchNormImpl&)>& f) {

@@ -10,6 +10,7 @@
 #include <torch/version.h>
 
 #include "bnlandscape/io/run_file.h"
+#include "bnlandscape/models/torchscript_model.h"
 #include "bnlandscape/record/build_info.h"
 #include "bnlandscape/record/schema_names.h"
 #include "bnlandscape/train/device.h"
@@ -56,6 +57,13 @@ void describe_data(RunProvenance& prov, const data::Dataset& data) {
                      ", std = " + float_list(data.norm.std);
 }
 
+void describe_model(RunProvenance& prov, const models::Classifier& model) {
+  const auto* scripted = dynamic_cast<const models::TorchScriptModelImpl*>(&model);
+  if (!scripted) return;
+  prov.model_sha256 = data::sha256_file(scripted->path());
+  prov.model_code = scripted->code();
+}
+
 void write_provenance(io::RunFile& f, const RunProvenance& prov) {
   using namespace names;
   const bool training = prov.kind == ProvenanceKind::Training;
@@ -88,6 +96,10 @@ void write_provenance(io::RunFile& f, const RunProvenance& prov) {
     f.set_attr(kNumClasses, prov.num_classes);
     f.set_attr(kInputShape, prov.input_shape);
     f.set_attr(kInputNormalization, prov.input_normalization);
+  }
+  if (!prov.model_sha256.empty()) {
+    f.set_attr(kModelSha256, prov.model_sha256);
+    f.set_attr(kModelCode, prov.model_code);
   }
   if (!training) {
     f.set_attr(kCheckpointFile, prov.checkpoint_file);

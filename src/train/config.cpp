@@ -20,6 +20,18 @@ std::string str(double v) {
 }
 
 
+/// A scripted module's BatchNorm layers are libtorch's (or the user's): the options that
+/// configure ours (the original's backward, evaluation with batch statistics, noise) cannot
+/// reach them.
+void check_scripted_bn(const TrainConfig& c) {
+  if (arch_kind(c) != Arch::torchscript) return;
+  if (bn_backward_kind(c) == BnBackward::original)
+    bad("bn-backward", "original", "exact with --arch torchscript (the module's BatchNorm has autograd's backward)");
+  if (bn_eval_kind(c) == BnEval::batch)
+    bad("bn-eval", "batch", "running with --arch torchscript (the module's BatchNorm evaluates with running statistics)");
+  if (c.bn_noise) bad("bn-noise", "true", "false with --arch torchscript (noise is added after our normalisation layers only)");
+}
+
 /// The rules beyond one option's declared check (parsed lists, relations between options),
 /// each run right after the option whose check it follows, so the first bad option is the one
 /// reported.
@@ -33,6 +45,13 @@ void check_rules_after(const std::string& key, const TrainConfig& c) {
                                                   " (it is read only with --dataset tensors)");
     if (tensors && !c.data_dir.empty())
       bad("data-dir", "\"" + c.data_dir + "\"", "no data directory with --dataset tensors (the data is --data-file)");
+  } else if (key == "model") {
+    const bool scripted = arch_kind(c) == Arch::torchscript;
+    if (scripted && c.model.empty())
+      bad("model", "\"\"", "a TorchScript file (--model FILE.pt) with --arch torchscript");
+    if (!scripted && !c.model.empty())
+      bad("model", "\"" + c.model + "\"", "no model file with --arch " + c.arch +
+                                           " (it is read only with --arch torchscript)");
   } else if (key == "vgg_config") {
     try {
       models::parse_int_list(c.hidden_dims, "hidden-dims");
@@ -44,6 +63,7 @@ void check_rules_after(const std::string& key, const TrainConfig& c) {
   } else if (key == "bn_eval") {
     if (bn_backward_kind(c) == BnBackward::original && bn_kind(c) != Bn::custom)
       bad("bn-backward", "original", "exact unless --bn custom (only our BatchNorm has the original's backward)");
+    check_scripted_bn(c);
     if (c.bn_noise && bn_kind(c) == Bn::none)
       bad("bn-noise", "true", "a normalisation layer to add noise after (--bn custom | torch | lp1 | lp2 | lpinf)");
   } else if (key == "weight_decay") {
@@ -51,6 +71,13 @@ void check_rules_after(const std::string& key, const TrainConfig& c) {
   } else if (key == "batch_size") {
     if (bn_kind(c) != Bn::none && c.batch_size < 2)
       bad("batch-size", std::to_string(c.batch_size), "at least 2 with batch normalisation");
+  } else if (key == "ics_layers") {
+    // A scripted forward reports no intermediate outputs (models/torchscript_model.h).
+    if (arch_kind(c) == Arch::torchscript && c.activations_every > 0)
+      bad("activations-every", std::to_string(c.activations_every),
+          "0 with --arch torchscript (a scripted module reports no intermediate outputs)");
+    if (arch_kind(c) == Arch::torchscript && c.ics_every > 0)
+      bad("ics-every", std::to_string(c.ics_every), "0 with --arch torchscript (a scripted module reports no intermediate outputs)");
   } else if (key == "activation_range") {
     if (!c.activation_range.empty()) parse_activation_range(c.activation_range);
   }

@@ -12,6 +12,9 @@
 namespace bnl::io {
 class RunFile;
 }
+namespace bnl::models {
+class Classifier;
+}
 
 namespace bnl::record {
 
@@ -40,7 +43,13 @@ struct RunProvenance {
   std::string checkpoint_file;   ///< CheckpointProbe and Surface: the checkpoint's file
   std::string checkpoint_group;  ///< CheckpointProbe and Surface: its group
   std::string checkpoint_sha256;  ///< CheckpointProbe and Surface: SHA-256 of its file (empty: computed when the file exists)
+  std::string model_sha256;  ///< --arch torchscript: SHA-256 of the --model file (empty: not written)
+  std::string model_code;    ///< --arch torchscript: the module's code (models::TorchScriptModelImpl::code)
 };
+
+/// Fills model_sha256 and model_code when `model` is a scripted module
+/// (models/torchscript_model.h); leaves them empty for the built-in architectures.
+void describe_model(RunProvenance& prov, const models::Classifier& model);
 
 /// Fills the data part of `prov` from the data a run read: data_files (path and SHA-256 of each
 /// file), num_classes, input_shape ("CxHxW", or "D" for feature rows) and input_normalization
@@ -57,7 +66,8 @@ std::string iso8601_utc_now();
 /// torch_build, host, seed, start_time, end_time (""), data_files (and num_classes,
 /// input_shape, input_normalization when prov.num_classes > 0). CheckpointProbe and Surface
 /// write the same but diverged_at_step and step_engine (device and device_name where given),
-/// and add checkpoint_file, checkpoint_group and checkpoint_sha256.
+/// and add checkpoint_file, checkpoint_group and checkpoint_sha256. Every kind writes
+/// model_sha256 and model_code when prov.model_sha256 is set.
 void write_provenance(io::RunFile& f, const RunProvenance& prov);
 
 }  // namespace bnl::record

@@ -137,6 +137,8 @@ inline constexpr char kInputNormalization[] = "input_normalization";
 inline constexpr char kCheckpointFile[] = "checkpoint_file";
 inline constexpr char kCheckpointGroup[] = "checkpoint_group";
 inline constexpr char kCheckpointSha256[] = "checkpoint_sha256";
+inline constexpr char kModelSha256[] = "model_sha256";
+inline constexpr char kModelCode[] = "model_code";
 
 /// Group and column attribute names used by readers.
 inline constexpr char kLayers[] = "layers";

@@ -31,6 +31,7 @@ struct TrainConfig {
   std::int64_t test_subset = 0;
   // model
   std::string arch = "mlp";
+  std::string model;  ///< --arch torchscript: the TorchScript file (empty otherwise)
   std::string hidden_dims = "512,256,128";
   std::string conv_channels = "32,64";
   std::string vgg_config = "11";
@@ -93,9 +94,12 @@ void visit_train_specs(Config& c, Visitor&& v) {
   v(opt("test_subset", "use only the first N test examples (0 = all)")
         .in(kRun).at_least(0).expect("N >= 0 (0 = all)").with_unit("examples"),
     c.test_subset);
-  v(opt("arch", "architecture: mlp | cnn (the original study's MLP and ConvMLP) | vgg (the paper's VGG, BN after every conv)")
-        .in(kAll).adopted_by(kProbe | kSurface).one_of("mlp | cnn | vgg"),
+  v(opt("arch", "architecture: mlp | cnn (the original study's MLP and ConvMLP) | vgg (the paper's VGG, BN after every conv) | torchscript (your own, from --model)")
+        .in(kAll).adopted_by(kProbe | kSurface).one_of("mlp | cnn | vgg | torchscript"),
     c.arch);
+  v(opt("model", "torchscript only: the TorchScript file (torch.jit.save of a scripted or traced module) whose forward maps a batch to [N, num_classes] logits; its saved weights are the initial ones (docs/usage.md, \"Your own model\")")
+        .in(kAll).adopted_by(kProbe | kSurface),
+    c.model);
   v(opt("hidden_dims", "hidden layer widths, comma-separated")
         .in(kAll).adopted_by(kProbe | kSurface),
     c.hidden_dims);
@@ -212,7 +216,7 @@ std::vector<std::string> adopted_keys(unsigned command);
 /// (visit_train_specs); read them with the *_kind accessors below once validate() passed, and
 /// compare enums, never words, past the configuration.
 enum class Dataset { fashion_mnist, cifar10, tensors };
-enum class Arch { mlp, cnn, vgg };
+enum class Arch { mlp, cnn, vgg, torchscript };
 enum class Bn { none, custom, torch, lp1, lp2, lpinf };
 enum class BnPlacement { head, conv, all };
 enum class BnBackward { exact, original };
