@@ -10,8 +10,8 @@ test, so the table follows the page):
 
 - `--train-subset 5000` becomes `--train-subset 96 --batch-size 32` (3 steps instead of 40) and
   `--test-subset 2000` 64: ResNet-20 steps cost about a second on a loaded 2-core machine;
-- the probe sets (`--probe-size 256`, `512`) become 64 examples, within the 96;
-- `--trace-samples 20` becomes 2.
+- the probe sets (`--probe-size 128`, `256`) become 64 examples, within the 96;
+- `--trace-samples 10` becomes 2.
 
 Then the ```python block runs in the scratch directory and must leave a `net` that holds the
 run's newest checkpoint (equal tensors) in evaluation mode. Exit 0 when everything passed, else
@@ -35,9 +35,9 @@ PAGE = REPO / "examples" / "README.md"
 CUTS = [
     ("--train-subset 5000", "--train-subset 96 --batch-size 32"),
     ("--test-subset 2000", "--test-subset 64"),
+    ("--probe-size 128", "--probe-size 64"),
     ("--probe-size 256", "--probe-size 64"),
-    ("--probe-size 512", "--probe-size 64"),
-    ("--trace-samples 20", "--trace-samples 2"),
+    ("--trace-samples 10", "--trace-samples 2"),
 ]
 TIMEOUT = 600  # seconds per command
 
