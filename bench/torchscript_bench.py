@@ -21,7 +21,8 @@ alternate round-robin, and the median of --reps is reported with the 1-minute lo
 before and after each pair (the machine is shared with study jobs). Python gets the thread
 settings bnlandscape's run file records (intra_op_threads, blas_threads).
 
-    /usr/bin/python3 bench/torchscript_bench.py [--reps 3] [--threads 2] [--only cnn,resnet,hvp]
+    /usr/bin/python3 bench/torchscript_bench.py [--reps 3] [--threads 2] [--steps 30] [--hvp-steps 10]
+        [--only cnn,resnet,hvp]
         [--out bench/RESULTS.md]
 Internal: worker resnet-train|hvp ... (one Python measurement, prints JSON).
 """
@@ -109,9 +110,10 @@ def python_worker(kind: str, intra: int, blas: int, steps: int, warmup: int) -> 
         opt = torch.optim.SGD(model.parameters(), lr=0.1)
         model.train()
         perm = torch.randperm(len(y))
-        times = []
+        times, cpu = [], 0.0
         for s in range(steps + warmup):
             idx = perm[s * BATCH:(s + 1) * BATCH]
+            c0 = time.process_time()
             t0 = time.perf_counter()
             xb, yb = x[idx], y[idx]
             opt.zero_grad()
@@ -119,7 +121,8 @@ def python_worker(kind: str, intra: int, blas: int, steps: int, warmup: int) -> 
             loss.backward()
             opt.step()
             times.append(time.perf_counter() - t0)
-        return {"steps_per_s": steps / sum(times[warmup:])}
+            cpu += time.process_time() - c0 if s >= warmup else 0.0
+        return {"steps_per_s": steps / sum(times[warmup:]), "cpu_per_step": cpu / steps}
     # hvp: PyHessian's hessian.eigenvalues/density product on one batch (model.eval()).
     x, y = fashion(BATCH)
     model.eval()
@@ -127,12 +130,14 @@ def python_worker(kind: str, intra: int, blas: int, steps: int, warmup: int) -> 
     loss = torch.nn.functional.cross_entropy(model(x), y)
     grads = torch.autograd.grad(loss, params, create_graph=True)
     vs = [[torch.randn_like(p) for p in params] for _ in range(steps + warmup)]
-    times = []
-    for v in vs:
+    times, cpu = [], 0.0
+    for i, v in enumerate(vs):
+        c0 = time.process_time()
         t0 = time.perf_counter()
         torch.autograd.grad(grads, params, grad_outputs=v, only_inputs=True, retain_graph=True)
         times.append(time.perf_counter() - t0)
-    return {"seconds_per_hvp": statistics.mean(times[warmup:])}
+        cpu += time.process_time() - c0 if i >= warmup else 0.0
+    return {"seconds_per_hvp": statistics.mean(times[warmup:]), "cpu_per_hvp": cpu / steps}
 
 
 def py_measure(kind, intra, blas, steps, warmup) -> dict:
@@ -154,6 +159,86 @@ def bnl_hvp(model: str, threads: int, steps: int, out: str) -> dict:
                 "intra": int(f.attrs["intra_op_threads"]), "blas": int(f.attrs["blas_threads"])}
 
 
+def child_cpu() -> float:
+    import resource
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def bnl_cpu(args, out: str) -> float:
+    """Process CPU seconds (user + system) of one `bnlandscape` command."""
+    c0 = child_cpu()
+    subprocess.run([BINARY, *map(str, args), "--quiet", "--overwrite", "--checkpoint-every", "0", "--out", out],
+                   check=True, stdout=subprocess.DEVNULL)
+    return child_cpu() - c0
+
+
+def cpu_rounds(a, rpt, tmp, lines) -> None:
+    """Process CPU per ResNet step and per HVP at one thread: bnlandscape's by the difference of
+    a long and a short run (start-up, data loading and evaluation cancel), Python's from
+    time.process_time around the timed loop. Under load, CPU time moves far less than wall time."""
+    short, long_ = 5, 5 + a.steps
+    hs, hl = 2, 2 + a.hvp_steps
+    base = ["--dataset", "fashion-mnist", "--test-subset", 128, "--batch-size", BATCH, "--epochs", 1, "--threads", 1,
+            "--arch", "torchscript", "--model", rpt]
+    hvp = [*base, "--train-subset", 2 * BATCH, "--step-interval", 1000, "--probe-batch", "fixed", "--probe-size",
+           BATCH, "--probe-bn-mode", "eval", "--top-k", 0, "--density-runs", 1, "--overlap", "false"]
+    tr_o, tr_p, hv_o, hv_p, loads = [], [], [], [], []
+    for r in range(a.reps):
+        l0 = load()
+        d = (bnl_cpu(["train", *base, "--train-subset", BATCH * long_], os.path.join(tmp, "c.h5"))
+             - bnl_cpu(["train", *base, "--train-subset", BATCH * short], os.path.join(tmp, "c.h5")))
+        tr_o.append(d / (long_ - short))
+        tr_p.append(py_measure("resnet-train", 1, 1, a.steps, a.warmup)["cpu_per_step"])
+        # Every probe of the run (step 0 and the last step) runs the density: count the products.
+        c_long = bnl_cpu(["probe", *hvp, "--density-steps", hl], os.path.join(tmp, "hl.h5"))
+        c_short = bnl_cpu(["probe", *hvp, "--density-steps", hs], os.path.join(tmp, "hs.h5"))
+        counts = []
+        for name in ("hl.h5", "hs.h5"):
+            with h5py.File(os.path.join(tmp, name), "r") as f:
+                counts.append(int(f["density/hvp_count"][()].sum()))
+        hv_o.append((c_long - c_short) / (counts[0] - counts[1]))
+        hv_p.append(py_measure("hvp", 1, 1, a.hvp_steps, 1)["cpu_per_hvp"])
+        loads.append(f"{l0:.1f}->{load():.1f}")
+        print(f"cpu round {r}: step {tr_o[-1]:.3f} vs {tr_p[-1]:.3f} s, hvp {hv_o[-1]:.3f} vs {hv_p[-1]:.3f} s",
+              flush=True)
+    (to, lto), (tp, ltp) = median_row(tr_o), median_row(tr_p)
+    (ho, lho), (hp, lhp) = median_row(hv_o), median_row(hv_p)
+    lines += [f"Process CPU at 1 thread (intra-op 1, BLAS 1) [{'; '.join(loads)}]:", "",
+              "| ResNet-20 (8-16-32, BN) | bnlandscape CPU s | Python CPU s | bnlandscape/Python | target |",
+              "| --- | ---: | ---: | ---: | --- |",
+              f"| training step, batch 128 | {to:.3f} ({lto}) | {tp:.3f} ({ltp}) | **{tp / to:.2f}x** speed | "
+              f">= 1.2x: {'met' if tp / to >= 1.2 else 'missed'} |",
+              f"| HVP, batch 128, BN eval | {ho:.3f} ({lho}) | {hp:.3f} ({lhp}) | **{ho / hp:.2f}x** time | "
+              f"<= 0.8x: {'met' if ho / hp <= 0.8 else 'missed'} |", ""]
+
+
+def cnn_cpu_rounds(a, tmp, lines) -> None:
+    """Process CPU per ConvMLP training step at one thread, native `--arch cnn` against the
+    scripted copy, by the difference of a long and a short run."""
+    short, long_ = 5, 5 + a.steps
+    lines += ["| ConvMLP training, process CPU at 1 thread | native CPU s/step | scripted CPU s/step | scripted speed/native | target |",
+              "| --- | ---: | ---: | ---: | --- |"]
+    for bn in ("none", "torch"):
+        pt = os.path.join(tmp, f"convmlp_{bn}.pt")
+        scripted_convmlp(pt, bn == "torch")
+        nat, scr, loads = [], [], []
+        base = ["train", "--dataset", "fashion-mnist", "--test-subset", 128, "--batch-size", BATCH, "--epochs", 1,
+                "--threads", 1]
+        for r in range(a.reps):
+            l0 = load()
+            for out, model in ((nat, ["--arch", "cnn", "--bn", bn]), (scr, ["--arch", "torchscript", "--model", pt])):
+                c_long = bnl_cpu([*base, *model, "--train-subset", BATCH * long_], os.path.join(tmp, "c.h5"))
+                c_short = bnl_cpu([*base, *model, "--train-subset", BATCH * short], os.path.join(tmp, "c.h5"))
+                out.append((c_long - c_short) / (long_ - short))
+            loads.append(f"{l0:.1f}->{load():.1f}")
+            print(f"cnn cpu --bn {bn} round {r}: native {nat[-1]:.3f}, scripted {scr[-1]:.3f} s/step", flush=True)
+        (mn, ln), (ms, ls) = median_row(nat), median_row(scr)
+        lines.append(f"| --bn {bn} [{'; '.join(loads)}] | {mn:.3f} ({ln}) | {ms:.3f} ({ls}) | **{mn / ms:.2f}x** | "
+                     f">= 0.9x: {'met' if mn / ms >= 0.9 else 'missed'} |")
+    lines.append("")
+
+
 def median_row(samples):
     return statistics.median(samples), ", ".join(f"{s:.3g}" for s in samples)
 
@@ -168,7 +253,9 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--steps", type=int, default=30, help="timed training steps (and HVPs) per measurement")
     ap.add_argument("--warmup", type=int, default=5)
-    ap.add_argument("--only", default="cnn,resnet,hvp")
+    ap.add_argument("--hvp-steps", type=int, default=10, help="timed HVPs per measurement (density steps)")
+    ap.add_argument("--only", default="cnn,resnet,hvp,cnncpu,cpu",
+                    help="parts: cnn, resnet, hvp (wall time), cnncpu, cpu (process CPU)")
     ap.add_argument("--out", help="append the Markdown tables to this file (e.g. bench/RESULTS.md)")
     a = ap.parse_args()
     parts = a.only.split(",")
@@ -179,7 +266,7 @@ def main() -> int:
     lines = [f"\n### TorchScript models (issue 26), {datetime.datetime.utcnow():%Y-%m-%d %H:%M} UTC, "
              f"{a.threads} threads, medians of {a.reps}\n",
              f"`/usr/bin/python3 bench/torchscript_bench.py --reps {a.reps} --threads {a.threads} --steps {a.steps} "
-             f"--warmup {a.warmup} --only {a.only}`; load average (1 min) before -> after each round in brackets.\n"]
+             f"--warmup {a.warmup} --hvp-steps {a.hvp_steps} --only {a.only}`; load average (1 min) before -> after each round in brackets.\n"]
 
     if "cnn" in parts:
         lines += ["| ConvMLP training | native `--arch cnn` steps/s | scripted steps/s | scripted/native | target |",
@@ -225,15 +312,22 @@ def main() -> int:
         ours, py, loads = [], [], []
         for r in range(a.reps):
             l0 = load()
-            m = bnl_hvp(rpt, a.threads, a.steps, os.path.join(tmp, "h.h5"))
+            m = bnl_hvp(rpt, a.threads, a.hvp_steps, os.path.join(tmp, "h.h5"))
             ours.append(1e3 * m["seconds_per_hvp"])
-            py.append(1e3 * py_measure("hvp", m["intra"], m["blas"], a.steps, a.warmup)["seconds_per_hvp"])
+            py.append(1e3 * py_measure("hvp", m["intra"], m["blas"], a.hvp_steps, 1)["seconds_per_hvp"])
             loads.append(f"{l0:.1f}->{load():.1f}")
             print(f"hvp round {r}: bnlandscape {ours[-1]:.2f}, Python {py[-1]:.2f} ms", flush=True)
         (mo, lo), (mp, lp) = median_row(ours), median_row(py)
         lines.append(f"| [{'; '.join(loads)}] | {mo:.2f} ({lo}) | {mp:.2f} ({lp}) | **{mo / mp:.2f}x** | "
                      f"<= 0.8x: {'met' if mo / mp <= 0.8 else 'missed'} |")
         lines.append("")
+    if "cnncpu" in parts:
+        cnn_cpu_rounds(a, tmp, lines)
+    if "cpu" in parts:
+        rpt = os.path.join(tmp, "resnet20_bn.pt")
+        if not os.path.exists(rpt):
+            scripted_resnet(rpt)
+        cpu_rounds(a, rpt, tmp, lines)
     text = "\n".join(lines)
     print(text)
     if a.out:
