@@ -161,6 +161,12 @@ bool describe(const std::string& path) {
     std::cout << "  time      " << *t << " -> " << (end.empty() ? "(not finished)" : end) << "\n";
   }
   if (auto c = s(kCheckpointFile)) std::cout << "  probed    " << *c << " " << s(kCheckpointGroup).value_or("") << "\n";
+  if (auto m = s(kModelSha256)) {
+    // --arch torchscript: the file's hash and the size of its recorded code (model_code).
+    const std::string code = s(kModelCode).value_or("");
+    std::cout << "  model     sha256 " << *m << ", code " << std::count(code.begin(), code.end(), '\n')
+              << " lines (attribute model_code)\n";
+  }
   if (auto toml = s(kConfigToml)) {
     std::vector<std::string> words;
     try {

@@ -5,6 +5,7 @@
 #include <map>
 #include <sstream>
 #include <stdexcept>
+#include <unordered_set>
 
 #include <torch/autograd.h>
 #include <torch/csrc/jit/python/update_graph_executor_opt.h>
@@ -46,15 +47,19 @@ torch::jit::Module load_archive(const std::string& path) {
   }
 }
 
-/// Registers the own parameters and buffers of `src` on `dst`, then mirrors each child.
-void mirror(const torch::jit::Module& src, torch::nn::Module& dst) {
+/// Registers the own parameters and buffers of `src` on `dst`, then mirrors each child. A
+/// tensor met before (a submodule or weight shared under two names) is registered under its
+/// first name only, as Python's named_parameters() lists it: twice, SGD would step it twice and
+/// the Hessian would count it as two coordinates.
+void mirror(const torch::jit::Module& src, torch::nn::Module& dst, std::unordered_set<const void*>& seen) {
   for (const auto& p : src.named_parameters(/*recurse=*/false))
-    dst.register_parameter(p.name, p.value, p.value.requires_grad());
-  for (const auto& b : src.named_buffers(/*recurse=*/false)) dst.register_buffer(b.name, b.value);
+    if (seen.insert(p.value.unsafeGetTensorImpl()).second) dst.register_parameter(p.name, p.value, p.value.requires_grad());
+  for (const auto& b : src.named_buffers(/*recurse=*/false))
+    if (seen.insert(b.value.unsafeGetTensorImpl()).second) dst.register_buffer(b.name, b.value);
   for (const auto& c : src.named_children()) {
     auto child = std::make_shared<ScriptedSubmodule>(c.value.type()->name() ? c.value.type()->name()->qualifiedName()
                                                                             : std::string("ScriptedSubmodule"));
-    mirror(c.value, *child);
+    mirror(c.value, *child, seen);
     dst.register_module(c.name, child);
   }
 }
@@ -74,14 +79,24 @@ std::string shape_text(const torch::Tensor& t) {
 
 }  // namespace
 
+std::string scripted_class(const torch::nn::Module& m) {
+  if (!dynamic_cast<const ScriptedSubmodule*>(&m)) return "";
+  // "__torch__.torch.nn.modules.linear.___torch_mangle_0.Linear" -> "Linear"
+  const std::string& name = m.name();
+  const auto dot = name.rfind('.');
+  return dot == std::string::npos ? name : name.substr(dot + 1);
+}
+
 void set_torchscript_optimization(bool on) {
-  // Off by default in bnlandscape: the optimising (profiling) executor replaces differentiable
-  // subgraphs by DifferentiableGraph nodes whose backward is itself a graph run without
-  // autograd recording, so a double backward (every Hessian-vector product) through them
-  // silently loses the second-order terms or fails; the plain interpreter records each op
-  // with eager autograd, which differentiates twice wherever eager PyTorch does. On the CPU
-  // the optimisations buy no fusion (libtorch 1.13 fuses on the GPU only), so training is not
-  // slower without them (docs/usage.md, "Your own model", has the measurement).
+  // Off in bnlandscape, for two reasons. Speed: on the CPU the optimising (profiling)
+  // executor fuses nothing (libtorch 1.13's fusers are for the GPU) and its profiling and
+  // guards cost time: SGD steps measured 0.65-0.9x the plain interpreter's (docs/usage.md,
+  // "Your own model"). Second derivatives: it replaces differentiable subgraphs by
+  // DifferentiableGraph nodes whose backward comes from its own autodiff formulas, so a
+  // Hessian-vector product would depend on those formulas' own derivatives; the plain
+  // interpreter records every operation with eager autograd, whose double backward the
+  // tests check against dense Hessians. (On the modules measured, HVPs agreed both ways to
+  // 1.3e-15.)
   torch::jit::setGraphExecutorOptimize(on);
 }
 
@@ -90,7 +105,8 @@ TorchScriptModelImpl::TorchScriptModelImpl(const std::string& path, bool flat_in
   set_torchscript_optimization(false);
   if (module_.named_parameters(/*recurse=*/true).size() == 0)
     bad_model(path, "a module with parameters (trainable weights)", "none");
-  mirror(module_, *this);
+  std::unordered_set<const void*> seen;
+  mirror(module_, *this, seen);
   // The mode follows this Classifier's, which starts in training like every torch module.
   module_.train(is_training());
 }

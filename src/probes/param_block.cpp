@@ -7,11 +7,18 @@
 #include <torch/nn/modules/linear.h>
 
 #include "bnlandscape/models/norm_spec.h"
+#include "bnlandscape/models/torchscript_model.h"
 
 namespace bnl::probes {
 namespace {
 
 std::string kind_of(const torch::nn::Module& m) {
+  // A submodule of a scripted model (--arch torchscript) is known by its Python class.
+  const std::string scripted = models::scripted_class(m);
+  if (scripted == "Linear") return "linear";
+  if (scripted == "Conv1d" || scripted == "Conv2d" || scripted == "Conv3d") return "conv";
+  if (scripted.rfind("BatchNorm", 0) == 0) return "norm";
+  if (!scripted.empty()) return "other";
   if (m.as<torch::nn::Linear>()) return "linear";
   if (m.as<torch::nn::Conv2d>() || m.as<torch::nn::Conv1d>() || m.as<torch::nn::Conv3d>()) return "conv";
   if (models::is_norm_layer(m)) return "norm";

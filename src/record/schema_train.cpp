@@ -39,7 +39,7 @@ Group root() {
       attribute(kCheckpointGroup, S, "offline probe and surface files: the checkpoint group probed"),
       attribute(kCheckpointSha256, S, "offline probe and surface files: SHA-256 (lowercase hex) of the checkpoint file"),
       attribute(kModelSha256, S, "--arch torchscript only: SHA-256 (lowercase hex) of the --model file"),
-      attribute(kModelCode, S, "--arch torchscript only: the module's code as torch.jit exposes it, one \"# code/...py\" section per class"),
+      attribute(kModelCode, S, "--arch torchscript only: the module's code as torch.jit exposes it, a \"# <python module>\" line and its source per module of the archive's code/"),
   };
   return g;
 }

@@ -46,8 +46,9 @@ class TorchScriptModelImpl : public Classifier {
   /// The loaded module (its parameters are this Classifier's).
   torch::jit::Module& module() { return module_; }
   /// The module's code as torch.jit exposes it (Python's `module.code` for every class the
-  /// module uses, as torch.jit.save writes them under code/): "# FILE\n" + source per class,
-  /// classes in name order.
+  /// module uses, as torch.jit.save writes them under code/): "# <python module>\n" and its
+  /// source for each module ("__torch__", "__torch__.torch.nn.modules.linear", ...) in name
+  /// order.
   std::string code() const;
 
  private:
@@ -56,6 +57,11 @@ class TorchScriptModelImpl : public Classifier {
   torch::jit::Module module_;
 };
 TORCH_MODULE(TorchScriptModel);
+
+/// The Python class of `m` when it stands for a submodule of a scripted model (the last part
+/// of its TorchScript type name: "Linear", "Conv2d", "BatchNorm1d", ...), "" for any other
+/// module.
+std::string scripted_class(const torch::nn::Module& m);
 
 /// Turns the TorchScript graph executor's optimisations (profiling, DifferentiableGraphs built
 /// by its autodiff) on or off, for the whole process: the one place that sets this switch.

@@ -12,10 +12,10 @@ Files (all torch.jit.script of tiny modules, fixed seed):
   no_params.pt    no parameters (a fixed projection held as a buffer)
   cdist.pt        distances to learned prototypes by torch.cdist, whose double backward libtorch lacks
   round.pt        the logits pass through torch.round (a gradient that no longer depends on the weights)
+  tied.pt         one Linear under two names (mid and again), applied twice
   state_dict.pt   torch.save of mlp_bn's state_dict (not a TorchScript archive)
-and mlp_bn_small.json: its parameters and buffers (name -> flat list, shape), for reference sums.
+and mlp_bn_small.txt: its state_dict, one line per tensor: "name numel v0 v1 ..." (float64 repr).
 """
-import json
 import os
 import sys
 
@@ -94,6 +94,19 @@ class Round(nn.Module):
         return self.fc2(torch.round(self.fc1(x.flatten(1))))
 
 
+class Tied(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.enc = nn.Linear(784, 16)
+        self.mid = nn.Linear(16, 16)
+        self.again = self.mid
+        self.head = nn.Linear(16, 10)
+
+    def forward(self, x):
+        h = torch.relu(self.mid(torch.relu(self.enc(x.flatten(1)))))
+        return self.head(torch.relu(self.again(h)))
+
+
 def main(out):
     os.makedirs(out, exist_ok=True)
     torch.manual_seed(0)
@@ -107,11 +120,12 @@ def main(out):
         small.bn.weight.uniform_(0.5, 1.5)
         small.bn.bias.uniform_(-0.5, 0.5)
     torch.jit.save(torch.jit.script(small), os.path.join(out, "mlp_bn_small.pt"))
-    with open(os.path.join(out, "mlp_bn_small.json"), "w") as f:
-        json.dump({k: {"shape": list(v.shape), "values": v.double().flatten().tolist()}
-                   for k, v in small.state_dict().items()}, f)
+    with open(os.path.join(out, "mlp_bn_small.txt"), "w") as f:
+        for k, v in small.state_dict().items():
+            values = v.double().flatten().tolist()
+            f.write(" ".join([k, str(len(values))] + [repr(x) for x in values]) + "\n")
     for name, module in [("conv_bn", ConvBn()), ("bad_output", BadOutput()), ("tuple_output", TupleOutput()),
-                         ("no_params", NoParams()), ("cdist", Cdist()), ("round", Round())]:
+                         ("no_params", NoParams()), ("cdist", Cdist()), ("round", Round()), ("tied", Tied())]:
         torch.jit.save(torch.jit.script(module), os.path.join(out, name + ".pt"))
 
 
