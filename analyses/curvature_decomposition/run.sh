@@ -24,7 +24,6 @@ mkdir -p "$RUNS/vgg"
 vgg_checkpoint_probe() {
   local run=$1 group=$2 out=$3
   if finished "$out"; then echo "skip $out (already finished)"; return 0; fi
-  if [[ ! -f "$run" ]]; then echo "analyses: $run missing; run analyses/paper_vgg/run.sh first" >&2; return 1; fi
   echo "run  probe --checkpoint $run --checkpoint-group $group -> $out"
   "$BNL" probe --checkpoint "$run" --checkpoint-group "$group" --config "$ROOT/$CFG/probe.toml" \
     --sharpness-scaling none --out "$out" --overwrite --quiet
@@ -37,8 +36,22 @@ vgg_points() {
     --config "$ROOT/$CFG/probe.toml" --sharpness-scaling none --train-subset 128 --epochs 1 \
     --step-interval 1 --eval-every 0 --lr 0.1 --seed "$seed"
   local paper="$PAPER_RUNS/fashion_vgg_${v}_lr0.1_seed${seed}.h5"
-  vgg_checkpoint_probe "$paper" step_0000235 "$RUNS/vgg/${name}_middle.h5"
-  vgg_checkpoint_probe "$paper" step_0000469 "$RUNS/vgg/${name}_end.h5"
+  if [[ ! -f "$paper" ]]; then echo "analyses: $paper missing; run analyses/paper_vgg/run.sh first" >&2; return 1; fi
+  local groups
+  groups=($(epoch_checkpoints "$paper"))
+  vgg_checkpoint_probe "$paper" "${groups[0]}" "$RUNS/vgg/${name}_middle.h5"
+  vgg_checkpoint_probe "$paper" "${groups[-1]}" "$RUNS/vgg/${name}_end.h5"
+}
+
+# epoch_checkpoints FILE: FILE's checkpoint groups by step (the paper_vgg runs checkpoint at the
+# end of each of their 2 epochs: the middle and the end of training).
+epoch_checkpoints() {
+  "$PY" - "$1" <<'PYEOF'
+import sys, h5py
+with h5py.File(sys.argv[1], "r") as f:
+    c = f["checkpoints"]
+    print(" ".join("/checkpoints/" + k for k in sorted(c, key=lambda k: int(c[k].attrs["step"]))))
+PYEOF
 }
 
 t0=$SECONDS
