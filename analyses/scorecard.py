@@ -64,6 +64,10 @@ def side(c: dict | None, expect: str) -> str:
 def effect(c: dict | None) -> str:
     if not c:
         return "not measured"
+    if c["n_nobn"] == 0 and c["n_bn"] > 0:
+        return f"no no-BN run trained to compare with (BN n={c['n_bn']})"
+    if c["n_bn"] == 0 and c["n_nobn"] > 0:
+        return f"no BN run trained to compare with (no BN n={c['n_nobn']})"
     return f"{st.fmt_ratio((c['ratio'], c['lo'], c['hi']))} (n={c['n_bn']}/{c['n_nobn']})"
 
 
@@ -161,7 +165,7 @@ def rows(r: dict) -> list[list[str]]:
         ("MLP", E, ("per_lr", "0.1", "compare", "sharp_late")),
         ("ConvMLP", C, ("cells", "cnn/end", "compare", "lam_h")),
         ("VGG", V, ("per_lr", "0.1", "compare", "sharp"))], "[edge_of_stability](edge_of_stability/README.md), [curvature_decomposition](curvature_decomposition/README.md), [paper_vgg](paper_vgg/README.md)"))
-    out.append(directional(r, "Top eigenvalue lower with BN, scale-free (MLP: adaptive D = diag|w|; VGG: layer-scaled)", "<1", [
+    out.append(directional(r, "Top eigenvalue lower with BN, scale-free (MLP: adaptive, D = diag(abs(w)); VGG: layer-scaled)", "<1", [
         ("MLP", E, ("per_lr", "0.1", "compare", "adaptive")),
         ("VGG", V, ("per_lr", "0.1", "compare", "layer"))], "[edge_of_stability](edge_of_stability/README.md), [paper_vgg](paper_vgg/README.md)"))
     out.append(directional(r, "Ghorbani et al.: BN removes the gradient's concentration in the top eigenspace (share in top-10 of H, end)", "<1", [

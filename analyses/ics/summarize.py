@@ -28,7 +28,7 @@ from plots import schema as S  # noqa: E402
 import study_runs as sr  # noqa: E402
 import study_stats as st  # noqa: E402
 
-MEASURES = [("ics_l2", "ICS ||G - G'|| (median over probes, mean of layers 2..L)"),
+MEASURES = [("ics_l2", "ICS: l2 norm of G - G' (median over probes, mean of layers 2..L)"),
             ("ics_cos", "cos(G, G') (median over probes, mean of layers 2..L)"),
             ("final_acc", "final test accuracy")]
 

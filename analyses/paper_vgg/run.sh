@@ -50,5 +50,22 @@ done
 drain_pool
 echo "time runs: $((SECONDS - t0)) s"
 
-"$PY" "$HERE/summarize.py" "$RUNS" --out "$HERE/results.md" --json "$HERE/results.json" \
+# The long pair: seed 0 at lr 0.1, BN and no BN, continued to 8 epochs (1880 steps) from copies
+# of the 2-epoch runs with `probe --resume --epochs 8` (identical to runs that asked for 8 epochs
+# from the start): how long no BN takes to leave its plateau, and Figure 4 once both train.
+# LONG=0 skips it.
+if [[ "${LONG:-1}" == 1 && " $SEEDS " == *" 0 "* && " $LRS " == *" 0.1 "* ]]; then
+  mkdir -p "$RUNS/long"
+  for v in bn nobn; do
+    src="$RUNS/fashion_vgg_${v}_lr0.1_seed0.h5" dst="$RUNS/long/fashion_vgg_${v}_lr0.1_seed0.h5"
+    if finished "$dst" && "$PY" -c "import h5py,sys; sys.exit(0 if h5py.File(sys.argv[1],'r')['train/epochs/epoch'].size >= 8 else 1)" "$dst"; then
+      echo "skip $dst (already 8 epochs)"; continue
+    fi
+    [[ -f "$dst" ]] || cp "$src" "$dst"
+    in_pool "$JOBS" "$BNL" probe --resume "$dst" --epochs 8 --quiet
+  done
+  drain_pool
+fi
+
+"$PY" "$HERE/summarize.py" "$RUNS" --long "$RUNS/long" --out "$HERE/results.md" --json "$HERE/results.json" \
   --figures "$HERE/figures"

@@ -105,6 +105,52 @@ def read_density(path: str) -> dict:
             "near_top": d.get("near_top", math.nan), "density": (np.asarray(nodes), np.asarray(weights), K)}
 
 
+LONG_FROM = 940  # step from which both long runs have left chance (no BN: 0.64 at step 950)
+
+
+def read_long(long_dir: str) -> dict:
+    """The long pair (seed 0, lr 0.1, 8 epochs): per variant the steps to 50/80/85% test accuracy,
+    the final accuracy, and Figure 4's measures and the top eigenvalue averaged over the probes at
+    steps >= LONG_FROM, where both networks train."""
+    out = {}
+    for path in sorted(glob.glob(os.path.join(long_dir, "fashion_vgg_*_lr0.1_seed0.h5"))):
+        with h5py.File(path, "r") as f:
+            if not sr.finished(f):
+                continue
+            cfg = sr.config(f)
+            lr = float(cfg["lr"])
+            r = {"epochs": int(f[S.EPOCHS_EPOCH].size), "final_acc": sr.outcome(f)["final_acc"]}
+            for t in (0.5, 0.8, 0.85):
+                r[f"steps_to_{int(t * 100)}"] = sr.outcome(f, t)["steps_to_target"]
+            step = f[S.PROBES_STEP][:]
+            late = step >= LONG_FROM
+            for key, values in sr.path_measures(f).items():
+                r[key] = sr.masked_mean(values, late)
+            r["sharp"] = sr.masked_mean(sr.top_eigenvalue(f, S.PROBES_EIGVALS) * lr / 2, late)
+            r["layer"] = sr.masked_mean(sr.top_eigenvalue(f, S.PROBES_EIGVALS_LAYER), late)
+            r["probes_used"] = int(late.sum())
+            r["eval_step"], r["eval_acc"] = f[S.EVALS_STEP][:].tolist(), f[S.EVALS_TEST_ACC][:].tolist()
+            out[cfg["bn"]] = r
+    return out
+
+
+def long_report(lp: dict) -> list[str]:
+    if len(lp) < 2:
+        return []
+    keys = [("epochs", "epochs"), ("final_acc", "final test accuracy"), ("steps_to_50", "steps to 50% test accuracy"),
+            ("steps_to_80", "steps to 80%"), ("steps_to_85", "steps to 85%"),
+            ("loss_range", f"loss range (4a), probes at steps >= {LONG_FROM}"), ("grad_pred", "gradient predictiveness (4b), same probes"),
+            ("beta", "effective beta (4c), same probes"), ("sharp", "raw lambda_max x lr/2, same probes"),
+            ("layer", "layer-scaled lambda_max, same probes"), ("probes_used", "probes averaged")]
+    lines = ["## The long pair: seed 0, lr 0.1, continued to 8 epochs (1880 steps)", "",
+             "| measure | no BN | BN | BN / no BN |", "|---|---|---|---|"]
+    for key, label in keys:
+        a, b = lp["none"][key], lp["custom"][key]
+        ratio = b / a if a and not math.isnan(a) and not math.isnan(b) else math.nan
+        lines.append(f"| {label} | {st.fmt(a, 4)} | {st.fmt(b, 4)} | {st.fmt(ratio)} |")
+    return lines + [""]
+
+
 def summarize(runs: list[dict]) -> dict:
     lrs = sorted({r["lr"] for r in runs})
     out = {"lrs": lrs, "per_lr": {}}
@@ -129,6 +175,7 @@ def report(out: dict, runs: list[dict], notes: list[str]) -> str:
     w = out["wall_s"]
     lines += [f"Training wall time per run (probes included): {w['min']:.0f}-{w['max']:.0f} s, "
               f"{w['sum'] / 60:.0f} min in all ({len(runs)} runs, one thread each).", ""]
+    lines += long_report(out.get("long", {}))
     if notes:
         lines += ["## Notes", ""] + [f"- {n}" for n in notes] + [""]
     return "\n".join(lines)
@@ -217,12 +264,32 @@ def figures(runs: list[dict], out: dict, outdir: str) -> None:
     fig.savefig(os.path.join(outdir, "density_end.png"), dpi=80)
 
 
+def long_figure(lp: dict, outdir: str) -> None:
+    """Test accuracy over the 8 epochs of the long pair (Figure 1's shape)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6, 3.4))
+    ax = fig.subplots()
+    for bn, color in (("none", "tab:red"), ("custom", "tab:blue")):
+        ax.plot(lp[bn]["eval_step"], lp[bn]["eval_acc"], color=color, label=st.VARIANTS[bn])
+    ax.axvline(LONG_FROM, color="k", lw=0.8, ls=":")
+    ax.set_xlabel("step")
+    ax.set_ylabel("test accuracy")
+    ax.set_title("VGG-11 x0.25, lr 0.1, seed 0, 8 epochs (dotted: Figure 4 window)", fontsize="small")
+    ax.legend(fontsize="small")
+    fig.tight_layout()
+    fig.savefig(os.path.join(outdir, "long_pair_accuracy.png"), dpi=80)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("runs", nargs="?", default="runs/paper_vgg")
     ap.add_argument("--out", default=os.path.join(HERE, "results.md"))
     ap.add_argument("--json", default=os.path.join(HERE, "results.json"))
     ap.add_argument("--figures", default=os.path.join(HERE, "figures"))
+    ap.add_argument("--long", default="", help="directory of the long pair (run.sh: RUNS/long)")
     a = ap.parse_args(argv)
     notes, runs = [], []
     for path in sorted(glob.glob(os.path.join(a.runs, "fashion_vgg_*_lr*_seed*.h5"))):
@@ -239,12 +306,18 @@ def main(argv=None) -> int:
         print(f"summarize: no finished run files in {a.runs}", file=sys.stderr)
         return 2
     out = summarize(runs)
+    if a.long:
+        out["long"] = read_long(a.long)
     with open(a.out, "w") as f:
         f.write(report(out, runs, notes))
     with open(a.json, "w") as f:
-        json.dump(st.strip_values(out), f, indent=1, sort_keys=True)
+        json.dump(st.strip_values({k: v for k, v in out.items() if k != "long"} | {
+            "long": {bn: {k: v for k, v in r.items() if not k.startswith("eval_")} for bn, r in out.get("long", {}).items()}}),
+            f, indent=1, sort_keys=True)
     if a.figures:
         figures(runs, out, a.figures)
+        if len(out.get("long", {})) == 2:
+            long_figure(out["long"], a.figures)
     print(f"summarize: {len(runs)} runs -> {a.out}, {a.json}" + (f", {a.figures}/" if a.figures else ""))
     return 0
 
