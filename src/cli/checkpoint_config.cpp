@@ -66,6 +66,10 @@ std::string resolve_checkpoint_group(const std::string& file, const std::string&
   }
   const io::RunReader r(file);
   if (r.exists(group) && !r.is_dataset(group)) return group;
+  // `info` and the messages name checkpoints by their group under /checkpoints, so the bare
+  // name (step_0000469) is what a reader types.
+  const std::string under = "/checkpoints/" + group;
+  if (group.find('/') == std::string::npos && r.exists(under) && !r.is_dataset(under)) return under;
   throw ConfigError("--checkpoint-group " + group + ": no such group in " + file + "; it has " +
                     (checkpoints.empty() ? "no checkpoints (" + top_level(r) + ")" : listing(checkpoints)));
 }

@@ -59,6 +59,11 @@ TEST(MessagesCli, OfflineProbeDefaultsToFixedSetAndLastCheckpoint) {
     EXPECT_TRUE(has(wrong, "/checkpoints/step_0000002 (step 2), /checkpoints/step_0000004 (step 4)")) << wrong.output;
   }
 
+  // The bare group name, as `info` lists it under /checkpoints, is the same checkpoint.
+  auto bare = bnl("probe --checkpoint " + t + " --checkpoint-group step_0000002 --probe-size 256 --out " + dir / "b.h5");
+  ASSERT_EQ(bare.code, 0) << bare.output;
+  EXPECT_TRUE(has(bnl("info " + dir / "b.h5"), t + " /checkpoints/step_0000002"));
+
   // A file without checkpoints (the probe's) and no --checkpoint-group: asked for the group.
   auto ask = bnl("surface --checkpoint " + dir / "p.h5" + " --resolution 3 --surface-size 64 --out " + dir / "s.h5");
   EXPECT_EQ(ask.code, 2) << ask.output;

@@ -118,17 +118,17 @@ TEST(OptionCatalog, TagsGiveTheKeyListsOfProbeAndSurface) {
   };
   // The lists probe_command.cpp and surface_command.cpp wrote by hand.
   EXPECT_EQ(sorted(train::adopted_keys(optspec::kProbe)),
-            sorted({"dataset", "data_file", "arch", "model", "hidden_dims", "conv_channels", "bn", "bn_placement",
-                    "bn_eval", "lr", "momentum", "optimizer", "vgg_config", "width_mult"}));
+            sorted({"dataset", "data_file", "pad_to", "arch", "model", "hidden_dims", "conv_channels", "bn",
+                    "bn_placement", "bn_eval", "lr", "momentum", "optimizer", "vgg_config", "width_mult"}));
   EXPECT_EQ(sorted(train::adopted_keys(optspec::kSurface)),
-            sorted({"dataset", "data_dir", "data_file", "arch", "model", "hidden_dims", "conv_channels", "bn",
-                    "bn_placement", "bn_eval"}));
+            sorted({"dataset", "data_dir", "data_file", "pad_to", "arch", "model", "hidden_dims", "conv_channels",
+                    "vgg_config", "width_mult", "bn", "bn_placement", "bn_eval"}));
   std::vector<std::string> surface_keys;
   train::TrainConfig c;
   cli::visit_surface_train_options(c, [&](const char* key, auto&, const char*) { surface_keys.push_back(key); });
-  EXPECT_EQ(surface_keys, (std::vector<std::string>{"dataset", "data_dir", "data_file", "arch", "model", "hidden_dims", "conv_channels",
-                                                    "bn", "bn_placement", "bn_eval", "threads", "out", "overwrite",
-                                                    "quiet"}));
+  EXPECT_EQ(surface_keys, (std::vector<std::string>{"dataset", "data_dir", "data_file", "pad_to", "arch", "model",
+                                                    "hidden_dims", "conv_channels", "vgg_config", "width_mult", "bn",
+                                                    "bn_placement", "bn_eval", "threads", "out", "overwrite", "quiet"}));
   EXPECT_TRUE(cli::is_probe_option("top_k"));
   EXPECT_TRUE(cli::is_probe_option("dist_timeout"));
   EXPECT_FALSE(cli::is_probe_option("lr"));

@@ -5,7 +5,8 @@ training examples (float64 probe arithmetic); PyTorch evaluates the same weights
 F.pad((x/255 - 0.2860)/0.3530, (2, 2, 2, 2)) of the same images and must give the probe's loss.
 A wrong placement or pad value would move the loss by far more than the tolerance (the test
 checks that too, so it can fail). Also: the run file records the padding, --arch vgg trains on
-padded Fashion-MNIST and refuses unpadded 28x28 inputs, and a --pad-to below 28 is refused.
+padded Fashion-MNIST (and a surface of its checkpoint rebuilds the same network) and refuses
+unpadded 28x28 inputs, and a --pad-to below 28 is refused.
 
 Run from the repository root: /usr/bin/python3 -m unittest tests/plots/test_pad_to.py
 """
@@ -112,6 +113,13 @@ class PadTo(unittest.TestCase):
                   "--threads", "1", "--quiet"]
         ok = bnl("train", *common, "--pad-to", "32", "--out", os.path.join(self.tmp, "vgg.h5"))
         self.assertEqual(ok.returncode, 0, ok.stdout + ok.stderr)
+        # A surface of the run rebuilds the same network: width, configuration and padding come
+        # from the checkpoint's configuration (they once did not, and the load failed on shapes).
+        surf = bnl("surface", "--checkpoint", os.path.join(self.tmp, "vgg.h5"), "--resolution", "3",
+                   "--surface-size", "64", "--threads", "1", "--quiet", "--out", os.path.join(self.tmp, "vgg_s.h5"))
+        self.assertEqual(surf.returncode, 0, surf.stdout + surf.stderr)
+        with h5py.File(os.path.join(self.tmp, "vgg_s.h5"), "r") as f:
+            self.assertEqual(f.attrs["input_shape"], "1x32x32")
         bad = bnl("train", *common, "--out", os.path.join(self.tmp, "vgg28.h5"))
         self.assertEqual(bad.returncode, 2, bad.stdout + bad.stderr)
         self.assertIn("input size 28", bad.stderr)

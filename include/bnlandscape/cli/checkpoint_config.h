@@ -27,7 +27,8 @@ namespace bnl::cli {
 void adopt_checkpoint_config(train::TrainConfig& cfg, const std::string& checkpoint,
                              const std::vector<std::string>& keys, const CLI::App* app);
 
-/// The checkpoint group of `file` to read: `group` when it names a group the file has, else a
+/// The checkpoint group of `file` to read: `group` when it names a group the file has (a bare name
+/// such as step_0000100 is looked up under /checkpoints), else a
 /// ConfigError "--checkpoint-group G: no such group in F; it has /checkpoints/step_0000100
 /// (step 100), ..." listing the checkpoints present. An empty `group` defaults to the file's
 /// last checkpoint (largest step), which `command` ("probe", "surface") reports on stderr

@@ -111,10 +111,10 @@ void visit_train_specs(Config& c, Visitor&& v) {
         .in(kAll).adopted_by(kProbe | kSurface),
     c.conv_channels);
   v(opt("vgg_config", "vgg only: 11 | 13 | 16 | 19 (torchvision's) or channel counts with M for 2x2 max-pools, e.g. \"64,M,128,M\"")
-        .in(kRun).adopted_by(kProbe),
+        .in(kAll).adopted_by(kProbe | kSurface),
     c.vgg_config);
   v(opt("width_mult", "vgg only: scales every convolution's width, max(1, round(w * width_mult)) (0.25: a CPU-sized VGG)")
-        .in(kRun).adopted_by(kProbe).above(0).finite().expect("a finite value > 0"),
+        .in(kAll).adopted_by(kProbe | kSurface).above(0).finite().expect("a finite value > 0"),
     c.width_mult);
   v(opt("bn", "normalisation: none | custom (our BatchNorm) | torch (libtorch's, reference) | lp1 | lp2 | lpinf (lp-normalisation)")
         .in(kAll).adopted_by(kProbe | kSurface).one_of("none | custom | torch | lp1 | lp2 | lpinf"),
