@@ -58,6 +58,7 @@ CONFIG_TOML = _attribute(ROOT, "config_toml")  # the run configuration as TOML
 STATUS = _attribute(ROOT, "status")  # running, complete, diverged, interrupted, failed
 SEED = _attribute(ROOT, "seed")
 CHECKPOINT_FILE = _attribute(ROOT, "checkpoint_file")  # offline probe and surface files
+CHECKPOINT_GROUP = _attribute(ROOT, "checkpoint_group")  # the probed group of CHECKPOINT_FILE
 
 STATUS_COMPLETE = "complete"
 STATUS_DIVERGED = "diverged"

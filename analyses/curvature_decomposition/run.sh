@@ -67,5 +67,18 @@ done
 drain_pool
 echo "time runs: $((SECONDS - t0)) s"
 
+# VGG "late": the last checkpoints of paper_vgg's long pair (seed 0, lr 0.1, 8 epochs), where the
+# network without BN has left its plateau (skipped until that pair exists).
+if [[ " $SEEDS " == *" 0 "* ]]; then
+  for v in nobn bn; do
+    long="$PAPER_RUNS/long/fashion_vgg_${v}_lr0.1_seed0.h5"
+    if [[ -f "$long" ]] && finished "$long"; then
+      groups=($(epoch_checkpoints "$long"))
+      in_pool "$JOBS" vgg_checkpoint_probe "$long" "${groups[-1]}" "$RUNS/vgg/fashion_vgg_${v}_seed0_late.h5"
+    fi
+  done
+  drain_pool
+fi
+
 "$PY" "$HERE/summarize.py" "$RUNS" --out "$HERE/results.md" --json "$HERE/results.json" \
   --figures "$HERE/figures"

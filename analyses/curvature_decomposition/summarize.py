@@ -47,7 +47,7 @@ import study_runs as sr  # noqa: E402
 import study_stats as st  # noqa: E402
 
 ARCHS = {"mlp": "MLP", "cnn": "ConvMLP (BN in the head)", "vgg": "VGG-11 x0.25 (BN after every conv)"}
-POINTS = ("start", "middle", "end")
+POINTS = ("start", "middle", "end", "late")  # late: VGG only, the long pair's 8-epoch checkpoints
 MEASURES = [
     ("lam_h", "lambda_1(H)"),
     ("lam_g", "lambda_1(G)"),
@@ -98,6 +98,22 @@ def point_measures(f: h5py.File, row: int) -> dict:
     return m
 
 
+def trained_source(f: h5py.File) -> bool:
+    """Whether the run a probe file measured had trained (final test accuracy >= 0.5): its own
+    outcome for a probe run, the probed checkpoint's run's for an offline probe. A network that
+    has not left chance (the VGG without BN in its first epochs) is left out of the BN / no BN
+    comparisons, as in the other studies."""
+    source = f.attrs.get(S.CHECKPOINT_FILE)
+    if source and os.path.exists(source):
+        with h5py.File(source, "r") as g:
+            # the test accuracy of the last epoch the checkpoint had finished
+            step = int(g[f.attrs[S.CHECKPOINT_GROUP]].attrs["step"])
+            done = g[S.EPOCHS_STEP][:] <= step
+            acc = g[S.EPOCHS_TEST_ACC][:][done]
+            return bool(acc.size == 0 or acc[-1] >= sr.TRAINED_ACC)
+    return sr.outcome(f)["trained"] or S.EPOCHS_TEST_ACC not in f
+
+
 def read_points(runs_dir: str, notes: list) -> list[dict]:
     """One dict per (arch, bn, seed, point) with the measures; unfinished files noted and skipped."""
     out = []
@@ -109,10 +125,11 @@ def read_points(runs_dir: str, notes: list) -> list[dict]:
                 return
             cfg = sr.config(f)
             rows = row_pick(f[S.PROBES_STEP][:])
+            trained = trained_source(f)
             for point_name, row in zip(point, rows):
                 m = point_measures(f, row)
                 m.update({"arch": arch, "bn": cfg["bn"], "seed": int(cfg["seed"]), "point": point_name,
-                          "trained": True, "diverged": False})
+                          "trained": trained or point_name == "start", "diverged": False})
                 out.append(m)
 
     for path in sorted(glob.glob(os.path.join(runs_dir, "fashion_*_seed*.h5"))):
