@@ -168,7 +168,7 @@ def rows(r: dict) -> list[list[str]]:
     out.append(directional(r, "Top eigenvalue lower with BN, scale-free (MLP: adaptive, D = diag(abs(w)); VGG: layer-scaled)", "<1", [
         ("MLP", E, ("per_lr", "0.1", "compare", "adaptive")),
         ("VGG", V, ("per_lr", "0.1", "compare", "layer"))], "[edge_of_stability](edge_of_stability/README.md), [paper_vgg](paper_vgg/README.md)"))
-    out.append(directional(r, "Ghorbani et al.: BN removes the gradient's concentration in the top eigenspace (share in top-10 of H, end)", "<1", [
+    out.append(directional(r, "Ghorbani et al.: with BN the gradient is less concentrated in the top eigenspace (they find it removed; share of g's norm squared in the top-10 of H, end)", "<1", [
         ("MLP", C, ("cells", "mlp/end", "compare", "share_h")),
         ("ConvMLP", C, ("cells", "cnn/end", "compare", "share_h")),
         ("VGG (8 epochs)", C, ("cells", "vgg/late", "compare", "share_h"))], "[curvature_decomposition](curvature_decomposition/README.md)"))
