@@ -77,3 +77,45 @@ def masked_mean(values, mask) -> float:
     v = np.asarray(values, float)[np.asarray(mask, bool)]
     v = v[np.isfinite(v)]
     return float(v.mean()) if v.size else math.nan
+
+
+def summary_arguments(doc: str, default_runs: str, here: str):
+    """The command line every study's summarize.py takes: RUNS_DIR, --out (results.md), --json
+    (results.json) and --figures (a directory; "" draws none), defaulting to the study's folder."""
+    import argparse
+
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
+    ap.add_argument("runs", nargs="?", default=default_runs)
+    ap.add_argument("--out", default=os.path.join(here, "results.md"))
+    ap.add_argument("--json", default=os.path.join(here, "results.json"))
+    ap.add_argument("--figures", default=os.path.join(here, "figures"))
+    return ap
+
+
+def collect(pattern: str, read_run) -> tuple[list, list[str]]:
+    """(runs, notes): read_run(path) of every file matching `pattern`, sorted by name; a file it
+    returns None for (not finished) or cannot read is left out with a note saying why."""
+    import glob
+
+    runs, notes = [], []
+    for path in sorted(glob.glob(pattern)):
+        try:
+            r = read_run(path)
+        except (OSError, KeyError) as e:
+            notes.append(f"left out {os.path.basename(path)}: {e}")
+            continue
+        if r is None:
+            notes.append(f"left out {os.path.basename(path)}: not finished")
+        else:
+            runs.append(r)
+    return runs, notes
+
+
+def write_results(md_path: str, text: str, json_path: str, tree) -> None:
+    """results.md (the report text) and results.json (the tree, keys sorted, for the scorecard)."""
+    import json
+
+    with open(md_path, "w") as f:
+        f.write(text)
+    with open(json_path, "w") as f:
+        json.dump(tree, f, indent=1, sort_keys=True)

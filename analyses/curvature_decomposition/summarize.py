@@ -27,9 +27,7 @@ and Welch's p.
 
 from __future__ import annotations
 
-import argparse
 import glob
-import json
 import math
 import os
 import re
@@ -247,22 +245,14 @@ def figures(points: list[dict], outdir: str) -> None:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("runs", nargs="?", default="runs/curvature_decomposition")
-    ap.add_argument("--out", default=os.path.join(HERE, "results.md"))
-    ap.add_argument("--json", default=os.path.join(HERE, "results.json"))
-    ap.add_argument("--figures", default=os.path.join(HERE, "figures"))
-    a = ap.parse_args(argv)
+    a = sr.summary_arguments(__doc__, "runs/curvature_decomposition", HERE).parse_args(argv)
     notes: list[str] = []
     points = read_points(a.runs, notes)
     if not points:
         print(f"summarize: no finished run files in {a.runs}", file=sys.stderr)
         return 2
     out = summarize(points)
-    with open(a.out, "w") as f:
-        f.write(report(out, notes))
-    with open(a.json, "w") as f:
-        json.dump(st.strip_values(out), f, indent=1, sort_keys=True)
+    sr.write_results(a.out, report(out, notes), a.json, st.strip_values(out))
     if a.figures:
         figures(points, a.figures)
     print(f"summarize: {len(points)} points -> {a.out}, {a.json}" + (f", {a.figures}/" if a.figures else ""))

@@ -29,9 +29,6 @@ has a flat landscape for the wrong reason).
 
 from __future__ import annotations
 
-import argparse
-import glob
-import json
 import math
 import os
 import sys
@@ -240,31 +237,13 @@ def figures(runs: list[dict], out: dict, outdir: str) -> None:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("runs", nargs="?", default="runs/edge_of_stability")
-    ap.add_argument("--out", default=os.path.join(HERE, "results.md"))
-    ap.add_argument("--json", default=os.path.join(HERE, "results.json"))
-    ap.add_argument("--figures", default=os.path.join(HERE, "figures"))
-    a = ap.parse_args(argv)
-    notes, runs = [], []
-    for path in sorted(glob.glob(os.path.join(a.runs, "fashion_mlp_*_lr*_seed*.h5"))):
-        try:
-            r = read_run(path)
-        except (OSError, KeyError) as e:
-            notes.append(f"left out {os.path.basename(path)}: {e}")
-            continue
-        if r is None:
-            notes.append(f"left out {os.path.basename(path)}: not finished")
-        else:
-            runs.append(r)
+    a = sr.summary_arguments(__doc__, "runs/edge_of_stability", HERE).parse_args(argv)
+    runs, notes = sr.collect(os.path.join(a.runs, "fashion_mlp_*_lr*_seed*.h5"), read_run)
     if not runs:
         print(f"summarize: no finished run files in {a.runs}", file=sys.stderr)
         return 2
     out = summarize(runs)
-    with open(a.out, "w") as f:
-        f.write(report(out, runs, notes))
-    with open(a.json, "w") as f:
-        json.dump(st.strip_values(out), f, indent=1, sort_keys=True)
+    sr.write_results(a.out, report(out, runs, notes), a.json, st.strip_values(out))
     if a.figures:
         figures(runs, out, a.figures)
     print(f"summarize: {len(runs)} runs -> {a.out}, {a.json}" + (f", {a.figures}/" if a.figures else ""))

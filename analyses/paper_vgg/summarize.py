@@ -21,9 +21,7 @@ train are left out of every measure but accuracy.
 
 from __future__ import annotations
 
-import argparse
 import glob
-import json
 import math
 import os
 import sys
@@ -294,36 +292,20 @@ def long_figure(lp: dict, outdir: str) -> None:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("runs", nargs="?", default="runs/paper_vgg")
-    ap.add_argument("--out", default=os.path.join(HERE, "results.md"))
-    ap.add_argument("--json", default=os.path.join(HERE, "results.json"))
-    ap.add_argument("--figures", default=os.path.join(HERE, "figures"))
+    ap = sr.summary_arguments(__doc__, "runs/paper_vgg", HERE)
     ap.add_argument("--long", default="", help="directory of the long pair (run.sh: RUNS/long)")
     a = ap.parse_args(argv)
-    notes, runs = [], []
-    for path in sorted(glob.glob(os.path.join(a.runs, "fashion_vgg_*_lr*_seed*.h5"))):
-        try:
-            r = read_run(path)
-        except (OSError, KeyError) as e:
-            notes.append(f"left out {os.path.basename(path)}: {e}")
-            continue
-        if r is None:
-            notes.append(f"left out {os.path.basename(path)}: not finished")
-        else:
-            runs.append(r)
+    runs, notes = sr.collect(os.path.join(a.runs, "fashion_vgg_*_lr*_seed*.h5"), read_run)
     if not runs:
         print(f"summarize: no finished run files in {a.runs}", file=sys.stderr)
         return 2
     out = summarize(runs)
     if a.long:
         out["long"] = read_long(a.long)
-    with open(a.out, "w") as f:
-        f.write(report(out, runs, notes))
-    with open(a.json, "w") as f:
-        json.dump(st.strip_values({k: v for k, v in out.items() if k != "long"} | {
-            "long": {bn: {k: v for k, v in r.items() if not k.startswith("eval_")} for bn, r in out.get("long", {}).items()}}),
-            f, indent=1, sort_keys=True)
+    # the long pair's evaluation series are for the figure only
+    tree = {k: v for k, v in out.items() if k != "long"} | {
+        "long": {bn: {k: v for k, v in r.items() if not k.startswith("eval_")} for bn, r in out.get("long", {}).items()}}
+    sr.write_results(a.out, report(out, runs, notes), a.json, st.strip_values(tree))
     if a.figures:
         figures(runs, out, a.figures)
         if len(out.get("long", {})) == 2:

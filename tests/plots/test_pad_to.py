@@ -13,10 +13,10 @@ Run from the repository root: /usr/bin/python3 -m unittest tests/plots/test_pad_
 
 from __future__ import annotations
 
-import gzip
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import tomllib
 import unittest
@@ -26,6 +26,9 @@ import h5py
 import numpy as np
 
 import plots.schema as S
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import test_torch_interop as interop  # noqa: E402  (its IDX reader; a module, so its tests are not collected twice)
 
 REPO = Path(__file__).resolve().parents[2]
 BINARY = os.environ.get("BNL_BINARY", str(REPO / "build" / "bnlandscape"))
@@ -37,14 +40,6 @@ try:
     import torch.nn.functional as F
 except ImportError:  # pragma: no cover - Debian's python3 has torch
     torch = None
-
-
-def read_idx(path: Path) -> np.ndarray:
-    with gzip.open(path, "rb") as f:
-        raw = f.read()
-    ndim = raw[3]
-    dims = [int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
-    return np.frombuffer(raw, np.uint8, offset=4 + 4 * ndim).reshape(dims)
 
 
 def bnl(*args) -> subprocess.CompletedProcess:
@@ -77,8 +72,8 @@ class PadTo(unittest.TestCase):
         shutil.rmtree(cls.tmp, ignore_errors=True)
 
     def loss_of(self, pad: tuple[int, int, int, int], value: float = 0.0) -> float:
-        images = read_idx(DATA / "train-images-idx3-ubyte.gz")[:N]
-        labels = torch.tensor(read_idx(DATA / "train-labels-idx1-ubyte.gz")[:N].astype(np.int64))
+        images = interop.read_idx(DATA / "train-images-idx3-ubyte.gz")[:N]
+        labels = torch.tensor(interop.read_idx(DATA / "train-labels-idx1-ubyte.gz")[:N].astype(np.int64))
         x = (torch.tensor(images, dtype=torch.float32).reshape(N, 1, 28, 28) / 255.0 - 0.2860) / 0.3530
         x = F.pad(x, pad, value=value).double().reshape(N, -1)
         with h5py.File(self.run_file, "r") as f:
