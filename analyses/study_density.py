@@ -67,3 +67,16 @@ def density_stats(nodes_row, weights_row, K: int, M: int, P: int, q: float) -> d
         "gap": gap,
         "runs_ok": k_ok,
     }
+
+
+def broadened(densities: list, points: int) -> tuple[np.ndarray, np.ndarray]:
+    """(grid, rho): the SLQ densities of several runs (each (nodes, weights, K)) pooled with equal
+    weight and Gaussian-broadened (sigma = 1% of the span) on `points` grid values, for figures."""
+    theta = np.concatenate([np.asarray(d[0], float).ravel() for d in densities])
+    w = np.concatenate([np.asarray(d[1], float).ravel() / d[2] for d in densities]) / len(densities)
+    ok = np.isfinite(theta) & np.isfinite(w)
+    theta, w = theta[ok], w[ok]
+    grid = np.linspace(theta.min(), theta.max(), points)
+    sigma = 0.01 * (theta.max() - theta.min() + 1e-12)
+    rho = (w[None, :] * np.exp(-0.5 * ((grid[:, None] - theta[None, :]) / sigma) ** 2)).sum(1)
+    return grid, rho / (sigma * np.sqrt(2 * np.pi))

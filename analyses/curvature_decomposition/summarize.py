@@ -198,14 +198,7 @@ def figures(points: list[dict], outdir: str) -> None:
                           if p["arch"] == arch and p["point"] == point and p["bn"] == bn and p[f"density_{op}"]]
                     if not ds:
                         continue
-                    theta = np.concatenate([d[0] for d in ds])
-                    w = np.concatenate([d[1] / d[2] for d in ds]) / len(ds)
-                    ok = np.isfinite(theta) & np.isfinite(w)
-                    theta, w = theta[ok], w[ok]
-                    grid = np.linspace(theta.min(), theta.max(), 500)
-                    sigma = 0.01 * (theta.max() - theta.min() + 1e-12)
-                    rho = (w[None, :] * np.exp(-0.5 * ((grid[:, None] - theta[None, :]) / sigma) ** 2)).sum(1)
-                    rho /= sigma * math.sqrt(2 * math.pi)
+                    grid, rho = sd.broadened(ds, 500)
                     ax.plot(grid, rho + 1e-12, style, color=colors[bn], lw=1.1,
                             label=f"{st.VARIANTS[bn]} {op.upper()} (n={len(ds)})")
             ax.set_yscale("log")

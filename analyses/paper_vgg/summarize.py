@@ -255,13 +255,7 @@ def figures(runs: list[dict], out: dict, outdir: str) -> None:
             dens = [r["density"] for r in runs if r["lr"] == lr and r["bn"] == bn and r.get("density")]
             if not dens:
                 continue
-            theta = np.concatenate([d[0] for d in dens])
-            w = np.concatenate([d[1] / d[2] for d in dens]) / len(dens)
-            ok = np.isfinite(theta) & np.isfinite(w)
-            theta, w = theta[ok], w[ok]
-            grid = np.linspace(theta.min(), theta.max(), 600)
-            sigma = 0.01 * (theta.max() - theta.min() + 1e-12)
-            rho = (w[None, :] * np.exp(-0.5 * ((grid[:, None] - theta[None, :]) / sigma) ** 2)).sum(1) / (sigma * math.sqrt(2 * math.pi))
+            grid, rho = sd.broadened(dens, 600)
             ax.plot(grid, rho + 1e-12, color=colors[bn], label=f"{VARIANTS[bn]} (n={len(dens)})")
         ax.set_yscale("log")
         ax.set_ylim(bottom=1e-6)
